@@ -1,0 +1,1 @@
+//! nudge-bytecode: the compiled form of a Nudge project.

@@ -1,0 +1,2 @@
+//! The `nudge` command.
+fn main() {}

@@ -1,0 +1,1 @@
+//! nudge-lsp: editor features as plain functions over the compiler's analysis.

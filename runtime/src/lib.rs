@@ -1,0 +1,1 @@
+//! nudge-runtime: the VM, the deterministic engine and the simulator.
