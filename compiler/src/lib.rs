@@ -8,6 +8,7 @@
 
 pub mod ast;
 pub mod diagnostic;
+pub mod manifest;
 pub mod span;
 
 pub use diagnostic::{Code, Diagnostic, Label, Severity};
