@@ -9,6 +9,8 @@
 pub mod ast;
 pub mod diagnostic;
 pub mod manifest;
+pub mod policy;
+pub mod rules;
 pub mod span;
 
 pub use diagnostic::{Code, Diagnostic, Label, Severity};

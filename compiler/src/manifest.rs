@@ -5,7 +5,8 @@
 //! Parsing never fails: [`Manifest::parse`] returns the manifest it could
 //! read (defaults where a part is missing or broken) and diagnostics
 //! (E0008 for malformed TOML, unknown keys with a "did you mean", bad
-//! values; E0110 for unknown timezone names), each pointing into the TOML.
+//! values; E0110 for unknown timezone names; E0303 for durations that are
+//! not positive), each pointing into the TOML.
 //! A lone `.flow` file is checked with [`Manifest::default`].
 //!
 //! # The shape of `nudge.toml`
@@ -588,6 +589,10 @@ impl Cx {
 
     fn duration(&mut self, text: &str, span: Span) -> Option<i64> {
         match parse_duration(text) {
+            Some(secs) if secs <= 0 => {
+                self.non_positive(text, span);
+                None
+            }
             Some(secs) => Some(secs),
             None => {
                 self.error(
@@ -600,6 +605,18 @@ impl Cx {
         }
     }
 
+    fn non_positive(&mut self, text: &str, span: Span) {
+        self.diagnostics.push(
+            Diagnostic::new(
+                Code::NonPositiveDuration,
+                self.file,
+                span,
+                format!("the duration in \"{text}\" is not positive"),
+            )
+            .with_help("use a duration greater than zero"),
+        );
+    }
+
     /// `"1 per 1d"`
     fn frequency_cap(&mut self, cap: S<String>) -> Option<ast::FrequencyCap> {
         let span = span_of(&cap);
@@ -610,6 +627,10 @@ impl Cx {
             Some((count, window))
         });
         match parsed {
+            Some((_, window)) if window <= 0 => {
+                self.non_positive(text, span);
+                None
+            }
             Some((count, window)) => Some(ast::FrequencyCap {
                 count: ast::Spanned::new(count, span),
                 window: duration_expr(window, span),
@@ -938,6 +959,10 @@ quiet_hours.all = "9pm to 9am"
 
     #[test]
     fn durations_and_times() {
+        let (_, diags) = parse(
+            "[project]\nname = \"a\"\n[policy]\nkeep_history = \"0d\"\nfrequency.sms = [\"1 per -1d\"]\n",
+        );
+        assert_eq!(codes(&diags), ["E0303", "E0303"]);
         assert_eq!(parse_duration("30s"), Some(30));
         assert_eq!(parse_duration("1h30m"), Some(5400));
         assert_eq!(parse_duration("2w"), Some(1_209_600));

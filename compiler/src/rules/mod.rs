@@ -1,0 +1,699 @@
+//! Structural errors (E03xx): the rules a well-typed project must still
+//! satisfy — split weights, required `within`, positive durations, no
+//! segment cycles, unsubscribe links in marketing email, required template
+//! parts, one trigger per flow, no setting twice, settings before steps,
+//! percentages in range.
+//!
+//! Decisions:
+//! - E0305: an email template sent by at least one marketing flow (a flow
+//!   without `category transactional`) must mention `unsubscribe_url` in
+//!   **each** body part it has (`text`, and `html` if present): a reader sees
+//!   one of them, so each must carry the link. Templates only sent from
+//!   transactional flows, and templates no flow sends, need none.
+//! - E0303 covers `wait`, `wait for ... within`, `reentry once per`,
+//!   `goal ... within`, `when inactive ... for`, `within:` arguments of
+//!   aggregates, frequency windows and `keep history`, whenever the value is
+//!   made of literals (`0d`, `-1h`, `1h - 2h`).
+//! - E0309 compares source positions: a flow setting whose span starts after
+//!   the first step's span is reported.
+//! - E0304 is reported once per cycle, in the file of the cycle's first
+//!   segment (by file and position), at its reference to the next segment.
+
+pub mod walk;
+
+use crate::ast::{
+    self, Category, Channel, Expr, ExprKind, File, FlowDecl, FlowSettingKind, Item, PolicyRuleKind,
+    SegmentDecl, Step, StepKind, TemplateDecl, TemplateSource, Text, TriggerKind,
+};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::span::{FileId, Span};
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+pub use walk::{const_duration, const_percent};
+
+/// The declarations of the whole project that the file-level rules and lints
+/// look across files for (which flows send a template, which segments refer
+/// to which).
+#[derive(Debug, Default, Clone)]
+pub struct ProjectDecls<'a> {
+    pub segments: Vec<(FileId, &'a SegmentDecl)>,
+    pub flows: Vec<(FileId, &'a FlowDecl)>,
+    pub templates: Vec<(FileId, &'a TemplateDecl)>,
+}
+
+impl<'a> ProjectDecls<'a> {
+    pub fn from_files(files: &[(FileId, &'a File)]) -> Self {
+        let mut decls = ProjectDecls::default();
+        for (file, ast) in files {
+            for item in &ast.items {
+                match item {
+                    Item::Segment(s) => decls.segments.push((*file, s)),
+                    Item::Flow(f) => decls.flows.push((*file, f)),
+                    Item::Template(t) => decls.templates.push((*file, t)),
+                    _ => {}
+                }
+            }
+        }
+        decls
+    }
+
+    pub fn template(&self, name: &str) -> Option<&'a TemplateDecl> {
+        self.templates
+            .iter()
+            .find(|(_, t)| t.name.name == name)
+            .map(|(_, t)| *t)
+    }
+
+    pub fn segment(&self, name: &str) -> Option<(FileId, &'a SegmentDecl)> {
+        self.segments
+            .iter()
+            .find(|(_, s)| s.name.name == name)
+            .copied()
+    }
+}
+
+/// Looks up the parsed contents of `html file "..."` by the path as written.
+pub type TemplateTextLookup<'l> = dyn Fn(&str) -> Option<&'l Text> + 'l;
+
+/// A flow's category (`marketing` unless it says `category transactional`).
+pub fn flow_category(flow: &FlowDecl) -> Category {
+    flow.settings
+        .iter()
+        .find_map(|s| match &s.kind {
+            FlowSettingKind::Category(c, _) => Some(*c),
+            _ => None,
+        })
+        .unwrap_or(Category::Marketing)
+}
+
+/// All structural errors of one file.
+pub fn check_file_with(
+    project: &ProjectDecls<'_>,
+    file: FileId,
+    ast: &File,
+    template_text: &TemplateTextLookup<'_>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    durations(file, ast, &mut out);
+    for item in &ast.items {
+        match item {
+            Item::Flow(flow) => {
+                flow_settings(file, flow, &mut out);
+                walk::walk_steps(&flow.body, &mut |step| step_rules(file, step, &mut out));
+            }
+            Item::Template(t) => {
+                template_parts(file, t, &mut out);
+                if t.channel == Channel::Email {
+                    unsubscribe_link(project, file, t, template_text, &mut out);
+                }
+            }
+            _ => {}
+        }
+    }
+    segment_cycles(project, file, &mut out);
+    out
+}
+
+fn non_positive(file: FileId, what: &str, expr: &Expr, out: &mut Vec<Diagnostic>) {
+    if let Some(secs) = const_duration(expr)
+        && secs <= 0
+    {
+        let message = if secs == 0 {
+            format!("{what} is zero")
+        } else {
+            format!("{what} is negative")
+        };
+        out.push(
+            Diagnostic::new(Code::NonPositiveDuration, file, expr.span, message)
+                .with_help("use a duration greater than zero, such as `1h` or `1d`"),
+        );
+    }
+}
+
+/// E0303 everywhere a duration must be positive.
+fn durations(file: FileId, ast: &File, out: &mut Vec<Diagnostic>) {
+    // `within:` of aggregates anywhere.
+    walk::walk_file_exprs(ast, &mut |e| {
+        if let ExprKind::Call { args, .. } = &e.kind {
+            for a in args {
+                if a.name.as_ref().is_some_and(|n| n.name == "within") {
+                    non_positive(file, "the aggregate window", &a.value, out);
+                }
+            }
+        }
+    });
+    for item in &ast.items {
+        match item {
+            Item::Flow(flow) => {
+                for s in &flow.settings {
+                    match &s.kind {
+                        FlowSettingKind::Reentry(ast::Reentry::OncePer(d)) => {
+                            non_positive(file, "the reentry period", d, out)
+                        }
+                        FlowSettingKind::Goal { within, .. } => {
+                            non_positive(file, "the goal window", within, out)
+                        }
+                        FlowSettingKind::Trigger(t) => {
+                            if let TriggerKind::Inactive { duration, .. } = &t.kind {
+                                non_positive(file, "the inactivity period", duration, out)
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                walk::walk_steps(&flow.body, &mut |step| match &step.kind {
+                    StepKind::Wait(d) => non_positive(file, "the wait", d, out),
+                    StepKind::WaitFor {
+                        within: Some(w), ..
+                    } => non_positive(file, "the `within` of `wait for`", w, out),
+                    _ => {}
+                });
+            }
+            Item::Policy(p) => {
+                for rule in &p.rules {
+                    match &rule.kind {
+                        PolicyRuleKind::Frequency { caps, .. } => {
+                            for c in caps {
+                                non_positive(file, "the frequency window", &c.window, out);
+                            }
+                        }
+                        PolicyRuleKind::KeepHistory(e) => {
+                            non_positive(file, "the kept history", e, out)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Which setting a flow setting is, for E0308; `None` for repeatable ones.
+fn setting_name(kind: &FlowSettingKind) -> Option<&'static str> {
+    match kind {
+        FlowSettingKind::Description(_) => Some("description"),
+        FlowSettingKind::Category(..) => Some("category"),
+        FlowSettingKind::Priority(_) => Some("priority"),
+        FlowSettingKind::Trigger(_) => Some("trigger"),
+        FlowSettingKind::Reentry(_) => Some("reentry"),
+        FlowSettingKind::Goal { .. } => Some("goal"),
+        FlowSettingKind::Holdout(_) => Some("holdout"),
+        FlowSettingKind::ExitWhen(_) | FlowSettingKind::Error => None,
+    }
+}
+
+/// E0307, E0308, E0309 and E0310 (holdout) for one flow.
+fn flow_settings(file: FileId, flow: &FlowDecl, out: &mut Vec<Diagnostic>) {
+    let mut seen: HashMap<&'static str, Span> = HashMap::new();
+    let mut has_trigger = false;
+    let first_step = flow.body.steps.first().map(|s| s.span);
+    for s in &flow.settings {
+        has_trigger |= matches!(s.kind, FlowSettingKind::Trigger(_));
+        if let Some(name) = setting_name(&s.kind) {
+            if let Some(first) = seen.get(name) {
+                let (message, help) = if name == "trigger" {
+                    (
+                        format!("flow `{}` has a second trigger", flow.name.name),
+                        "a flow has exactly one trigger; split it into two flows",
+                    )
+                } else {
+                    (
+                        format!("`{name}` is given twice in flow `{}`", flow.name.name),
+                        "remove one of them",
+                    )
+                };
+                out.push(
+                    Diagnostic::new(Code::DuplicateSetting, file, s.span, message)
+                        .with_label("given again here")
+                        .with_secondary(file, *first, "first given here")
+                        .with_help(help),
+                );
+            } else {
+                seen.insert(name, s.span);
+            }
+        }
+        if let Some(step) = first_step
+            && s.span.start > step.start
+            && !matches!(s.kind, FlowSettingKind::Error)
+        {
+            out.push(
+                Diagnostic::new(
+                    Code::SettingAfterStep,
+                    file,
+                    s.span,
+                    format!(
+                        "this flow setting comes after the first step of `{}`",
+                        flow.name.name
+                    ),
+                )
+                .with_secondary(file, step, "first step")
+                .with_help("move settings and the trigger above the first step"),
+            );
+        }
+        if let FlowSettingKind::Holdout(e) = &s.kind {
+            percent_in_range(file, "holdout", e, out);
+        }
+    }
+    if !has_trigger {
+        out.push(
+            Diagnostic::new(
+                Code::MissingTrigger,
+                file,
+                flow.name.span,
+                format!("flow `{}` has no trigger", flow.name.name),
+            )
+            .with_help("add a trigger such as `when \"Order Completed\" as order`"),
+        );
+    }
+}
+
+fn percent_in_range(file: FileId, what: &str, e: &Expr, out: &mut Vec<Diagnostic>) {
+    if let Some(p) = const_percent(e)
+        && (p < Decimal::ZERO || p > Decimal::ONE_HUNDRED)
+    {
+        out.push(
+            Diagnostic::new(
+                Code::InvalidPercent,
+                file,
+                e.span,
+                format!("{what} {p}% is outside 0% to 100%"),
+            )
+            .with_help("use a percentage between 0% and 100%"),
+        );
+    }
+}
+
+/// E0301, E0302, E0310 for one step (nested steps are visited separately).
+fn step_rules(file: FileId, step: &Step, out: &mut Vec<Diagnostic>) {
+    match &step.kind {
+        StepKind::Split { name, arms } => {
+            let mut total = Decimal::ZERO;
+            let mut all_known = true;
+            for arm in arms {
+                percent_in_range(file, "split weight", &arm.weight, out);
+                match const_percent(&arm.weight) {
+                    Some(p) => total += p,
+                    None => all_known = false,
+                }
+            }
+            if all_known && !arms.is_empty() && total != Decimal::ONE_HUNDRED {
+                out.push(
+                    Diagnostic::new(
+                        Code::SplitWeights,
+                        file,
+                        name.span,
+                        format!(
+                            "the weights of split `{}` add up to {}%, not 100%",
+                            name.name,
+                            total.normalize()
+                        ),
+                    )
+                    .with_help("change the weights so that they add up to exactly 100%"),
+                );
+            }
+        }
+        StepKind::WaitFor {
+            event,
+            within: None,
+            ..
+        } => {
+            out.push(
+                Diagnostic::new(
+                    Code::WaitForWithoutWithin,
+                    file,
+                    step.span,
+                    format!("`wait for \"{}\"` has no `within`", event.event.value),
+                )
+                .with_help(
+                    "add how long to wait, e.g. `within 2d`, and optionally a `timeout { }` block",
+                ),
+            );
+        }
+        _ => {}
+    }
+}
+
+/// E0306, E0311 and duplicate parts (E0308) of one template.
+fn template_parts(file: FileId, t: &TemplateDecl, out: &mut Vec<Diagnostic>) {
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for part in &t.parts {
+        let key = part.key.name.as_str();
+        if let Some(first) = seen.get(key) {
+            out.push(
+                Diagnostic::new(
+                    Code::DuplicateSetting,
+                    file,
+                    part.key.span,
+                    format!("`{key}` is given twice in template `{}`", t.name.name),
+                )
+                .with_label("given again here")
+                .with_secondary(file, *first, "first given here")
+                .with_help("remove one of them"),
+            );
+        } else {
+            seen.insert(key, part.key.span);
+        }
+    }
+    let required: &[&str] = match t.channel {
+        Channel::Email => &["subject", "text"],
+        Channel::Sms => &["body"],
+        Channel::Push => &["title", "body"],
+    };
+    for key in required {
+        if seen.contains_key(key) {
+            continue;
+        }
+        let (code, help) = match (t.channel, *key) {
+            (Channel::Email, "text") => (
+                Code::EmailMissingPart,
+                "add a plain-text part: `text \"\"\"...\"\"\"` (every email needs one)".to_string(),
+            ),
+            (Channel::Email, _) => (
+                Code::EmailMissingPart,
+                "add a subject line: `subject \"...\"`".to_string(),
+            ),
+            (_, key) => (Code::MissingTemplatePart, format!("add `{key} \"...\"`")),
+        };
+        out.push(
+            Diagnostic::new(
+                code,
+                file,
+                t.name.span,
+                format!(
+                    "{} template `{}` has no `{key}`",
+                    t.channel.as_str(),
+                    t.name.name
+                ),
+            )
+            .with_help(help),
+        );
+    }
+}
+
+/// True if an expression is the built-in `unsubscribe_url`.
+fn is_unsubscribe_url(e: &Expr) -> bool {
+    matches!(&e.kind, ExprKind::Name(n) if n.name == "unsubscribe_url")
+}
+
+/// The first send of each email template from a marketing flow, project-wide.
+pub fn marketing_email_sends<'a>(project: &ProjectDecls<'a>) -> HashMap<&'a str, (FileId, Span)> {
+    let mut sends = HashMap::new();
+    for (file, flow) in &project.flows {
+        if flow_category(flow) != Category::Marketing {
+            continue;
+        }
+        walk::walk_steps(&flow.body, &mut |step| {
+            if let StepKind::Send {
+                channel: Channel::Email,
+                template,
+                ..
+            } = &step.kind
+            {
+                sends
+                    .entry(template.name.as_str())
+                    .or_insert((*file, step.span));
+            }
+        });
+    }
+    sends
+}
+
+/// The text of a template part, inline or loaded from its file.
+pub fn part_text<'x, 't: 'x, 'l: 'x>(
+    source: &'t TemplateSource,
+    template_text: &TemplateTextLookup<'l>,
+) -> Option<&'x Text> {
+    match source {
+        TemplateSource::Inline(t) => Some(t),
+        TemplateSource::File(path) => template_text(&path.value),
+    }
+}
+
+/// E0305 for one email template.
+fn unsubscribe_link(
+    project: &ProjectDecls<'_>,
+    file: FileId,
+    t: &TemplateDecl,
+    template_text: &TemplateTextLookup<'_>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let sends = marketing_email_sends(project);
+    let Some(&(send_file, send_span)) = sends.get(t.name.name.as_str()) else {
+        return;
+    };
+    for part in &t.parts {
+        let key = part.key.name.as_str();
+        if key != "text" && key != "html" {
+            continue;
+        }
+        // A missing template file is E0007 elsewhere; nothing to check here.
+        let Some(text) = part_text(&part.value, template_text) else {
+            continue;
+        };
+        if walk::text_mentions(text, &is_unsubscribe_url) {
+            continue;
+        }
+        out.push(
+            Diagnostic::new(
+                Code::MissingUnsubscribe,
+                file,
+                part.key.span,
+                format!(
+                    "the `{key}` part of marketing email `{}` has no unsubscribe link",
+                    t.name.name
+                ),
+            )
+            .with_secondary(send_file, send_span, "sent by a marketing flow here")
+            .with_help("add `{{ unsubscribe_url }}` to this part (or mark the flows that send it `category transactional`)"),
+        );
+    }
+}
+
+/// The segments a segment's condition refers to (`profile in other`), with
+/// the span of each reference.
+fn segment_refs<'a>(segment: &'a SegmentDecl, project: &ProjectDecls<'_>) -> Vec<&'a ast::Ident> {
+    let mut out = Vec::new();
+    collect_in_refs(&segment.condition, project, &mut out);
+    out
+}
+
+fn collect_in_refs<'a>(e: &'a Expr, project: &ProjectDecls<'_>, out: &mut Vec<&'a ast::Ident>) {
+    match &e.kind {
+        ExprKind::Binary { op, lhs, rhs, .. } => {
+            if *op == ast::BinaryOp::In
+                && let ExprKind::Name(n) = &strip_parens(rhs).kind
+                && project.segment(&n.name).is_some()
+            {
+                out.push(n);
+            }
+            collect_in_refs(lhs, project, out);
+            collect_in_refs(rhs, project, out);
+        }
+        ExprKind::Unary { operand, .. } => collect_in_refs(operand, project, out),
+        ExprKind::Paren(inner) => collect_in_refs(inner, project, out),
+        ExprKind::Field { base, .. } | ExprKind::OptionalField { base, .. } => {
+            collect_in_refs(base, project, out)
+        }
+        ExprKind::Method { receiver, args, .. } => {
+            collect_in_refs(receiver, project, out);
+            for a in args {
+                collect_in_refs(&a.value, project, out);
+            }
+        }
+        ExprKind::Call { args, .. } => {
+            for a in args {
+                collect_in_refs(&a.value, project, out);
+            }
+        }
+        ExprKind::Lambda { body, .. } => collect_in_refs(body, project, out),
+        ExprKind::List(items) => {
+            for i in items {
+                collect_in_refs(i, project, out);
+            }
+        }
+        ExprKind::Record(fields) => {
+            for f in fields {
+                collect_in_refs(&f.value, project, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+pub fn strip_parens(e: &Expr) -> &Expr {
+    match &e.kind {
+        ExprKind::Paren(inner) => strip_parens(inner),
+        _ => e,
+    }
+}
+
+/// E0304: cycles among segments, reported in the file of each cycle's first
+/// segment.
+fn segment_cycles(project: &ProjectDecls<'_>, file: FileId, out: &mut Vec<Diagnostic>) {
+    let n = project.segments.len();
+    let index: HashMap<&str, usize> = project
+        .segments
+        .iter()
+        .enumerate()
+        .map(|(i, (_, s))| (s.name.name.as_str(), i))
+        .rev() // the first declaration wins for duplicate names
+        .collect();
+    let edges: Vec<Vec<(usize, &ast::Ident)>> = project
+        .segments
+        .iter()
+        .map(|(_, s)| {
+            segment_refs(s, project)
+                .into_iter()
+                .filter_map(|r| index.get(r.name.as_str()).map(|&j| (j, r)))
+                .collect()
+        })
+        .collect();
+    // Each segment on a cycle belongs to one strongly connected component;
+    // report one cycle per component, from its first segment.
+    let components = strongly_connected(n, &edges);
+    for comp in components {
+        let on_cycle = comp.len() > 1
+            || comp
+                .first()
+                .is_some_and(|&i| edges.get(i).is_some_and(|e| e.iter().any(|(j, _)| *j == i)));
+        if !on_cycle {
+            continue;
+        }
+        let Some(&start) = comp
+            .iter()
+            .min_by_key(|&&i| project.segments.get(i).map(|(f, s)| (*f, s.span.start)))
+        else {
+            continue;
+        };
+        let Some((start_file, _)) = project.segments.get(start) else {
+            continue;
+        };
+        if *start_file != file {
+            continue;
+        }
+        let Some(path) = cycle_path(start, &comp, &edges) else {
+            continue;
+        };
+        let names: Vec<&str> = path
+            .iter()
+            .filter_map(|(i, _)| project.segments.get(*i).map(|(_, s)| s.name.name.as_str()))
+            .chain(
+                project
+                    .segments
+                    .get(start)
+                    .map(|(_, s)| s.name.name.as_str()),
+            )
+            .collect();
+        let Some((_, first_ref)) = path.first() else {
+            continue;
+        };
+        let Some(first_ref) = first_ref else { continue };
+        out.push(
+            Diagnostic::new(
+                Code::SegmentCycle,
+                file,
+                first_ref.span,
+                format!(
+                    "segment `{}` depends on itself: {}",
+                    names.first().copied().unwrap_or_default(),
+                    names.join(" → ")
+                ),
+            )
+            .with_help("define one of these segments without referring to the others"),
+        );
+    }
+}
+
+/// A cycle from `start` back to itself inside one component: the list of
+/// (segment, reference leading to the next segment).
+fn cycle_path<'a>(
+    start: usize,
+    comp: &[usize],
+    edges: &[Vec<(usize, &'a ast::Ident)>],
+) -> Option<Vec<(usize, Option<&'a ast::Ident>)>> {
+    // Breadth-first search for the shortest way back to `start`.
+    let mut prev: HashMap<usize, (usize, &'a ast::Ident)> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    let mut visited = std::collections::HashSet::from([start]);
+    while let Some(i) = queue.pop_front() {
+        for &(j, r) in edges.get(i)? {
+            if !comp.contains(&j) {
+                continue;
+            }
+            if j == start {
+                // Walk back from i to start.
+                let mut path = vec![(i, Some(r))];
+                let mut cur = i;
+                while cur != start {
+                    let &(p, pr) = prev.get(&cur)?;
+                    path.push((p, Some(pr)));
+                    cur = p;
+                }
+                path.reverse();
+                return Some(path);
+            }
+            if visited.insert(j) {
+                prev.insert(j, (i, r));
+                queue.push_back(j);
+            }
+        }
+    }
+    None
+}
+
+/// Tarjan's strongly connected components (iterative, so deep chains of
+/// segments cannot overflow the stack).
+fn strongly_connected<T>(n: usize, edges: &[Vec<(usize, T)>]) -> Vec<Vec<usize>> {
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut next = 0;
+    let mut out = Vec::new();
+    for root in 0..n {
+        if index[root] != usize::MAX {
+            continue;
+        }
+        // (node, next edge to look at)
+        let mut work = vec![(root, 0usize)];
+        while let Some(&mut (v, ref mut ei)) = work.last_mut() {
+            if *ei == 0 && index[v] == usize::MAX {
+                index[v] = next;
+                low[v] = next;
+                next += 1;
+                stack.push(v);
+                on_stack[v] = true;
+            }
+            let succ = edges.get(v).and_then(|e| e.get(*ei)).map(|(w, _)| *w);
+            match succ {
+                Some(w) => {
+                    *ei += 1;
+                    if index[w] == usize::MAX {
+                        work.push((w, 0));
+                    } else if on_stack[w] {
+                        low[v] = low[v].min(index[w]);
+                    }
+                }
+                None => {
+                    work.pop();
+                    if let Some(&(parent, _)) = work.last() {
+                        low[parent] = low[parent].min(low[v]);
+                    }
+                    if low[v] == index[v] {
+                        let mut comp = Vec::new();
+                        while let Some(w) = stack.pop() {
+                            on_stack[w] = false;
+                            comp.push(w);
+                            if w == v {
+                                break;
+                            }
+                        }
+                        out.push(comp);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
