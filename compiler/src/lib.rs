@@ -8,6 +8,7 @@
 
 pub mod ast;
 pub mod diagnostic;
+pub mod lint;
 pub mod manifest;
 pub mod policy;
 pub mod rules;

@@ -39,6 +39,10 @@ pub struct ProjectDecls<'a> {
     pub segments: Vec<(FileId, &'a SegmentDecl)>,
     pub flows: Vec<(FileId, &'a FlowDecl)>,
     pub templates: Vec<(FileId, &'a TemplateDecl)>,
+    /// Event declarations and `extend event`s, stdlib included.
+    pub events: Vec<(FileId, &'a ast::EventDecl)>,
+    /// Every `profile { }` block, stdlib included.
+    pub profiles: Vec<(FileId, &'a ast::ProfileDecl)>,
 }
 
 impl<'a> ProjectDecls<'a> {
@@ -50,6 +54,8 @@ impl<'a> ProjectDecls<'a> {
                     Item::Segment(s) => decls.segments.push((*file, s)),
                     Item::Flow(f) => decls.flows.push((*file, f)),
                     Item::Template(t) => decls.templates.push((*file, t)),
+                    Item::Event(e) => decls.events.push((*file, e)),
+                    Item::Profile(p) => decls.profiles.push((*file, p)),
                     _ => {}
                 }
             }
@@ -62,6 +68,23 @@ impl<'a> ProjectDecls<'a> {
             .iter()
             .find(|(_, t)| t.name.name == name)
             .map(|(_, t)| *t)
+    }
+
+    /// The declared field of an event (from its declaration or an `extend`).
+    pub fn event_field(&self, event: &str, field: &str) -> Option<&'a ast::FieldDecl> {
+        self.events
+            .iter()
+            .filter(|(_, e)| e.name.value == event)
+            .flat_map(|(_, e)| e.fields.iter())
+            .find(|f| f.name.name == field)
+    }
+
+    /// The declared profile trait of that name.
+    pub fn profile_trait(&self, name: &str) -> Option<&'a ast::FieldDecl> {
+        self.profiles
+            .iter()
+            .flat_map(|(_, p)| p.fields.iter())
+            .find(|f| f.name.name == name)
     }
 
     pub fn segment(&self, name: &str) -> Option<(FileId, &'a SegmentDecl)> {

@@ -1,0 +1,439 @@
+//! Lints about when a flow sends: W0004 (its own schedule exceeds a
+//! frequency cap) and W0007 (`wait until` a time inside quiet hours).
+//!
+//! W0004 works out a marketing flow's worst-case send schedule. Every path
+//! through the step tree (each `if`/`match`/`split` arm and each outcome of
+//! `wait for` is a separate path) gets the list of its sends with the
+//! earliest time each can happen after the journey starts:
+//! - `wait d` adds d;
+//! - `wait until 10:00` adds the time to the next 10:00: when the clock
+//!   time is unknown (at the start, after `wait until <timestamp>` or an
+//!   event arrival) that can be almost nothing, so it adds 0 and the clock
+//!   becomes 10:00; when the clock is known (an earlier `wait until` plus
+//!   fixed waits) it adds the exact gap, a full day when it is already 10:00
+//!   (the next such time is strictly later). `wait until monday 09:00` is
+//!   treated like `wait until 09:00` (its earliest case);
+//! - `wait until <timestamp>` adds 0;
+//! - `wait for ... within d`: on arrival 0 (the event may come at once), on
+//!   timeout d.
+//!
+//! A path "can send K messages within W" when K of its sends on one channel
+//! lie within less than W of each other (a send exactly W after another is
+//! outside that window). The lint reports each cap `N per W` of the project
+//! for which some path can send more than N, at the send that exceeds it.
+//! A flow with more than 4,096 distinct paths is not analysed.
+//!
+//! W0007 reports `wait until T` when T is inside the quiet hours of a
+//! channel that the flow sends on right after the wait (before any other
+//! wait): that send would be deferred to the end of the quiet hours.
+
+use crate::ast::{self, Block, Channel, FlowDecl, StepKind, WaitUntil};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::policy::Policy;
+use crate::rules::const_duration;
+use crate::span::{FileId, Span};
+
+const DAY: i64 = 86_400;
+const MAX_PATHS: usize = 4096;
+
+/// `90061` → `1d1h1m1s`; whole weeks are written in days (`14d`).
+pub fn format_duration(secs: i64) -> String {
+    if secs == 0 {
+        return "0s".to_string();
+    }
+    let mut out = String::new();
+    if secs < 0 {
+        out.push('-');
+    }
+    let mut rest = secs.unsigned_abs();
+    for (unit, name) in [(86_400u64, 'd'), (3600, 'h'), (60, 'm'), (1, 's')] {
+        if rest >= unit {
+            out.push_str(&(rest / unit).to_string());
+            out.push(name);
+            rest %= unit;
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Send {
+    channel: Channel,
+    at: i64,
+    span: Span,
+}
+
+/// One path's state so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Path {
+    /// Earliest time since the journey started.
+    at: i64,
+    /// Local clock time (seconds after midnight) if known.
+    clock: Option<i64>,
+    sends: Vec<Send>,
+    /// The path left the flow (`exit`).
+    exited: bool,
+}
+
+impl Path {
+    fn wait(&mut self, secs: i64) {
+        self.at = self.at.saturating_add(secs.max(0));
+        if let Some(c) = self.clock.as_mut() {
+            *c = (*c + secs.max(0)).rem_euclid(DAY);
+        }
+    }
+}
+
+struct TooManyPaths;
+
+fn dedup(paths: &mut Vec<Path>) {
+    let mut unique: Vec<Path> = Vec::with_capacity(paths.len());
+    for p in paths.drain(..) {
+        if !unique.contains(&p) {
+            unique.push(p);
+        }
+    }
+    *paths = unique;
+}
+
+/// Runs every path in `paths` through the block.
+fn run_block(block: &Block, paths: Vec<Path>) -> Result<Vec<Path>, TooManyPaths> {
+    let (mut done, mut live): (Vec<Path>, Vec<Path>) = paths.into_iter().partition(|p| p.exited);
+    for step in &block.steps {
+        if live.is_empty() {
+            break;
+        }
+        live = run_step(step, live)?;
+        let (exited, still): (Vec<Path>, Vec<Path>) = live.into_iter().partition(|p| p.exited);
+        done.extend(exited);
+        live = still;
+        dedup(&mut live);
+        if live.len() + done.len() > MAX_PATHS {
+            return Err(TooManyPaths);
+        }
+    }
+    done.extend(live);
+    Ok(done)
+}
+
+fn run_step(step: &ast::Step, mut paths: Vec<Path>) -> Result<Vec<Path>, TooManyPaths> {
+    match &step.kind {
+        StepKind::Send { channel, .. } => {
+            for p in &mut paths {
+                p.sends.push(Send {
+                    channel: *channel,
+                    at: p.at,
+                    span: step.span,
+                });
+            }
+            Ok(paths)
+        }
+        StepKind::Wait(d) => {
+            let secs = const_duration(d).unwrap_or(0);
+            for p in &mut paths {
+                p.wait(secs);
+            }
+            Ok(paths)
+        }
+        StepKind::WaitUntil(WaitUntil::TimeOfDay { time, .. }) => {
+            let target = i64::from(time.hour) * 3600 + i64::from(time.minute) * 60;
+            for p in &mut paths {
+                let gap = match p.clock {
+                    Some(now) => {
+                        let g = (target - now).rem_euclid(DAY);
+                        if g == 0 { DAY } else { g }
+                    }
+                    None => 0,
+                };
+                p.at = p.at.saturating_add(gap);
+                p.clock = Some(target);
+            }
+            Ok(paths)
+        }
+        StepKind::WaitUntil(WaitUntil::Timestamp(_)) => {
+            for p in &mut paths {
+                p.clock = None;
+            }
+            Ok(paths)
+        }
+        StepKind::WaitFor {
+            within,
+            on_arrival,
+            on_timeout,
+            ..
+        } => {
+            let within = within.as_ref().and_then(const_duration).unwrap_or(0);
+            let mut arrived = paths.clone();
+            for p in &mut arrived {
+                p.clock = None;
+            }
+            let mut timed_out = paths;
+            for p in &mut timed_out {
+                p.wait(within);
+            }
+            let mut out = match on_arrival {
+                Some(b) => run_block(b, arrived)?,
+                None => arrived,
+            };
+            out.extend(match on_timeout {
+                Some(b) => run_block(b, timed_out)?,
+                None => timed_out,
+            });
+            Ok(out)
+        }
+        StepKind::If {
+            branches,
+            else_block,
+        } => {
+            let mut out = Vec::new();
+            for (_, b) in branches {
+                out.extend(run_block(b, paths.clone())?);
+            }
+            match else_block {
+                Some(b) => out.extend(run_block(b, paths)?),
+                None => out.extend(paths),
+            }
+            Ok(out)
+        }
+        StepKind::Match { arms, .. } => {
+            let mut out = Vec::new();
+            for arm in arms {
+                out.extend(run_block(&arm.body, paths.clone())?);
+            }
+            Ok(out)
+        }
+        StepKind::Split { arms, .. } => {
+            let mut out = Vec::new();
+            for arm in arms {
+                out.extend(run_block(&arm.body, paths.clone())?);
+            }
+            Ok(out)
+        }
+        StepKind::Exit => {
+            for p in &mut paths {
+                p.exited = true;
+            }
+            Ok(paths)
+        }
+        StepKind::Set { .. }
+        | StepKind::Track { .. }
+        | StepKind::Webhook { .. }
+        | StepKind::Error => Ok(paths),
+    }
+}
+
+/// The most sends of one channel that fall within less than `window` of
+/// each other on this path, with the sends of that worst window.
+fn densest_window(sends: &[&Send], window: i64) -> (usize, usize, usize) {
+    // sends are in time order along a path; find the largest i..j with
+    // at[j] - at[i] < window.
+    let mut best = (0, 0, 0);
+    let mut start = 0;
+    for end in 0..sends.len() {
+        while sends
+            .get(start)
+            .zip(sends.get(end))
+            .is_some_and(|(s, e)| e.at - s.at >= window)
+        {
+            start += 1;
+        }
+        let count = end + 1 - start;
+        if count > best.0 {
+            best = (count, start, end);
+        }
+    }
+    best
+}
+
+/// W0004 for one marketing flow.
+pub(super) fn frequency(file: FileId, flow: &FlowDecl, policy: &Policy, out: &mut Vec<Diagnostic>) {
+    let channels = [Channel::Email, Channel::Sms, Channel::Push];
+    if channels.iter().all(|c| policy.channel(*c).caps.is_empty()) {
+        return;
+    }
+    let start = Path {
+        at: 0,
+        clock: None,
+        sends: Vec::new(),
+        exited: false,
+    };
+    let Ok(paths) = run_block(&flow.body, vec![start]) else {
+        return;
+    };
+    for channel in channels {
+        for cap in &policy.channel(channel).caps {
+            let mut worst: Option<(usize, Vec<&Send>)> = None;
+            for path in &paths {
+                let mut sends: Vec<&Send> =
+                    path.sends.iter().filter(|s| s.channel == channel).collect();
+                sends.sort_by_key(|s| s.at);
+                let (count, from, to) = densest_window(&sends, cap.window_secs);
+                if count > cap.count as usize && worst.as_ref().is_none_or(|(c, _)| count > *c) {
+                    worst = Some((
+                        count,
+                        sends.get(from..=to).map(<[_]>::to_vec).unwrap_or_default(),
+                    ));
+                }
+            }
+            let Some((count, window_sends)) = worst else {
+                continue;
+            };
+            // The send that goes over the cap is the (N+1)-th in the window.
+            let Some(over) = window_sends.get(cap.count as usize) else {
+                continue;
+            };
+            let plural = |n: usize| {
+                let noun = match channel {
+                    Channel::Email => "email",
+                    Channel::Sms => "SMS",
+                    Channel::Push => "push notification",
+                };
+                match (n, channel) {
+                    (1, _) | (_, Channel::Sms) => format!("{n} {noun}"),
+                    _ => format!("{n} {noun}s"),
+                }
+            };
+            let mut d = Diagnostic::new(
+                Code::FrequencyExceedsCap,
+                file,
+                over.span,
+                format!(
+                    "flow `{}` can send {} within {}, but the project allows {} per {}",
+                    flow.name.name,
+                    plural(count),
+                    format_duration(cap.window_secs),
+                    cap.count,
+                    format_duration(cap.window_secs)
+                ),
+            )
+            .with_label("this send goes over the cap");
+            for earlier in window_sends.iter().take(cap.count as usize) {
+                d = d.with_secondary(file, earlier.span, "sent earlier in the same window");
+            }
+            out.push(d.with_help(format!(
+                "space the sends at least {} apart or send fewer; the runtime will {} sends over the cap",
+                format_duration(cap.window_secs),
+                match policy.when_capped {
+                    crate::policy::WhenCapped::Skip => "skip",
+                    crate::policy::WhenCapped::Defer => "defer",
+                }
+            )));
+        }
+    }
+}
+
+/// Sends reached right after a point in a block (before any other wait).
+fn sends_before_wait(steps: &[ast::Step], out: &mut Vec<Channel>) -> bool {
+    for step in steps {
+        match &step.kind {
+            StepKind::Send { channel, .. } => out.push(*channel),
+            StepKind::Wait(_) | StepKind::WaitUntil(_) | StepKind::WaitFor { .. } => return false,
+            StepKind::Exit => return false,
+            StepKind::If { .. } | StepKind::Match { .. } | StepKind::Split { .. } => {
+                let mut all_continue = true;
+                for b in crate::rules::walk::child_blocks(step) {
+                    all_continue &= sends_before_wait(&b.steps, out);
+                }
+                if !all_continue {
+                    return false;
+                }
+            }
+            StepKind::Set { .. }
+            | StepKind::Track { .. }
+            | StepKind::Webhook { .. }
+            | StepKind::Error => {}
+        }
+    }
+    true
+}
+
+fn check_quiet_block(file: FileId, block: &Block, policy: &Policy, out: &mut Vec<Diagnostic>) {
+    for (i, step) in block.steps.iter().enumerate() {
+        for child in crate::rules::walk::child_blocks(step) {
+            check_quiet_block(file, child, policy, out);
+        }
+        let StepKind::WaitUntil(WaitUntil::TimeOfDay { time, .. }) = &step.kind else {
+            continue;
+        };
+        let mut channels = Vec::new();
+        sends_before_wait(block.steps.get(i + 1..).unwrap_or_default(), &mut channels);
+        let minute = u16::from(time.hour) * 60 + u16::from(time.minute);
+        let mut reported: Vec<Channel> = Vec::new();
+        for channel in channels {
+            if reported.contains(&channel) {
+                continue;
+            }
+            let Some(quiet) = policy.channel(channel).quiet_hours else {
+                continue;
+            };
+            if !quiet.contains(minute) {
+                continue;
+            }
+            reported.push(channel);
+            let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+            out.push(
+                Diagnostic::new(
+                    Code::WaitInQuietHours,
+                    file,
+                    time.span,
+                    format!(
+                        "`wait until {}` lands inside the quiet hours for {} ({} to {}), so the {} after it waits until {}",
+                        hm(minute),
+                        channel.as_str(),
+                        hm(quiet.from_minute),
+                        hm(quiet.to_minute),
+                        channel.as_str(),
+                        hm(quiet.to_minute)
+                    ),
+                )
+                .with_help(format!(
+                    "wait until a time outside the quiet hours, e.g. `wait until {} local`",
+                    hm(quiet.to_minute)
+                )),
+            );
+        }
+    }
+}
+
+/// W0007 for one flow.
+pub(super) fn quiet_hours(
+    file: FileId,
+    flow: &FlowDecl,
+    policy: &Policy,
+    out: &mut Vec<Diagnostic>,
+) {
+    check_quiet_block(file, &flow.body, policy, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_durations() {
+        assert_eq!(format_duration(86_400), "1d");
+        assert_eq!(format_duration(7 * 86_400), "7d");
+        assert_eq!(format_duration(5400), "1h30m");
+        assert_eq!(format_duration(90_061), "1d1h1m1s");
+        assert_eq!(format_duration(-60), "-1m");
+        assert_eq!(format_duration(0), "0s");
+    }
+
+    fn send(at: i64) -> Send {
+        Send {
+            channel: Channel::Email,
+            at,
+            span: Span::default(),
+        }
+    }
+
+    #[test]
+    fn densest_window_excludes_exact_window_gap() {
+        let sends = [send(0), send(DAY), send(2 * DAY)];
+        let refs: Vec<&Send> = sends.iter().collect();
+        assert_eq!(densest_window(&refs, DAY).0, 1);
+        assert_eq!(densest_window(&refs, DAY + 1).0, 2);
+        assert_eq!(densest_window(&refs, 7 * DAY), (3, 0, 2));
+        assert_eq!(densest_window(&[], DAY).0, 0);
+    }
+}
