@@ -45,7 +45,12 @@ pub fn lint_file_with(
     template_text: &TemplateTextLookup<'_>,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let marketing_sends = marketing_sends(project);
+    let has_templates = ast.items.iter().any(|i| matches!(i, Item::Template(_)));
+    let marketing_sends = if has_templates {
+        marketing_sends(project)
+    } else {
+        HashMap::new()
+    };
     for item in &ast.items {
         match item {
             Item::Flow(flow) => {

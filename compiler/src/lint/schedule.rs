@@ -419,6 +419,194 @@ mod tests {
         assert_eq!(format_duration(0), "0s");
     }
 
+    use crate::ast::{Expr, ExprKind, Ident, Lit, Step, TimeOfDay};
+    use crate::diagnostic::Diagnostic;
+    use crate::policy::FrequencyCap;
+
+    fn step(kind: StepKind, at: u32) -> Step {
+        Step {
+            kind,
+            span: Span::new(at, at + 1),
+        }
+    }
+
+    fn email(at: u32) -> Step {
+        step(
+            StepKind::Send {
+                channel: Channel::Email,
+                template: Ident {
+                    name: "t".into(),
+                    span: Span::default(),
+                },
+                args: Vec::new(),
+            },
+            at,
+        )
+    }
+
+    fn dur(secs: i64) -> Expr {
+        Expr {
+            kind: ExprKind::Lit(Lit::Duration(secs)),
+            span: Span::default(),
+        }
+    }
+
+    fn wait(secs: i64) -> Step {
+        step(StepKind::Wait(dur(secs)), 0)
+    }
+
+    fn until(hour: u8) -> Step {
+        step(
+            StepKind::WaitUntil(WaitUntil::TimeOfDay {
+                weekday: None,
+                time: TimeOfDay {
+                    hour,
+                    minute: 0,
+                    local: true,
+                    span: Span::default(),
+                },
+            }),
+            0,
+        )
+    }
+
+    fn block(steps: Vec<Step>) -> Block {
+        Block {
+            steps,
+            span: Span::default(),
+        }
+    }
+
+    fn lint(steps: Vec<Step>, caps: &[(u32, i64)]) -> Vec<Diagnostic> {
+        let flow = FlowDecl {
+            name: Ident {
+                name: "f".into(),
+                span: Span::default(),
+            },
+            settings: Vec::new(),
+            body: block(steps),
+            span: Span::default(),
+        };
+        let mut policy = Policy::default();
+        policy.email.caps = caps
+            .iter()
+            .map(|&(count, window_secs)| FrequencyCap { count, window_secs })
+            .collect();
+        let mut out = Vec::new();
+        frequency(FileId(0), &flow, &policy, &mut out);
+        out
+    }
+
+    #[test]
+    fn fixed_waits_at_the_cap_boundary() {
+        // exactly one day apart: fine for 1 per 1d
+        assert!(lint(vec![email(1), wait(DAY), email(2)], &[(1, DAY)]).is_empty());
+        let d = lint(vec![email(1), wait(DAY - 1), email(2)], &[(1, DAY)]);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].primary.span.start, 2);
+        assert_eq!(
+            d[0].message,
+            "flow `f` can send 2 emails within 1d, but the project allows 1 per 1d"
+        );
+        assert_eq!(d[0].secondary.len(), 1);
+    }
+
+    #[test]
+    fn wait_until_from_unknown_clock_can_be_immediate() {
+        let d = lint(vec![email(1), until(10), email(2)], &[(1, DAY)]);
+        assert_eq!(d.len(), 1);
+        // after a known clock time the next 10:00 is a full day later
+        let steps = vec![
+            until(10),
+            email(1),
+            until(10),
+            email(2),
+            until(10),
+            email(3),
+        ];
+        assert!(lint(steps, &[(1, DAY)]).is_empty());
+        // 10:00 then 18:00 the same day
+        let d = lint(vec![until(10), email(1), until(18), email(2)], &[(1, DAY)]);
+        assert_eq!(d.len(), 1);
+        // 18:00 then 10:00 is 16 hours later: still within a day
+        let d = lint(vec![until(18), email(1), until(10), email(2)], &[(1, DAY)]);
+        assert_eq!(d.len(), 1);
+        // fixed waits move the known clock
+        let d = lint(
+            vec![until(10), email(1), wait(20 * 3600), until(10), email(2)],
+            &[(1, DAY)],
+        );
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn branches_are_separate_paths_and_exit_ends_one() {
+        let branchy = step(
+            StepKind::If {
+                branches: vec![(Expr::error(Span::default()), block(vec![email(2)]))],
+                else_block: Some(block(vec![step(StepKind::Exit, 0)])),
+            },
+            0,
+        );
+        // if-arm sends a second email at once; the else path exits.
+        let d = lint(vec![email(1), branchy.clone()], &[(1, DAY)]);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].primary.span.start, 2);
+        // one email per path after the branch: fine
+        let d = lint(vec![branchy, wait(DAY)], &[(1, DAY)]);
+        assert!(d.is_empty());
+        // after exit nothing more is sent
+        let d = lint(
+            vec![email(1), step(StepKind::Exit, 0), email(2)],
+            &[(1, DAY)],
+        );
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn wait_for_arrival_is_immediate_and_timeout_waits() {
+        let wf = |arrival: Vec<Step>, timeout: Vec<Step>| {
+            step(
+                StepKind::WaitFor {
+                    event: crate::ast::EventMatch {
+                        event: crate::ast::Name {
+                            value: "E".into(),
+                            span: Span::default(),
+                        },
+                        binding: None,
+                        condition: None,
+                        span: Span::default(),
+                    },
+                    within: Some(dur(2 * DAY)),
+                    on_arrival: Some(block(arrival)),
+                    on_timeout: Some(block(timeout)),
+                },
+                0,
+            )
+        };
+        let d = lint(vec![email(1), wf(vec![], vec![email(3)])], &[(1, DAY)]);
+        assert!(d.is_empty(), "timeout comes 2d later: {d:?}");
+        let d = lint(vec![email(1), wf(vec![email(2)], vec![])], &[(1, DAY)]);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].primary.span.start, 2);
+        // the rest of the block runs after either outcome
+        let d = lint(vec![email(1), wf(vec![], vec![]), email(4)], &[(1, DAY)]);
+        assert_eq!(d.len(), 1);
+    }
+
+    #[test]
+    fn several_caps_are_checked() {
+        let steps: Vec<Step> = (0..5u32).flat_map(|i| [email(i + 1), wait(DAY)]).collect();
+        let d = lint(steps, &[(1, DAY), (4, 7 * DAY)]);
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].message.contains("5 emails within 7d"),
+            "{}",
+            d[0].message
+        );
+        assert_eq!(d[0].primary.span.start, 5);
+    }
+
     fn send(at: i64) -> Send {
         Send {
             channel: Channel::Email,

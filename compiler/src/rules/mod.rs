@@ -118,6 +118,15 @@ pub fn check_file_with(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     durations(file, ast, &mut out);
+    let has_email_template = ast
+        .items
+        .iter()
+        .any(|i| matches!(i, Item::Template(t) if t.channel == Channel::Email));
+    let sends = if has_email_template {
+        marketing_email_sends(project)
+    } else {
+        HashMap::new()
+    };
     for item in &ast.items {
         match item {
             Item::Flow(flow) => {
@@ -127,7 +136,7 @@ pub fn check_file_with(
             Item::Template(t) => {
                 template_parts(file, t, &mut out);
                 if t.channel == Channel::Email {
-                    unsubscribe_link(project, file, t, template_text, &mut out);
+                    unsubscribe_link(&sends, file, t, template_text, &mut out);
                 }
             }
             _ => {}
@@ -455,13 +464,12 @@ pub fn part_text<'x, 't: 'x, 'l: 'x>(
 
 /// E0305 for one email template.
 fn unsubscribe_link(
-    project: &ProjectDecls<'_>,
+    sends: &HashMap<&str, (FileId, Span)>,
     file: FileId,
     t: &TemplateDecl,
     template_text: &TemplateTextLookup<'_>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let sends = marketing_email_sends(project);
     let Some(&(send_file, send_span)) = sends.get(t.name.name.as_str()) else {
         return;
     };
