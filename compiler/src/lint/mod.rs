@@ -411,3 +411,361 @@ fn postal_address(
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ast::{Arg, FieldDecl, TextNode, TimeOfDay, TypeExpr, TypeExprKind, WaitUntil};
+    use crate::policy::QuietHours;
+    use crate::rules::build::*;
+
+    fn run_with(items: Vec<Item>, policy: &Policy, manifest: &Manifest) -> Vec<Diagnostic> {
+        let f = file(items);
+        let files = [(FileId(1), &f)];
+        let project = ProjectDecls::from_files(&files);
+        lint_file_with(&project, policy, manifest, FileId(1), &f, &|_| None)
+    }
+
+    fn run(items: Vec<Item>) -> Vec<Diagnostic> {
+        run_with(items, &Policy::default(), &Manifest::default())
+    }
+
+    fn codes(d: &[Diagnostic]) -> Vec<&'static str> {
+        d.iter().map(|d| d.code.as_str()).collect()
+    }
+
+    fn flow_item(steps: Vec<Step>) -> Item {
+        Item::Flow(flow("f", vec![trigger("Signed Up", None, 1)], steps))
+    }
+
+    fn consent() -> Expr {
+        field(var("profile", 0), "sms_consent", 0)
+    }
+
+    #[test]
+    fn unreachable_after_exit_and_exiting_branches() {
+        let exit = || step(StepKind::Exit, 5);
+        let d = run(vec![flow_item(vec![
+            exit(),
+            send(Channel::Push, "t", 7),
+            exit(),
+        ])]);
+        assert_eq!(codes(&d), ["W0001"]);
+        assert_eq!(d[0].primary.span, sp(7));
+        let both = if_step(var("x", 0), vec![exit()], Some(vec![exit()]), 3);
+        let d = run(vec![flow_item(vec![both, send(Channel::Push, "t", 9)])]);
+        assert_eq!(codes(&d), ["W0001"]);
+        let one = if_step(var("x", 0), vec![exit()], None, 3);
+        assert!(run(vec![flow_item(vec![one, send(Channel::Push, "t", 9)])]).is_empty());
+    }
+
+    #[test]
+    fn sms_consent_guards() {
+        let sms = |at| send(Channel::Sms, "t", at);
+        // unguarded
+        assert_eq!(codes(&run(vec![flow_item(vec![sms(3)])])), ["W0006"]);
+        // if profile.sms_consent / == true / inside `and`
+        for cond in [
+            consent(),
+            bin(BinaryOp::Eq, consent(), lit(Lit::Bool(true), 0), 0),
+            bin(BinaryOp::And, var("x", 0), consent(), 0),
+        ] {
+            let d = run(vec![flow_item(vec![if_step(cond, vec![sms(3)], None, 2)])]);
+            assert!(d.is_empty(), "{d:?}");
+        }
+        // `or` does not guard; the else branch of a consent check does not either
+        let or = bin(BinaryOp::Or, var("x", 0), consent(), 0);
+        let d = run(vec![flow_item(vec![if_step(or, vec![sms(3)], None, 2)])]);
+        assert_eq!(codes(&d), ["W0006"]);
+        let d = run(vec![flow_item(vec![if_step(
+            consent(),
+            vec![],
+            Some(vec![sms(4)]),
+            2,
+        )])]);
+        assert_eq!(codes(&d), ["W0006"]);
+        // early exit without consent guards what follows
+        let early = if_step(not(consent(), 0), vec![step(StepKind::Exit, 0)], None, 2);
+        assert!(run(vec![flow_item(vec![early, sms(5)])]).is_empty());
+        // transactional flows are not linted
+        let tx = Item::Flow(flow(
+            "f",
+            vec![
+                trigger("A", None, 1),
+                setting(FlowSettingKind::Category(Category::Transactional, sp(2)), 2),
+            ],
+            vec![sms(3)],
+        ));
+        assert!(run(vec![tx]).is_empty());
+    }
+
+    fn call_within(secs: i64) -> Expr {
+        expr(
+            ExprKind::Call {
+                callee: ident("count", 0),
+                args: vec![
+                    Arg {
+                        name: None,
+                        value: string("Order Completed", 0),
+                    },
+                    Arg {
+                        name: Some(ident("within", 0)),
+                        value: dur(secs, 9),
+                    },
+                ],
+            },
+            0,
+        )
+    }
+
+    #[test]
+    fn history_window() {
+        let seg = |secs| Item::Segment(segment("s", call_within(secs), 1));
+        assert!(run(vec![seg(400 * 86_400)]).is_empty());
+        let d = run(vec![seg(401 * 86_400)]);
+        assert_eq!(codes(&d), ["W0008"]);
+        assert_eq!(d[0].primary.span, sp(9));
+        assert!(d[0].message.contains("looks back 401d"));
+        let mut policy = Policy::default();
+        policy.keep_history_secs = 1000 * 86_400;
+        assert!(run_with(vec![seg(401 * 86_400)], &policy, &Manifest::default()).is_empty());
+    }
+
+    #[test]
+    fn email_address_and_sms_wording_only_for_marketing_templates() {
+        let address = hole(field(var("shop", 0), "address", 0), &[]);
+        let unsub = hole(var("unsubscribe_url", 0), &[]);
+        let email = |nodes: &[TextNode]| {
+            Item::Template(template(
+                Channel::Email,
+                "e",
+                vec![("subject", text(&[])), ("text", text(nodes))],
+                10,
+            ))
+        };
+        let sender = flow_item(vec![send(Channel::Email, "e", 3)]);
+        let d = run(vec![email(&[unsub.clone()]), sender.clone()]);
+        assert_eq!(codes(&d), ["W0009"]);
+        assert_eq!(d[0].primary.span, sp(12));
+        assert!(run(vec![email(&[unsub, address]), sender]).is_empty());
+        assert!(run(vec![email(&[lit_node("x")])]).is_empty());
+
+        let sms = |s: &str| {
+            Item::Template(template(
+                Channel::Sms,
+                "s",
+                vec![("body", text(&[lit_node(s)]))],
+                10,
+            ))
+        };
+        let guarded = flow_item(vec![if_step(
+            consent(),
+            vec![send(Channel::Sms, "s", 3)],
+            None,
+            2,
+        )]);
+        assert_eq!(codes(&run(vec![sms("Sale!"), guarded.clone()])), ["W0002"]);
+        for ok in [
+            "Reply STOP to end",
+            "stop: reply",
+            "Opt-out: reply X",
+            "To opt out, reply",
+        ] {
+            assert!(run(vec![sms(ok), guarded.clone()]).is_empty(), "{ok}");
+        }
+        // "stop" inside another word is not opt-out wording
+        assert_eq!(codes(&run(vec![sms("Nonstop deals"), guarded])), ["W0002"]);
+    }
+
+    #[test]
+    fn sms_segments_with_hole_estimates() {
+        let sms = |nodes: &[TextNode]| {
+            Item::Template(template(Channel::Sms, "s", vec![("body", text(nodes))], 10))
+        };
+        // 150 literal + 10 for an unknown hole = 160: one segment
+        let d = run(vec![sms(&[
+            lit_node(&"a".repeat(150)),
+            hole(var("x", 0), &[]),
+        ])]);
+        assert!(d.is_empty(), "{d:?}");
+        // 150 + 23 for a short link = 173: two segments
+        let link = hole(field(var("shop", 0), "url", 0), &[("short_link", vec![])]);
+        let d = run(vec![sms(&[lit_node(&"a".repeat(150)), link])]);
+        assert_eq!(codes(&d), ["W0003"]);
+        assert!(
+            d[0].message
+                .contains("about 2 segments (GSM-7, 173 characters"),
+            "{}",
+            d[0].message
+        );
+        // truncate(n) bounds the estimate; shop.name uses the manifest
+        let name = hole(
+            field(var("shop", 0), "name", 0),
+            &[("truncate", vec![lit(Lit::Int(5), 0)])],
+        );
+        assert!(run(vec![sms(&[lit_node(&"a".repeat(155)), name.clone()])]).is_empty());
+        let mut manifest = Manifest::default();
+        manifest.shop.name = Some("A Very Long Shop Name Indeed".into());
+        let plain_name = hole(field(var("shop", 0), "name", 0), &[]);
+        let d = run_with(
+            vec![sms(&[lit_node(&"a".repeat(140)), plain_name])],
+            &Policy::default(),
+            &manifest,
+        );
+        assert_eq!(codes(&d), ["W0003"]);
+        // one curly quote switches to UCS-2 and is named
+        let d = run(vec![sms(&[lit_node(&format!("it’s {}", "a".repeat(70)))])]);
+        assert_eq!(codes(&d), ["W0003"]);
+        assert!(
+            d[0].message.contains("UCS-2 because of '’' (U+2019)"),
+            "{}",
+            d[0].message
+        );
+        // {% if %} counts its longest branch
+        let cond = TextNode::If {
+            branches: vec![(var("x", 0), text(&[lit_node(&"b".repeat(30))]))],
+            else_branch: Some(text(&[lit_node("c")])),
+            span: Span::default(),
+        };
+        let d = run(vec![sms(&[lit_node(&"a".repeat(140)), cond])]);
+        assert_eq!(codes(&d), ["W0003"]);
+    }
+
+    fn union_event() -> Item {
+        Item::Event(ast::EventDecl {
+            extend: false,
+            name: name("Parcel", 0),
+            fields: vec![FieldDecl {
+                name: ident("status", 0),
+                ty: TypeExpr {
+                    kind: TypeExprKind::Optional(Box::new(TypeExpr {
+                        kind: TypeExprKind::Union(vec![name("sent", 0), name("delivered", 0)]),
+                        span: Span::default(),
+                    })),
+                    span: Span::default(),
+                },
+                doc: None,
+                span: Span::default(),
+            }],
+            doc: None,
+            span: Span::default(),
+        })
+    }
+
+    fn exit_when(binding: Option<&str>, cond: Expr) -> Item {
+        Item::Flow(flow(
+            "f",
+            vec![
+                trigger("Parcel", Some("p"), 1),
+                setting(
+                    FlowSettingKind::ExitWhen(event_match("Parcel", binding, Some(cond))),
+                    2,
+                ),
+            ],
+            vec![],
+        ))
+    }
+
+    #[test]
+    fn never_matching_conditions() {
+        let status = |base: &str| field(var(base, 0), "status", 0);
+        let eq = |l: Expr, s: &str, at| bin(BinaryOp::Eq, l, string(s, at), at);
+        // a value outside the union, via `it`, the `as` name and the trigger binding
+        for base in ["it", "p"] {
+            let d = run(vec![
+                union_event(),
+                exit_when(None, eq(status(base), "lost", 7)),
+            ]);
+            assert_eq!(codes(&d), ["W0005"], "{base}");
+            assert_eq!(d[0].primary.span, sp(7));
+        }
+        let d = run(vec![
+            union_event(),
+            exit_when(Some("x"), eq(status("x"), "lost", 7)),
+        ]);
+        assert_eq!(codes(&d), ["W0005"]);
+        assert!(
+            run(vec![
+                union_event(),
+                exit_when(None, eq(status("it"), "sent", 7))
+            ])
+            .is_empty()
+        );
+        // contradiction
+        let both = bin(
+            BinaryOp::And,
+            eq(status("it"), "sent", 3),
+            eq(status("it"), "delivered", 4),
+            5,
+        );
+        assert_eq!(
+            codes(&run(vec![union_event(), exit_when(None, both)])),
+            ["W0005"]
+        );
+        // `or` is fine
+        let either = bin(
+            BinaryOp::Or,
+            eq(status("it"), "sent", 3),
+            eq(status("it"), "delivered", 4),
+            5,
+        );
+        assert!(run(vec![union_event(), exit_when(None, either)]).is_empty());
+        // constant false
+        let f = not(lit(Lit::Bool(true), 0), 6);
+        assert_eq!(
+            codes(&run(vec![union_event(), exit_when(None, f)])),
+            ["W0005"]
+        );
+        let strings = eq(string("a", 0), "b", 6);
+        assert_eq!(
+            codes(&run(vec![union_event(), exit_when(None, strings)])),
+            ["W0005"]
+        );
+    }
+
+    #[test]
+    fn wait_until_inside_quiet_hours() {
+        let until = |hour| {
+            step(
+                StepKind::WaitUntil(WaitUntil::TimeOfDay {
+                    weekday: None,
+                    time: TimeOfDay {
+                        hour,
+                        minute: 0,
+                        local: true,
+                        span: sp(8),
+                    },
+                }),
+                8,
+            )
+        };
+        let mut policy = Policy::default();
+        policy.sms.quiet_hours = Some(QuietHours {
+            from_minute: 21 * 60,
+            to_minute: 9 * 60,
+        });
+        let guarded = |steps| if_step(consent(), steps, None, 2);
+        let lint = |steps| run_with(vec![flow_item(steps)], &policy, &Manifest::default());
+        let d = lint(vec![until(22), guarded(vec![send(Channel::Sms, "s", 3)])]);
+        assert_eq!(codes(&d), ["W0007"]);
+        assert_eq!(d[0].primary.span, sp(8));
+        assert!(
+            d[0].message.contains("(21:00 to 09:00)"),
+            "{}",
+            d[0].message
+        );
+        assert!(lint(vec![until(10), guarded(vec![send(Channel::Sms, "s", 3)])]).is_empty());
+        // email has no quiet hours here
+        assert!(lint(vec![until(22), send(Channel::Email, "e", 3)]).is_empty());
+        // a wait in between moves the send out of "right after"
+        let later = step(StepKind::Wait(dur(12 * 3600, 0)), 4);
+        assert!(
+            lint(vec![
+                until(22),
+                later,
+                guarded(vec![send(Channel::Sms, "s", 3)])
+            ])
+            .is_empty()
+        );
+    }
+}

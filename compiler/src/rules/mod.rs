@@ -21,6 +21,9 @@
 
 pub mod walk;
 
+#[cfg(test)]
+pub(crate) mod build;
+
 use crate::ast::{
     self, Category, Channel, Expr, ExprKind, File, FlowDecl, FlowSettingKind, Item, PolicyRuleKind,
     SegmentDecl, Step, StepKind, TemplateDecl, TemplateSource, Text, TriggerKind,
@@ -727,4 +730,215 @@ fn strongly_connected<T>(n: usize, edges: &[Vec<(usize, T)>]) -> Vec<Vec<usize>>
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build::*;
+    use super::*;
+    use crate::ast::{BinaryOp, SplitArm};
+
+    fn check(items: Vec<Item>) -> Vec<Diagnostic> {
+        let f = file(items);
+        let files = [(FileId(1), &f)];
+        let project = ProjectDecls::from_files(&files);
+        check_file_with(&project, FileId(1), &f, &|_| None)
+    }
+
+    fn codes(d: &[Diagnostic]) -> Vec<&'static str> {
+        d.iter().map(|d| d.code.as_str()).collect()
+    }
+
+    fn split(weights: &[i64]) -> Step {
+        step(
+            StepKind::Split {
+                name: ident("test", 50),
+                arms: weights
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| SplitArm {
+                        weight: pct(*w, 60 + i as u32),
+                        name: ident("arm", 0),
+                        body: block(vec![]),
+                        span: Span::default(),
+                    })
+                    .collect(),
+            },
+            49,
+        )
+    }
+
+    fn flow_item(steps: Vec<Step>) -> Item {
+        Item::Flow(flow("f", vec![trigger("Signed Up", None, 1)], steps))
+    }
+
+    #[test]
+    fn split_weights_must_add_to_100() {
+        assert!(check(vec![flow_item(vec![split(&[50, 50])])]).is_empty());
+        let d = check(vec![flow_item(vec![split(&[50, 40])])]);
+        assert_eq!(codes(&d), ["E0301"]);
+        assert_eq!(d[0].primary.span, sp(50));
+        assert!(d[0].message.contains("add up to 90%"), "{}", d[0].message);
+        let d = check(vec![flow_item(vec![split(&[150, -50])])]);
+        assert_eq!(codes(&d), ["E0310", "E0310"]);
+    }
+
+    #[test]
+    fn triggers_and_duplicate_settings() {
+        let no_trigger = Item::Flow(flow("f", vec![], vec![]));
+        let d = check(vec![no_trigger]);
+        assert_eq!(codes(&d), ["E0307"]);
+        let two = Item::Flow(flow(
+            "f",
+            vec![trigger("A", None, 1), trigger("B", None, 2)],
+            vec![],
+        ));
+        let d = check(vec![two]);
+        assert_eq!(codes(&d), ["E0308"]);
+        assert_eq!(d[0].primary.span, sp(2));
+        assert_eq!(d[0].secondary[0].span, sp(1));
+        // `exit when` may repeat
+        let exits = Item::Flow(flow(
+            "f",
+            vec![
+                trigger("A", None, 1),
+                setting(FlowSettingKind::ExitWhen(event_match("B", None, None)), 2),
+                setting(FlowSettingKind::ExitWhen(event_match("C", None, None)), 3),
+            ],
+            vec![],
+        ));
+        assert!(check(vec![exits]).is_empty());
+    }
+
+    #[test]
+    fn setting_after_first_step() {
+        let late = Item::Flow(flow(
+            "f",
+            vec![
+                trigger("A", None, 1),
+                setting(FlowSettingKind::Reentry(ast::Reentry::Once), 30),
+            ],
+            vec![step(StepKind::Exit, 20)],
+        ));
+        let d = check(vec![late]);
+        assert_eq!(codes(&d), ["E0309"]);
+        assert_eq!(d[0].primary.span, sp(30));
+    }
+
+    #[test]
+    fn durations_must_be_positive() {
+        let wait_zero = step(StepKind::Wait(dur(0, 10)), 10);
+        let wait_neg = step(
+            StepKind::Wait(bin(BinaryOp::Sub, dur(3600, 20), dur(7200, 21), 20)),
+            20,
+        );
+        let ok = step(StepKind::Wait(dur(60, 30)), 30);
+        let wait_for = step(
+            StepKind::WaitFor {
+                event: event_match("E", None, None),
+                within: None,
+                on_arrival: None,
+                on_timeout: None,
+            },
+            40,
+        );
+        let d = check(vec![flow_item(vec![wait_zero, wait_neg, ok, wait_for])]);
+        assert_eq!(codes(&d), ["E0303", "E0303", "E0302"]);
+        assert!(d[1].message.contains("negative"));
+    }
+
+    #[test]
+    fn template_parts() {
+        let t = |ch, parts| Item::Template(template(ch, "t", parts, 10));
+        let d = check(vec![t(Channel::Email, vec![("subject", text(&[]))])]);
+        assert_eq!(codes(&d), ["E0306"]);
+        assert!(d[0].message.contains("`text`"));
+        assert_eq!(codes(&check(vec![t(Channel::Sms, vec![])])), ["E0311"]);
+        let d = check(vec![t(Channel::Push, vec![("title", text(&[]))])]);
+        assert_eq!(codes(&d), ["E0311"]);
+        let d = check(vec![t(
+            Channel::Sms,
+            vec![("body", text(&[])), ("body", text(&[]))],
+        )]);
+        assert_eq!(codes(&d), ["E0308"]);
+    }
+
+    #[test]
+    fn unsubscribe_link_needed_only_when_a_marketing_flow_sends_it() {
+        let with_link = text(&[lit_node("Bye "), hole(var("unsubscribe_url", 0), &[])]);
+        let no_link = text(&[lit_node("Hi")]);
+        let email = |parts| Item::Template(template(Channel::Email, "news", parts, 10));
+        let marketing = Item::Flow(flow(
+            "f",
+            vec![trigger("A", None, 1)],
+            vec![send(Channel::Email, "news", 5)],
+        ));
+        let transactional = Item::Flow(flow(
+            "f",
+            vec![
+                trigger("A", None, 1),
+                setting(FlowSettingKind::Category(Category::Transactional, sp(2)), 2),
+            ],
+            vec![send(Channel::Email, "news", 5)],
+        ));
+        let parts = || vec![("subject", no_link.clone()), ("text", no_link.clone())];
+        let d = check(vec![email(parts()), marketing.clone()]);
+        assert_eq!(codes(&d), ["E0305"]);
+        assert_eq!(d[0].secondary[0].span, sp(5));
+        assert!(check(vec![email(parts()), transactional]).is_empty());
+        // each body part needs it
+        let d = check(vec![
+            email(vec![
+                ("subject", no_link.clone()),
+                ("text", with_link.clone()),
+                ("html", no_link.clone()),
+            ]),
+            marketing.clone(),
+        ]);
+        assert_eq!(codes(&d), ["E0305"]);
+        assert!(d[0].message.contains("`html`"));
+        let d = check(vec![
+            email(vec![("subject", no_link), ("text", with_link)]),
+            marketing,
+        ]);
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn segment_cycles_are_named_once() {
+        let in_seg = |n: &str, at: u32| bin(BinaryOp::In, var("profile", at), var(n, at), at);
+        let items = vec![
+            Item::Segment(segment("a", in_seg("b", 11), 10)),
+            Item::Segment(segment("b", in_seg("c", 21), 20)),
+            Item::Segment(segment("c", in_seg("a", 31), 30)),
+            Item::Segment(segment("me", in_seg("me", 41), 40)),
+            Item::Segment(segment("ok", in_seg("a", 51), 50)),
+        ];
+        let d = check(items);
+        assert_eq!(codes(&d), ["E0304", "E0304"]);
+        let mut messages: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+        messages.sort();
+        assert_eq!(
+            messages,
+            [
+                "segment `a` depends on itself: a → b → c → a",
+                "segment `me` depends on itself: me → me"
+            ]
+        );
+        let a = d.iter().find(|d| d.message.contains("`a`"));
+        assert_eq!(a.map(|d| d.primary.span), Some(sp(11)));
+    }
+
+    #[test]
+    fn segment_cycle_reported_in_the_first_segments_file() {
+        let in_seg = |n: &str, at: u32| bin(BinaryOp::In, var("profile", at), var(n, at), at);
+        let f1 = file(vec![Item::Segment(segment("a", in_seg("b", 11), 10))]);
+        let f2 = file(vec![Item::Segment(segment("b", in_seg("a", 21), 20))]);
+        let files = [(FileId(1), &f1), (FileId(2), &f2)];
+        let project = ProjectDecls::from_files(&files);
+        let d1 = check_file_with(&project, FileId(1), &f1, &|_| None);
+        let d2 = check_file_with(&project, FileId(2), &f2, &|_| None);
+        assert_eq!(codes(&d1), ["E0304"]);
+        assert!(d2.is_empty());
+    }
 }
