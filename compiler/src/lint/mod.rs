@@ -526,8 +526,10 @@ mod tests {
         assert_eq!(codes(&d), ["W0008"]);
         assert_eq!(d[0].primary.span, sp(9));
         assert!(d[0].message.contains("looks back 401d"));
-        let mut policy = Policy::default();
-        policy.keep_history_secs = 1000 * 86_400;
+        let policy = Policy {
+            keep_history_secs: 1000 * 86_400,
+            ..Policy::default()
+        };
         assert!(run_with(vec![seg(401 * 86_400)], &policy, &Manifest::default()).is_empty());
     }
 
@@ -544,7 +546,7 @@ mod tests {
             ))
         };
         let sender = flow_item(vec![send(Channel::Email, "e", 3)]);
-        let d = run(vec![email(&[unsub.clone()]), sender.clone()]);
+        let d = run(vec![email(std::slice::from_ref(&unsub)), sender.clone()]);
         assert_eq!(codes(&d), ["W0009"]);
         assert_eq!(d[0].primary.span, sp(12));
         assert!(run(vec![email(&[unsub, address]), sender]).is_empty());
