@@ -52,6 +52,9 @@
 //! quiet_hours.sms = "21:00 to 09:00"   # keys: all, email, sms, push
 //! ```
 //!
+//! `shop.url` must be an http(s) URL and `from_email` / `reply_to` email
+//! addresses; the SMTP provider needs `shop.from_email`.
+//!
 //! Durations are written as in `.flow` files (`30m`, `1d`, `1h30m`, `2w`);
 //! times of day as `HH:MM` (always in the profile's local time).
 //!
@@ -183,11 +186,11 @@ struct RawProject {
 #[serde(deny_unknown_fields)]
 struct RawShop {
     name: Option<String>,
-    url: Option<String>,
+    url: Option<S<String>>,
     address: Option<String>,
-    from_email: Option<String>,
+    from_email: Option<S<String>>,
     from_name: Option<String>,
-    reply_to: Option<String>,
+    reply_to: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -296,18 +299,25 @@ impl Manifest {
             ),
         }
 
+        let mut from_email_span = None;
         if let Some(shop) = raw.shop {
+            from_email_span = shop.from_email.as_ref().map(span_of);
             manifest.shop = ShopSettings {
                 name: shop.name,
-                url: shop.url,
+                url: shop.url.and_then(|u| cx.url("url", u)),
                 address: shop.address,
-                from_email: shop.from_email,
+                from_email: shop.from_email.and_then(|e| cx.email("from_email", e)),
                 from_name: shop.from_name,
-                reply_to: shop.reply_to,
+                reply_to: shop.reply_to.and_then(|e| cx.email("reply_to", e)),
             };
         }
 
+        let mut email_provider_span = None;
         if let Some(delivery) = raw.delivery {
+            email_provider_span = delivery
+                .email
+                .as_ref()
+                .map(|e| span_of(&e.get_ref().provider));
             if let Some(email) = delivery.email {
                 manifest.delivery.email = cx.email_provider(email);
             }
@@ -317,6 +327,18 @@ impl Manifest {
             if let Some(push) = delivery.push {
                 manifest.delivery.push = cx.push_provider(push);
             }
+        }
+
+        // An SMTP provider cannot send without a sender address.
+        if let (EmailProvider::Smtp { .. }, None) =
+            (&manifest.delivery.email, &manifest.shop.from_email)
+            && from_email_span.is_none()
+        {
+            cx.error(
+                email_provider_span.unwrap_or_default(),
+                "email is delivered by SMTP but [shop] has no `from_email`",
+                "add `from_email = \"hello@your-shop.example\"` under [shop]",
+            );
         }
 
         if let Some(policy) = raw.policy {
@@ -373,6 +395,46 @@ impl Cx {
             }
             None => Some(name),
         }
+    }
+
+    /// Keeps `value` if it looks like an http(s) URL with a host.
+    fn url(&mut self, key: &str, value: S<String>) -> Option<String> {
+        let text = value.get_ref();
+        let host = text
+            .strip_prefix("https://")
+            .or_else(|| text.strip_prefix("http://"))
+            .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
+        if host.is_some_and(|h| !h.is_empty() && !h.contains(char::is_whitespace)) {
+            return Some(value.into_inner());
+        }
+        self.error(
+            span_of(&value),
+            format!("`{key}` must be an http(s) URL, not \"{text}\""),
+            "write the full address, e.g. \"https://acme.example\"",
+        );
+        None
+    }
+
+    /// Keeps `value` if it looks like an email address (`local@domain.tld`).
+    fn email(&mut self, key: &str, value: S<String>) -> Option<String> {
+        let text = value.get_ref();
+        let valid = text.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !text.contains(char::is_whitespace)
+                && !domain.contains('@')
+        });
+        if valid {
+            return Some(value.into_inner());
+        }
+        self.error(
+            span_of(&value),
+            format!("`{key}` must be an email address, not \"{text}\""),
+            "write an address such as \"hello@acme.example\"",
+        );
+        None
     }
 
     fn provider_kind(&mut self, provider: &S<String>, table: &str, allowed: &[&str]) -> bool {
@@ -947,6 +1009,26 @@ quiet_hours.all = "9pm to 9am"
             _ => None,
         });
         assert_eq!(caps, Some(1));
+    }
+
+    #[test]
+    fn shop_addresses_are_validated() {
+        let text = "[project]\nname = \"a\"\n[shop]\nurl = \"acme.example\"\nfrom_email = \"hello at acme\"\nreply_to = \"help@acme.example\"\n";
+        let (m, diags) = parse(text);
+        assert_eq!(codes(&diags), ["E0008", "E0008"]);
+        assert_eq!(
+            text.get(diags[0].primary.span.range()),
+            Some("\"acme.example\"")
+        );
+        assert!(diags[1].message.contains("email address"));
+        assert_eq!(m.shop.reply_to.as_deref(), Some("help@acme.example"));
+        assert_eq!(m.shop.url, None);
+        // SMTP needs a sender
+        let text = "[project]\nname = \"a\"\n[delivery.email]\nprovider = \"smtp\"\nhost = \"h\"\n";
+        let (_, diags) = parse(text);
+        assert_eq!(codes(&diags), ["E0008"]);
+        assert!(diags[0].message.contains("from_email"));
+        assert_eq!(text.get(diags[0].primary.span.range()), Some("\"smtp\""));
     }
 
     #[test]
