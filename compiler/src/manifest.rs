@@ -1057,4 +1057,33 @@ quiet_hours.all = "9pm to 9am"
         assert_eq!(parse_time_of_day("24:00"), None);
         assert_eq!(parse_time_of_day("9:5"), None);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any text, and any damage to a valid manifest, gives a
+            /// manifest and diagnostics, never a panic; every span lies
+            /// inside the text.
+            #[test]
+            fn parse_never_panics(text in "\\PC{0,200}") {
+                let (_, diags) = Manifest::parse(&text, FileId(0));
+                for d in diags {
+                    prop_assert!(d.primary.span.end as usize <= text.len());
+                }
+            }
+
+            #[test]
+            fn damaged_manifest_never_panics(cut in 0usize..900, insert in "[\\[\\]=\"a-z0-9 .\n]{0,8}") {
+                let mut text = FULL.to_string();
+                let at = (0..=cut.min(text.len())).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+                text.insert_str(at, &insert);
+                let (_, diags) = Manifest::parse(&text, FileId(0));
+                for d in diags {
+                    prop_assert!(d.primary.span.end as usize <= text.len());
+                }
+            }
+        }
+    }
 }

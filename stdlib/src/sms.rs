@@ -322,4 +322,52 @@ mod tests {
         // "Hi " is 3 bytes, " €" is 4: the offset counts literal bytes only.
         assert_eq!(m.first_non_gsm, Some(('✓', 7)));
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Bodies mixing basic, extension and non-GSM characters.
+        fn body() -> impl Strategy<Value = String> {
+            let chars = prop_oneof![
+                8 => prop::sample::select(vec!['a', 'Z', '7', ' ', '@', 'é', '\n']),
+                2 => prop::sample::select(vec!['€', '[', '~', '|']),
+                1 => prop::sample::select(vec!['’', 'ж', '🎉', '`']),
+            ];
+            prop::collection::vec(chars, 0..400).prop_map(|v| v.into_iter().collect())
+        }
+
+        proptest! {
+            #[test]
+            fn segments_fit_the_limits(text in body()) {
+                let m = measure(&text);
+                let ucs2 = text.chars().any(|c| !is_gsm7(c));
+                prop_assert_eq!(m.encoding == Encoding::Ucs2, ucs2);
+                let expected_units: usize = if ucs2 {
+                    text.encode_utf16().count()
+                } else {
+                    text.chars().filter_map(gsm7_septets).sum()
+                };
+                prop_assert_eq!(m.units, expected_units);
+                let single = m.encoding.single_part_limit();
+                let part = m.encoding.multipart_limit();
+                if m.units == 0 {
+                    prop_assert_eq!(m.segments, 0);
+                } else if m.units <= single {
+                    prop_assert_eq!(m.segments, 1);
+                } else {
+                    // Each part holds `part` units, or one less when a
+                    // two-unit character would straddle the boundary.
+                    prop_assert!(m.segments >= m.units.div_ceil(part));
+                    prop_assert!(m.segments <= m.units.div_ceil(part - 1));
+                }
+            }
+
+            #[test]
+            fn appending_never_lowers_the_count(a in body(), b in body()) {
+                let joined = format!("{a}{b}");
+                prop_assert!(measure(&joined).segments >= measure(&a).segments);
+            }
+        }
+    }
 }
