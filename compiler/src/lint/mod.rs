@@ -31,7 +31,6 @@ use crate::manifest::Manifest;
 use crate::policy::Policy;
 use crate::rules::{self, ProjectDecls, TemplateTextLookup, const_duration, flow_category, walk};
 use crate::span::{FileId, Span};
-use std::collections::HashMap;
 
 pub use schedule::format_duration;
 
@@ -45,12 +44,6 @@ pub fn lint_file_with(
     template_text: &TemplateTextLookup<'_>,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let has_templates = ast.items.iter().any(|i| matches!(i, Item::Template(_)));
-    let marketing_sends = if has_templates {
-        marketing_sends(project)
-    } else {
-        HashMap::new()
-    };
     for item in &ast.items {
         match item {
             Item::Flow(flow) => {
@@ -65,16 +58,16 @@ pub fn lint_file_with(
                 inactive_window(file, flow, policy, &mut out);
             }
             Item::Template(t) => {
-                let sent = marketing_sends.get(&(t.channel, t.name.name.as_str()));
+                let sent = project.marketing_send(t.channel, &t.name.name);
                 match t.channel {
                     Channel::Sms => {
                         sms::segments(file, t, manifest, template_text, &mut out);
-                        if let Some(&(send_file, send_span)) = sent {
+                        if let Some((send_file, send_span)) = sent {
                             sms::opt_out(file, t, template_text, send_file, send_span, &mut out);
                         }
                     }
                     Channel::Email => {
-                        if let Some(&(send_file, send_span)) = sent {
+                        if let Some((send_file, send_span)) = sent {
                             postal_address(file, t, template_text, send_file, send_span, &mut out);
                         }
                     }
@@ -86,28 +79,6 @@ pub fn lint_file_with(
     }
     history_windows(file, ast, policy, &mut out);
     out
-}
-
-/// The first send of each template from a marketing flow, project-wide,
-/// keyed by channel and template name.
-fn marketing_sends<'a>(project: &ProjectDecls<'a>) -> HashMap<(Channel, &'a str), (FileId, Span)> {
-    let mut sends = HashMap::new();
-    for (file, flow) in &project.flows {
-        if flow_category(flow) != Category::Marketing {
-            continue;
-        }
-        walk::walk_steps(&flow.body, &mut |step| {
-            if let StepKind::Send {
-                channel, template, ..
-            } = &step.kind
-            {
-                sends
-                    .entry((*channel, template.name.as_str()))
-                    .or_insert((*file, step.span));
-            }
-        });
-    }
-    sends
 }
 
 // ---- W0001 unreachable steps ---------------------------------------------

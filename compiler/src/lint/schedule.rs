@@ -21,7 +21,8 @@
 //! lie within less than W of each other (a send exactly W after another is
 //! outside that window). The lint reports each cap `N per W` of the project
 //! for which some path can send more than N, at the send that exceeds it.
-//! A flow with more than 4,096 distinct paths is not analysed.
+//! A flow with more than 1,024 distinct paths (after merging paths that
+//! differ only in sends on channels without caps) is not analysed.
 //!
 //! W0007 reports `wait until T` when T is inside the quiet hours of a
 //! channel that the flow sends on right after the wait (before any other
@@ -34,7 +35,7 @@ use crate::rules::const_duration;
 use crate::span::{FileId, Span};
 
 const DAY: i64 = 86_400;
-const MAX_PATHS: usize = 4096;
+const MAX_PATHS: usize = 1024;
 
 /// `90061` → `1d1h1m1s`; whole weeks are written in days (`14d`).
 pub fn format_duration(secs: i64) -> String {
@@ -56,7 +57,7 @@ pub fn format_duration(secs: i64) -> String {
     out
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Send {
     channel: Channel,
     at: i64,
@@ -64,7 +65,7 @@ struct Send {
 }
 
 /// One path's state so far.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Path {
     /// Earliest time since the journey started.
     at: i64,
@@ -87,23 +88,37 @@ impl Path {
 struct TooManyPaths;
 
 fn dedup(paths: &mut Vec<Path>) {
-    let mut unique: Vec<Path> = Vec::with_capacity(paths.len());
-    for p in paths.drain(..) {
-        if !unique.contains(&p) {
-            unique.push(p);
-        }
-    }
-    *paths = unique;
+    let mut seen = std::collections::HashSet::with_capacity(paths.len());
+    paths.retain(|p| seen.insert(p.clone()));
 }
 
 /// Runs every path in `paths` through the block.
-fn run_block(block: &Block, paths: Vec<Path>) -> Result<Vec<Path>, TooManyPaths> {
+/// Which channels have caps: sends on other channels are not tracked, so
+/// branches that differ only in those collapse into one path.
+#[derive(Clone, Copy)]
+struct Tracked {
+    email: bool,
+    sms: bool,
+    push: bool,
+}
+
+impl Tracked {
+    fn has(self, channel: Channel) -> bool {
+        match channel {
+            Channel::Email => self.email,
+            Channel::Sms => self.sms,
+            Channel::Push => self.push,
+        }
+    }
+}
+
+fn run_block(block: &Block, paths: Vec<Path>, tracked: Tracked) -> Result<Vec<Path>, TooManyPaths> {
     let (mut done, mut live): (Vec<Path>, Vec<Path>) = paths.into_iter().partition(|p| p.exited);
     for step in &block.steps {
         if live.is_empty() {
             break;
         }
-        live = run_step(step, live)?;
+        live = run_step(step, live, tracked)?;
         let (exited, still): (Vec<Path>, Vec<Path>) = live.into_iter().partition(|p| p.exited);
         done.extend(exited);
         live = still;
@@ -116,8 +131,13 @@ fn run_block(block: &Block, paths: Vec<Path>) -> Result<Vec<Path>, TooManyPaths>
     Ok(done)
 }
 
-fn run_step(step: &ast::Step, mut paths: Vec<Path>) -> Result<Vec<Path>, TooManyPaths> {
+fn run_step(
+    step: &ast::Step,
+    mut paths: Vec<Path>,
+    tracked: Tracked,
+) -> Result<Vec<Path>, TooManyPaths> {
     match &step.kind {
+        StepKind::Send { channel, .. } if !tracked.has(*channel) => Ok(paths),
         StepKind::Send { channel, .. } => {
             for p in &mut paths {
                 p.sends.push(Send {
@@ -172,11 +192,11 @@ fn run_step(step: &ast::Step, mut paths: Vec<Path>) -> Result<Vec<Path>, TooMany
                 p.wait(within);
             }
             let mut out = match on_arrival {
-                Some(b) => run_block(b, arrived)?,
+                Some(b) => run_block(b, arrived, tracked)?,
                 None => arrived,
             };
             out.extend(match on_timeout {
-                Some(b) => run_block(b, timed_out)?,
+                Some(b) => run_block(b, timed_out, tracked)?,
                 None => timed_out,
             });
             Ok(out)
@@ -187,10 +207,10 @@ fn run_step(step: &ast::Step, mut paths: Vec<Path>) -> Result<Vec<Path>, TooMany
         } => {
             let mut out = Vec::new();
             for (_, b) in branches {
-                out.extend(run_block(b, paths.clone())?);
+                out.extend(run_block(b, paths.clone(), tracked)?);
             }
             match else_block {
-                Some(b) => out.extend(run_block(b, paths)?),
+                Some(b) => out.extend(run_block(b, paths, tracked)?),
                 None => out.extend(paths),
             }
             Ok(out)
@@ -198,14 +218,14 @@ fn run_step(step: &ast::Step, mut paths: Vec<Path>) -> Result<Vec<Path>, TooMany
         StepKind::Match { arms, .. } => {
             let mut out = Vec::new();
             for arm in arms {
-                out.extend(run_block(&arm.body, paths.clone())?);
+                out.extend(run_block(&arm.body, paths.clone(), tracked)?);
             }
             Ok(out)
         }
         StepKind::Split { arms, .. } => {
             let mut out = Vec::new();
             for arm in arms {
-                out.extend(run_block(&arm.body, paths.clone())?);
+                out.extend(run_block(&arm.body, paths.clone(), tracked)?);
             }
             Ok(out)
         }
@@ -257,7 +277,12 @@ pub(super) fn frequency(file: FileId, flow: &FlowDecl, policy: &Policy, out: &mu
         sends: Vec::new(),
         exited: false,
     };
-    let Ok(paths) = run_block(&flow.body, vec![start]) else {
+    let tracked = Tracked {
+        email: !policy.email.caps.is_empty(),
+        sms: !policy.sms.caps.is_empty(),
+        push: !policy.push.caps.is_empty(),
+    };
+    let Ok(paths) = run_block(&flow.body, vec![start], tracked) else {
         return;
     };
     for channel in channels {

@@ -32,20 +32,42 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::span::{FileId, Span};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 pub use walk::{const_duration, const_percent};
 
 /// The declarations of the whole project that the file-level rules and lints
 /// look across files for (which flows send a template, which segments refer
-/// to which).
+/// to which). Build it once per project: lookups are indexed and the
+/// project-wide analyses (marketing sends, segment cycles) are computed on
+/// first use and kept, so checking each file stays cheap.
 #[derive(Debug, Default, Clone)]
 pub struct ProjectDecls<'a> {
-    pub segments: Vec<(FileId, &'a SegmentDecl)>,
-    pub flows: Vec<(FileId, &'a FlowDecl)>,
-    pub templates: Vec<(FileId, &'a TemplateDecl)>,
+    segments: Vec<(FileId, &'a SegmentDecl)>,
+    flows: Vec<(FileId, &'a FlowDecl)>,
+    templates: Vec<(FileId, &'a TemplateDecl)>,
     /// Event declarations and `extend event`s, stdlib included.
-    pub events: Vec<(FileId, &'a ast::EventDecl)>,
+    events: Vec<(FileId, &'a ast::EventDecl)>,
     /// Every `profile { }` block, stdlib included.
-    pub profiles: Vec<(FileId, &'a ast::ProfileDecl)>,
+    profiles: Vec<(FileId, &'a ast::ProfileDecl)>,
+    /// First declaration of each name.
+    segment_index: HashMap<&'a str, usize>,
+    template_index: HashMap<&'a str, usize>,
+    marketing_sends: OnceLock<MarketingSends<'a>>,
+    segment_cycles: OnceLock<Vec<SegmentCycle>>,
+}
+
+/// (channel, template name) → the first send of it from a marketing flow.
+type MarketingSends<'a> = HashMap<(Channel, &'a str), (FileId, Span)>;
+
+/// One cycle among segments, found project-wide.
+#[derive(Debug, Clone)]
+struct SegmentCycle {
+    /// The file of the cycle's first segment, where it is reported.
+    file: FileId,
+    /// That segment's reference to the next segment of the cycle.
+    span: Span,
+    /// The segment names around the cycle, back to the first.
+    names: Vec<String>,
 }
 
 impl<'a> ProjectDecls<'a> {
@@ -63,14 +85,38 @@ impl<'a> ProjectDecls<'a> {
                 }
             }
         }
+        for (i, (_, s)) in decls.segments.iter().enumerate() {
+            decls.segment_index.entry(s.name.name.as_str()).or_insert(i);
+        }
+        for (i, (_, t)) in decls.templates.iter().enumerate() {
+            decls
+                .template_index
+                .entry(t.name.name.as_str())
+                .or_insert(i);
+        }
         decls
     }
 
+    pub fn flows(&self) -> &[(FileId, &'a FlowDecl)] {
+        &self.flows
+    }
+
+    pub fn segments(&self) -> &[(FileId, &'a SegmentDecl)] {
+        &self.segments
+    }
+
+    pub fn templates(&self) -> &[(FileId, &'a TemplateDecl)] {
+        &self.templates
+    }
+
     pub fn template(&self, name: &str) -> Option<&'a TemplateDecl> {
-        self.templates
-            .iter()
-            .find(|(_, t)| t.name.name == name)
-            .map(|(_, t)| *t)
+        let i = *self.template_index.get(name)?;
+        self.templates.get(i).map(|(_, t)| *t)
+    }
+
+    pub fn segment(&self, name: &str) -> Option<(FileId, &'a SegmentDecl)> {
+        let i = *self.segment_index.get(name)?;
+        self.segments.get(i).copied()
     }
 
     /// The declared field of an event (from its declaration or an `extend`).
@@ -90,11 +136,34 @@ impl<'a> ProjectDecls<'a> {
             .find(|f| f.name.name == name)
     }
 
-    pub fn segment(&self, name: &str) -> Option<(FileId, &'a SegmentDecl)> {
-        self.segments
-            .iter()
-            .find(|(_, s)| s.name.name == name)
-            .copied()
+    /// The first send of each template from a marketing flow (a flow without
+    /// `category transactional`), keyed by channel and template name.
+    pub fn marketing_send(&self, channel: Channel, template: &str) -> Option<(FileId, Span)> {
+        let sends = self.marketing_sends.get_or_init(|| {
+            let mut sends = HashMap::new();
+            for (file, flow) in &self.flows {
+                if flow_category(flow) != Category::Marketing {
+                    continue;
+                }
+                walk::walk_steps(&flow.body, &mut |step| {
+                    if let StepKind::Send {
+                        channel, template, ..
+                    } = &step.kind
+                    {
+                        sends
+                            .entry((*channel, template.name.as_str()))
+                            .or_insert((*file, step.span));
+                    }
+                });
+            }
+            sends
+        });
+        sends.get(&(channel, template)).copied()
+    }
+
+    fn segment_cycles(&self) -> &[SegmentCycle] {
+        self.segment_cycles
+            .get_or_init(|| find_segment_cycles(self))
     }
 }
 
@@ -121,15 +190,6 @@ pub fn check_file_with(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     durations(file, ast, &mut out);
-    let has_email_template = ast
-        .items
-        .iter()
-        .any(|i| matches!(i, Item::Template(t) if t.channel == Channel::Email));
-    let sends = if has_email_template {
-        marketing_email_sends(project)
-    } else {
-        HashMap::new()
-    };
     for item in &ast.items {
         match item {
             Item::Flow(flow) => {
@@ -139,7 +199,7 @@ pub fn check_file_with(
             Item::Template(t) => {
                 template_parts(file, t, &mut out);
                 if t.channel == Channel::Email {
-                    unsubscribe_link(&sends, file, t, template_text, &mut out);
+                    unsubscribe_link(project, file, t, template_text, &mut out);
                 }
             }
             _ => {}
@@ -431,29 +491,6 @@ fn is_unsubscribe_url(e: &Expr) -> bool {
     matches!(&e.kind, ExprKind::Name(n) if n.name == "unsubscribe_url")
 }
 
-/// The first send of each email template from a marketing flow, project-wide.
-pub fn marketing_email_sends<'a>(project: &ProjectDecls<'a>) -> HashMap<&'a str, (FileId, Span)> {
-    let mut sends = HashMap::new();
-    for (file, flow) in &project.flows {
-        if flow_category(flow) != Category::Marketing {
-            continue;
-        }
-        walk::walk_steps(&flow.body, &mut |step| {
-            if let StepKind::Send {
-                channel: Channel::Email,
-                template,
-                ..
-            } = &step.kind
-            {
-                sends
-                    .entry(template.name.as_str())
-                    .or_insert((*file, step.span));
-            }
-        });
-    }
-    sends
-}
-
 /// The text of a template part, inline or loaded from its file.
 pub fn part_text<'x, 't: 'x, 'l: 'x>(
     source: &'t TemplateSource,
@@ -467,13 +504,13 @@ pub fn part_text<'x, 't: 'x, 'l: 'x>(
 
 /// E0305 for one email template.
 fn unsubscribe_link(
-    sends: &HashMap<&str, (FileId, Span)>,
+    project: &ProjectDecls<'_>,
     file: FileId,
     t: &TemplateDecl,
     template_text: &TemplateTextLookup<'_>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let Some(&(send_file, send_span)) = sends.get(t.name.name.as_str()) else {
+    let Some((send_file, send_span)) = project.marketing_send(Channel::Email, &t.name.name) else {
         return;
     };
     for part in &t.parts {
@@ -565,28 +602,41 @@ pub fn strip_parens(e: &Expr) -> &Expr {
 /// E0304: cycles among segments, reported in the file of each cycle's first
 /// segment.
 fn segment_cycles(project: &ProjectDecls<'_>, file: FileId, out: &mut Vec<Diagnostic>) {
-    let n = project.segments.len();
-    let index: HashMap<&str, usize> = project
-        .segments
-        .iter()
-        .enumerate()
-        .map(|(i, (_, s))| (s.name.name.as_str(), i))
-        .rev() // the first declaration wins for duplicate names
-        .collect();
-    let edges: Vec<Vec<(usize, &ast::Ident)>> = project
-        .segments
+    for cycle in project.segment_cycles() {
+        if cycle.file != file {
+            continue;
+        }
+        out.push(
+            Diagnostic::new(
+                Code::SegmentCycle,
+                file,
+                cycle.span,
+                format!(
+                    "segment `{}` depends on itself: {}",
+                    cycle.names.first().map(String::as_str).unwrap_or_default(),
+                    cycle.names.join(" → ")
+                ),
+            )
+            .with_help("define one of these segments without referring to the others"),
+        );
+    }
+}
+
+/// Every cycle among the project's segments, one per strongly connected
+/// component, starting from its first segment (by file and position).
+fn find_segment_cycles(project: &ProjectDecls<'_>) -> Vec<SegmentCycle> {
+    let segments = &project.segments;
+    let edges: Vec<Vec<(usize, &ast::Ident)>> = segments
         .iter()
         .map(|(_, s)| {
             segment_refs(s, project)
                 .into_iter()
-                .filter_map(|r| index.get(r.name.as_str()).map(|&j| (j, r)))
+                .filter_map(|r| project.segment_index.get(r.name.as_str()).map(|&j| (j, r)))
                 .collect()
         })
         .collect();
-    // Each segment on a cycle belongs to one strongly connected component;
-    // report one cycle per component, from its first segment.
-    let components = strongly_connected(n, &edges);
-    for comp in components {
+    let mut cycles = Vec::new();
+    for comp in strongly_connected(segments.len(), &edges) {
         let on_cycle = comp.len() > 1
             || comp
                 .first()
@@ -596,47 +646,31 @@ fn segment_cycles(project: &ProjectDecls<'_>, file: FileId, out: &mut Vec<Diagno
         }
         let Some(&start) = comp
             .iter()
-            .min_by_key(|&&i| project.segments.get(i).map(|(f, s)| (*f, s.span.start)))
+            .min_by_key(|&&i| segments.get(i).map(|(f, s)| (*f, s.span.start)))
         else {
             continue;
         };
-        let Some((start_file, _)) = project.segments.get(start) else {
+        let Some(&(start_file, start_decl)) = segments.get(start) else {
             continue;
         };
-        if *start_file != file {
-            continue;
-        }
         let Some(path) = cycle_path(start, &comp, &edges) else {
             continue;
         };
-        let names: Vec<&str> = path
-            .iter()
-            .filter_map(|(i, _)| project.segments.get(*i).map(|(_, s)| s.name.name.as_str()))
-            .chain(
-                project
-                    .segments
-                    .get(start)
-                    .map(|(_, s)| s.name.name.as_str()),
-            )
-            .collect();
-        let Some((_, first_ref)) = path.first() else {
+        let Some(&(_, Some(first_ref))) = path.first() else {
             continue;
         };
-        let Some(first_ref) = first_ref else { continue };
-        out.push(
-            Diagnostic::new(
-                Code::SegmentCycle,
-                file,
-                first_ref.span,
-                format!(
-                    "segment `{}` depends on itself: {}",
-                    names.first().copied().unwrap_or_default(),
-                    names.join(" → ")
-                ),
-            )
-            .with_help("define one of these segments without referring to the others"),
-        );
+        let names = path
+            .iter()
+            .filter_map(|(i, _)| segments.get(*i).map(|(_, s)| s.name.name.clone()))
+            .chain(std::iter::once(start_decl.name.name.clone()))
+            .collect();
+        cycles.push(SegmentCycle {
+            file: start_file,
+            span: first_ref.span,
+            names,
+        });
     }
+    cycles
 }
 
 /// A cycle from `start` back to itself inside one component: the list of
