@@ -21,6 +21,8 @@
 //! lie within less than W of each other (a send exactly W after another is
 //! outside that window). The lint reports each cap `N per W` of the project
 //! for which some path can send more than N, at the send that exceeds it.
+//! Sends too old to share a window with a later send are forgotten as the
+//! walk goes, so paths that differ only in old history merge.
 //! A flow with more than 1,024 distinct paths (after merging paths that
 //! differ only in sends on channels without caps) is not analysed.
 //!
@@ -33,6 +35,7 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::policy::Policy;
 use crate::rules::const_duration;
 use crate::span::{FileId, Span};
+use std::collections::{HashMap, HashSet};
 
 const DAY: i64 = 86_400;
 const MAX_PATHS: usize = 1024;
@@ -85,42 +88,84 @@ impl Path {
     }
 }
 
+/// What the walk knows about the caps, and the worst windows found so far.
+struct Walk<'p> {
+    policy: &'p Policy,
+    /// (channel, index of the cap) → most sends within its window on one
+    /// path, with those sends.
+    worst: HashMap<(Channel, usize), (usize, Vec<Send>)>,
+}
+
+impl Walk<'_> {
+    /// Sends on channels without caps are not tracked, so branches that
+    /// differ only in those collapse into one path.
+    fn tracks(&self, channel: Channel) -> bool {
+        !self.policy.channel(channel).caps.is_empty()
+    }
+
+    fn longest_window(&self, channel: Channel) -> i64 {
+        self.policy
+            .channel(channel)
+            .caps
+            .iter()
+            .map(|c| c.window_secs)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Records the send just added to `path` against every cap of its channel.
+    fn check(&mut self, path: &Path, channel: Channel) {
+        for (i, cap) in self.policy.channel(channel).caps.iter().enumerate() {
+            let window: Vec<Send> = path
+                .sends
+                .iter()
+                .filter(|s| s.channel == channel && s.at > path.at - cap.window_secs)
+                .cloned()
+                .collect();
+            let count = window.len();
+            if count <= cap.count as usize {
+                continue;
+            }
+            let entry = self.worst.entry((channel, i)).or_insert((0, Vec::new()));
+            if count > entry.0 {
+                *entry = (count, window);
+            }
+        }
+    }
+
+    /// Forgets sends too old to share a window with any later send, so
+    /// paths with the same recent history merge.
+    fn forget_old(&self, path: &mut Path) {
+        let at = path.at;
+        path.sends
+            .retain(|s| s.at > at - self.longest_window(s.channel));
+    }
+}
+
 struct TooManyPaths;
 
 fn dedup(paths: &mut Vec<Path>) {
-    let mut seen = std::collections::HashSet::with_capacity(paths.len());
+    let mut seen = HashSet::with_capacity(paths.len());
     paths.retain(|p| seen.insert(p.clone()));
 }
 
 /// Runs every path in `paths` through the block.
-/// Which channels have caps: sends on other channels are not tracked, so
-/// branches that differ only in those collapse into one path.
-#[derive(Clone, Copy)]
-struct Tracked {
-    email: bool,
-    sms: bool,
-    push: bool,
-}
-
-impl Tracked {
-    fn has(self, channel: Channel) -> bool {
-        match channel {
-            Channel::Email => self.email,
-            Channel::Sms => self.sms,
-            Channel::Push => self.push,
-        }
-    }
-}
-
-fn run_block(block: &Block, paths: Vec<Path>, tracked: Tracked) -> Result<Vec<Path>, TooManyPaths> {
+fn run_block(
+    block: &Block,
+    paths: Vec<Path>,
+    walk: &mut Walk<'_>,
+) -> Result<Vec<Path>, TooManyPaths> {
     let (mut done, mut live): (Vec<Path>, Vec<Path>) = paths.into_iter().partition(|p| p.exited);
     for step in &block.steps {
         if live.is_empty() {
             break;
         }
-        live = run_step(step, live, tracked)?;
-        let (exited, still): (Vec<Path>, Vec<Path>) = live.into_iter().partition(|p| p.exited);
+        live = run_step(step, live, walk)?;
+        let (exited, mut still): (Vec<Path>, Vec<Path>) = live.into_iter().partition(|p| p.exited);
         done.extend(exited);
+        for p in &mut still {
+            walk.forget_old(p);
+        }
         live = still;
         dedup(&mut live);
         if live.len() + done.len() > MAX_PATHS {
@@ -134,10 +179,10 @@ fn run_block(block: &Block, paths: Vec<Path>, tracked: Tracked) -> Result<Vec<Pa
 fn run_step(
     step: &ast::Step,
     mut paths: Vec<Path>,
-    tracked: Tracked,
+    walk: &mut Walk<'_>,
 ) -> Result<Vec<Path>, TooManyPaths> {
     match &step.kind {
-        StepKind::Send { channel, .. } if !tracked.has(*channel) => Ok(paths),
+        StepKind::Send { channel, .. } if !walk.tracks(*channel) => Ok(paths),
         StepKind::Send { channel, .. } => {
             for p in &mut paths {
                 p.sends.push(Send {
@@ -145,6 +190,7 @@ fn run_step(
                     at: p.at,
                     span: step.span,
                 });
+                walk.check(p, *channel);
             }
             Ok(paths)
         }
@@ -192,11 +238,11 @@ fn run_step(
                 p.wait(within);
             }
             let mut out = match on_arrival {
-                Some(b) => run_block(b, arrived, tracked)?,
+                Some(b) => run_block(b, arrived, walk)?,
                 None => arrived,
             };
             out.extend(match on_timeout {
-                Some(b) => run_block(b, timed_out, tracked)?,
+                Some(b) => run_block(b, timed_out, walk)?,
                 None => timed_out,
             });
             Ok(out)
@@ -207,10 +253,10 @@ fn run_step(
         } => {
             let mut out = Vec::new();
             for (_, b) in branches {
-                out.extend(run_block(b, paths.clone(), tracked)?);
+                out.extend(run_block(b, paths.clone(), walk)?);
             }
             match else_block {
-                Some(b) => out.extend(run_block(b, paths, tracked)?),
+                Some(b) => out.extend(run_block(b, paths, walk)?),
                 None => out.extend(paths),
             }
             Ok(out)
@@ -218,14 +264,14 @@ fn run_step(
         StepKind::Match { arms, .. } => {
             let mut out = Vec::new();
             for arm in arms {
-                out.extend(run_block(&arm.body, paths.clone(), tracked)?);
+                out.extend(run_block(&arm.body, paths.clone(), walk)?);
             }
             Ok(out)
         }
         StepKind::Split { arms, .. } => {
             let mut out = Vec::new();
             for arm in arms {
-                out.extend(run_block(&arm.body, paths.clone(), tracked)?);
+                out.extend(run_block(&arm.body, paths.clone(), walk)?);
             }
             Ok(out)
         }
@@ -242,29 +288,6 @@ fn run_step(
     }
 }
 
-/// The most sends of one channel that fall within less than `window` of
-/// each other on this path, with the sends of that worst window.
-fn densest_window(sends: &[&Send], window: i64) -> (usize, usize, usize) {
-    // sends are in time order along a path; find the largest i..j with
-    // at[j] - at[i] < window.
-    let mut best = (0, 0, 0);
-    let mut start = 0;
-    for end in 0..sends.len() {
-        while sends
-            .get(start)
-            .zip(sends.get(end))
-            .is_some_and(|(s, e)| e.at - s.at >= window)
-        {
-            start += 1;
-        }
-        let count = end + 1 - start;
-        if count > best.0 {
-            best = (count, start, end);
-        }
-    }
-    best
-}
-
 /// W0004 for one marketing flow.
 pub(super) fn frequency(file: FileId, flow: &FlowDecl, policy: &Policy, out: &mut Vec<Diagnostic>) {
     let channels = [Channel::Email, Channel::Sms, Channel::Push];
@@ -277,30 +300,16 @@ pub(super) fn frequency(file: FileId, flow: &FlowDecl, policy: &Policy, out: &mu
         sends: Vec::new(),
         exited: false,
     };
-    let tracked = Tracked {
-        email: !policy.email.caps.is_empty(),
-        sms: !policy.sms.caps.is_empty(),
-        push: !policy.push.caps.is_empty(),
+    let mut walk = Walk {
+        policy,
+        worst: HashMap::new(),
     };
-    let Ok(paths) = run_block(&flow.body, vec![start], tracked) else {
+    if run_block(&flow.body, vec![start], &mut walk).is_err() {
         return;
-    };
+    }
     for channel in channels {
-        for cap in &policy.channel(channel).caps {
-            let mut worst: Option<(usize, Vec<&Send>)> = None;
-            for path in &paths {
-                let mut sends: Vec<&Send> =
-                    path.sends.iter().filter(|s| s.channel == channel).collect();
-                sends.sort_by_key(|s| s.at);
-                let (count, from, to) = densest_window(&sends, cap.window_secs);
-                if count > cap.count as usize && worst.as_ref().is_none_or(|(c, _)| count > *c) {
-                    worst = Some((
-                        count,
-                        sends.get(from..=to).map(<[_]>::to_vec).unwrap_or_default(),
-                    ));
-                }
-            }
-            let Some((count, window_sends)) = worst else {
+        for (i, cap) in policy.channel(channel).caps.iter().enumerate() {
+            let Some((count, window_sends)) = walk.worst.remove(&(channel, i)) else {
                 continue;
             };
             // The send that goes over the cap is the (N+1)-th in the window.
@@ -630,23 +639,5 @@ mod tests {
             d[0].message
         );
         assert_eq!(d[0].primary.span.start, 5);
-    }
-
-    fn send(at: i64) -> Send {
-        Send {
-            channel: Channel::Email,
-            at,
-            span: Span::default(),
-        }
-    }
-
-    #[test]
-    fn densest_window_excludes_exact_window_gap() {
-        let sends = [send(0), send(DAY), send(2 * DAY)];
-        let refs: Vec<&Send> = sends.iter().collect();
-        assert_eq!(densest_window(&refs, DAY).0, 1);
-        assert_eq!(densest_window(&refs, DAY + 1).0, 2);
-        assert_eq!(densest_window(&refs, 7 * DAY), (3, 0, 2));
-        assert_eq!(densest_window(&[], DAY).0, 0);
     }
 }
