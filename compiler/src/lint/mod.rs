@@ -730,6 +730,33 @@ mod tests {
         assert!(lint(vec![until(10), guarded(vec![send(Channel::Sms, "s", 3)])]).is_empty());
         // email has no quiet hours here
         assert!(lint(vec![until(22), send(Channel::Email, "e", 3)]).is_empty());
+        // a date trigger's `at` time counts too
+        let birthday = Item::Flow(flow(
+            "b",
+            vec![setting(
+                FlowSettingKind::Trigger(ast::Trigger {
+                    kind: TriggerKind::Date {
+                        date: field(var("profile", 0), "birthday", 0),
+                        at: Some(TimeOfDay {
+                            hour: 23,
+                            minute: 30,
+                            local: true,
+                            span: sp(4),
+                        }),
+                    },
+                    span: sp(1),
+                }),
+                1,
+            )],
+            vec![guarded(vec![send(Channel::Sms, "s", 3)])],
+        ));
+        let d = run_with(vec![birthday], &policy, &Manifest::default());
+        assert_eq!(codes(&d), ["W0007"]);
+        assert!(
+            d[0].message.starts_with("`at 23:30` lands"),
+            "{}",
+            d[0].message
+        );
         // a wait in between moves the send out of "right after"
         let later = step(StepKind::Wait(dur(12 * 3600, 0)), 4);
         assert!(

@@ -28,7 +28,9 @@
 //!
 //! W0007 reports `wait until T` when T is inside the quiet hours of a
 //! channel that the flow sends on right after the wait (before any other
-//! wait): that send would be deferred to the end of the quiet hours.
+//! wait): that send would be deferred to the end of the quiet hours. The
+//! `at T` of a date trigger is checked the same way against the flow's first
+//! sends.
 
 use crate::ast::{self, Block, Channel, FlowDecl, StepKind, WaitUntil};
 use crate::diagnostic::{Code, Diagnostic};
@@ -381,61 +383,82 @@ fn sends_before_wait(steps: &[ast::Step], out: &mut Vec<Channel>) -> bool {
     true
 }
 
+/// Reports `time` (a `wait until` or a date trigger's `at`) when it lies in
+/// the quiet hours of a channel among `steps`' first sends.
+fn check_time(
+    file: FileId,
+    written: &str,
+    time: &ast::TimeOfDay,
+    steps: &[ast::Step],
+    policy: &Policy,
+    out: &mut Vec<Diagnostic>,
+) {
+    let mut channels = Vec::new();
+    sends_before_wait(steps, &mut channels);
+    let minute = u16::from(time.hour) * 60 + u16::from(time.minute);
+    let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+    let mut reported: Vec<Channel> = Vec::new();
+    for channel in channels {
+        if reported.contains(&channel) {
+            continue;
+        }
+        let Some(quiet) = policy.channel(channel).quiet_hours else {
+            continue;
+        };
+        if !quiet.contains(minute) {
+            continue;
+        }
+        reported.push(channel);
+        out.push(
+            Diagnostic::new(
+                Code::WaitInQuietHours,
+                file,
+                time.span,
+                format!(
+                    "`{written} {}` lands inside the quiet hours for {} ({} to {}), so the {} after it waits until {}",
+                    hm(minute),
+                    channel.as_str(),
+                    hm(quiet.from_minute),
+                    hm(quiet.to_minute),
+                    channel.as_str(),
+                    hm(quiet.to_minute)
+                ),
+            )
+            .with_help(format!(
+                "pick a time outside the quiet hours, e.g. `{written} {} local`",
+                hm(quiet.to_minute)
+            )),
+        );
+    }
+}
+
 fn check_quiet_block(file: FileId, block: &Block, policy: &Policy, out: &mut Vec<Diagnostic>) {
     for (i, step) in block.steps.iter().enumerate() {
         for child in crate::rules::walk::child_blocks(step) {
             check_quiet_block(file, child, policy, out);
         }
-        let StepKind::WaitUntil(WaitUntil::TimeOfDay { time, .. }) = &step.kind else {
-            continue;
-        };
-        let mut channels = Vec::new();
-        sends_before_wait(block.steps.get(i + 1..).unwrap_or_default(), &mut channels);
-        let minute = u16::from(time.hour) * 60 + u16::from(time.minute);
-        let mut reported: Vec<Channel> = Vec::new();
-        for channel in channels {
-            if reported.contains(&channel) {
-                continue;
-            }
-            let Some(quiet) = policy.channel(channel).quiet_hours else {
-                continue;
-            };
-            if !quiet.contains(minute) {
-                continue;
-            }
-            reported.push(channel);
-            let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
-            out.push(
-                Diagnostic::new(
-                    Code::WaitInQuietHours,
-                    file,
-                    time.span,
-                    format!(
-                        "`wait until {}` lands inside the quiet hours for {} ({} to {}), so the {} after it waits until {}",
-                        hm(minute),
-                        channel.as_str(),
-                        hm(quiet.from_minute),
-                        hm(quiet.to_minute),
-                        channel.as_str(),
-                        hm(quiet.to_minute)
-                    ),
-                )
-                .with_help(format!(
-                    "wait until a time outside the quiet hours, e.g. `wait until {} local`",
-                    hm(quiet.to_minute)
-                )),
-            );
+        if let StepKind::WaitUntil(WaitUntil::TimeOfDay { time, .. }) = &step.kind {
+            let rest = block.steps.get(i + 1..).unwrap_or_default();
+            check_time(file, "wait until", time, rest, policy, out);
         }
     }
 }
 
-/// W0007 for one flow.
+/// W0007 for one flow: its `wait until` times, and the `at` time of a date
+/// trigger (`when date profile.birthday at 22:00`), which works the same way.
 pub(super) fn quiet_hours(
     file: FileId,
     flow: &FlowDecl,
     policy: &Policy,
     out: &mut Vec<Diagnostic>,
 ) {
+    for s in &flow.settings {
+        if let ast::FlowSettingKind::Trigger(t) = &s.kind
+            && let ast::TriggerKind::Date { at: Some(time), .. } = &t.kind
+        {
+            check_time(file, "at", time, &flow.body.steps, policy, out);
+        }
+    }
     check_quiet_block(file, &flow.body, policy, out);
 }
 

@@ -216,7 +216,10 @@ fn non_positive(file: FileId, what: &str, expr: &Expr, out: &mut Vec<Diagnostic>
         let message = if secs == 0 {
             format!("{what} is zero")
         } else {
-            format!("{what} is negative")
+            format!(
+                "{what} is negative ({})",
+                crate::lint::format_duration(secs)
+            )
         };
         out.push(
             Diagnostic::new(Code::NonPositiveDuration, file, expr.span, message)
