@@ -32,7 +32,7 @@ use crate::policy::Policy;
 use crate::rules::{self, ProjectDecls, TemplateTextLookup, const_duration, flow_category, walk};
 use crate::span::{FileId, Span};
 
-pub use schedule::format_duration;
+pub use crate::rules::format_duration;
 
 /// All lints of one file.
 pub fn lint_file_with(

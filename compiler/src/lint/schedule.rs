@@ -35,32 +35,12 @@
 use crate::ast::{self, Block, Channel, FlowDecl, StepKind, WaitUntil};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::policy::Policy;
-use crate::rules::const_duration;
+use crate::rules::{const_duration, format_duration};
 use crate::span::{FileId, Span};
 use std::collections::{HashMap, HashSet};
 
 const DAY: i64 = 86_400;
 const MAX_PATHS: usize = 1024;
-
-/// `90061` → `1d1h1m1s`; whole weeks are written in days (`14d`).
-pub fn format_duration(secs: i64) -> String {
-    if secs == 0 {
-        return "0s".to_string();
-    }
-    let mut out = String::new();
-    if secs < 0 {
-        out.push('-');
-    }
-    let mut rest = secs.unsigned_abs();
-    for (unit, name) in [(86_400u64, 'd'), (3600, 'h'), (60, 'm'), (1, 's')] {
-        if rest >= unit {
-            out.push_str(&(rest / unit).to_string());
-            out.push(name);
-            rest %= unit;
-        }
-    }
-    out
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Send {
@@ -465,16 +445,6 @@ pub(super) fn quiet_hours(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_durations() {
-        assert_eq!(format_duration(86_400), "1d");
-        assert_eq!(format_duration(7 * 86_400), "7d");
-        assert_eq!(format_duration(5400), "1h30m");
-        assert_eq!(format_duration(90_061), "1d1h1m1s");
-        assert_eq!(format_duration(-60), "-1m");
-        assert_eq!(format_duration(0), "0s");
-    }
 
     use crate::ast::{Expr, ExprKind, Ident, Lit, Step, TimeOfDay};
     use crate::diagnostic::Diagnostic;

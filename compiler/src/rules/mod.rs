@@ -33,7 +33,7 @@ use crate::span::{FileId, Span};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::sync::OnceLock;
-pub use walk::{const_duration, const_percent};
+pub use walk::{const_duration, const_percent, format_duration};
 
 /// The declarations of the whole project that the file-level rules and lints
 /// look across files for (which flows send a template, which segments refer
@@ -216,10 +216,7 @@ fn non_positive(file: FileId, what: &str, expr: &Expr, out: &mut Vec<Diagnostic>
         let message = if secs == 0 {
             format!("{what} is zero")
         } else {
-            format!(
-                "{what} is negative ({})",
-                crate::lint::format_duration(secs)
-            )
+            format!("{what} is negative ({})", format_duration(secs))
         };
         out.push(
             Diagnostic::new(Code::NonPositiveDuration, file, expr.span, message)

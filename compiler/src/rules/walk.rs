@@ -1,6 +1,7 @@
 //! Read-only traversals of the syntax tree and constant folding of the
 //! literal-only expressions rules and lints reason about (durations,
-//! percentages). Shared by `rules`, `policy` and `lint`.
+//! percentages), and how durations are written back in messages. Shared by
+//! `rules`, `policy` and `lint`.
 //!
 //! Recursion depth is bounded by the parser's nesting limit (E0006).
 
@@ -276,4 +277,39 @@ pub fn text_mentions(text: &Text, pred: &dyn Fn(&Expr) -> bool) -> bool {
     let mut found = false;
     walk_text(text, &mut |e| found |= pred(e));
     found
+}
+
+/// `90061` → `1d1h1m1s`; whole weeks are written in days (`14d`).
+pub fn format_duration(secs: i64) -> String {
+    if secs == 0 {
+        return "0s".to_string();
+    }
+    let mut out = String::new();
+    if secs < 0 {
+        out.push('-');
+    }
+    let mut rest = secs.unsigned_abs();
+    for (unit, name) in [(86_400u64, 'd'), (3600, 'h'), (60, 'm'), (1, 's')] {
+        if rest >= unit {
+            out.push_str(&(rest / unit).to_string());
+            out.push(name);
+            rest %= unit;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_durations() {
+        assert_eq!(format_duration(86_400), "1d");
+        assert_eq!(format_duration(7 * 86_400), "7d");
+        assert_eq!(format_duration(5400), "1h30m");
+        assert_eq!(format_duration(90_061), "1d1h1m1s");
+        assert_eq!(format_duration(-60), "-1m");
+        assert_eq!(format_duration(0), "0s");
+    }
 }
