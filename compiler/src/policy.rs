@@ -409,6 +409,21 @@ mod tests {
     }
 
     #[test]
+    fn project_timezone_and_policy_timezone_are_one_rule() {
+        let text = "[project]\nname = \"x\"\ntimezone = \"UTC\"\n[policy]\ndefault_timezone = \"Europe/Paris\"\n";
+        let (manifest, d) = Manifest::parse(text, FileId(0));
+        assert!(d.is_empty(), "{d:#?}");
+        let (p, d) = Policy::collect_files(&manifest, &[]);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].code, Code::DuplicateSetting);
+        assert_eq!(
+            text.get(d[0].primary.span.range()),
+            Some("\"Europe/Paris\"")
+        );
+        assert_eq!(p.default_timezone, "UTC");
+    }
+
+    #[test]
     fn unknown_timezone_in_block() {
         let file = block(vec![rule(
             PolicyRuleKind::DefaultTimezone(ast::Name {
