@@ -8,6 +8,10 @@
 
 pub mod ast;
 pub mod diagnostic;
+pub mod lint;
+pub mod manifest;
+pub mod policy;
+pub mod rules;
 pub mod span;
 
 pub use diagnostic::{Code, Diagnostic, Label, Severity};
