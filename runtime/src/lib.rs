@@ -1,1 +1,4 @@
 //! nudge-runtime: the VM, the deterministic engine and the simulator.
+
+pub mod journey;
+pub mod vm;
