@@ -44,7 +44,7 @@ pub struct Flow {
     pub trigger: Trigger,
     pub settings: FlowSettings,
     pub splits: Vec<SplitDef>,
-    /// The body. Local 0 holds the trigger event (projected to `keep_fields`
+    /// The body. Local 0 holds the trigger event (projected per the trigger's `keep`
     /// of the trigger) when the trigger is an event.
     pub code: Code,
 }
@@ -68,13 +68,12 @@ impl Flow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Trigger {
     /// `when "E" [as x] [where c]`: `filter` is expression code (the event
-    /// is `LoadEvent`); `keep_fields` are the event fields the body reads
-    /// (the journey stores only those in local 0; empty = the body does not
-    /// use the event).
+    /// is `LoadEvent`); `keep` says what of the event the journey stores in
+    /// local 0.
     Event {
         event: String,
         filter: Option<Code>,
-        keep_fields: Vec<String>,
+        keep: EventKeep,
     },
     Entering(SegmentIdx),
     Leaving(SegmentIdx),
@@ -90,6 +89,18 @@ pub enum Trigger {
         event: String,
         for_secs: i64,
     },
+}
+
+/// What a journey keeps of its trigger event (lowering works it out from
+/// what the body, its filters and the templates it sends read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKeep {
+    /// The flow never reads the event: local 0 stays `none`.
+    Nothing,
+    /// Only these top-level fields (sorted).
+    Fields(Vec<String>),
+    /// The whole event (it is used as a value, e.g. passed on bare).
+    Whole,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

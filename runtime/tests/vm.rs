@@ -3,8 +3,8 @@
 
 use nudge_bytecode::assemble::CodeBuilder;
 use nudge_bytecode::format::{
-    Aggregate, AggregateKind, Bundle, Category, Flow, FlowSettings, Policies, Reentry, Segment,
-    Trigger,
+    Aggregate, AggregateKind, Bundle, Category, EventKeep, Flow, FlowSettings, Policies, Reentry,
+    Segment, Trigger,
 };
 use nudge_bytecode::op::{Builtin, Channel, Code, Lambda, Op, SplitArm, SplitDef};
 use nudge_bytecode::template::{PartKind, Template, Text, TextNode};
@@ -289,7 +289,7 @@ fn abandoned_checkout() -> Result<Flow, Box<dyn std::error::Error>> {
         trigger: Trigger::Event {
             event: "Checkout Started".into(),
             filter: None,
-            keep_fields: vec!["checkout_id".into(), "products".into()],
+            keep: EventKeep::Fields(vec!["checkout_id".into(), "products".into()]),
         },
         settings: FlowSettings {
             category: Category::Marketing,

@@ -24,7 +24,7 @@ pub mod text;
 
 use crate::journey::JourneyState;
 use arith::Arith;
-use nudge_bytecode::format::{Bundle, Trigger};
+use nudge_bytecode::format::{Bundle, EventKeep, Trigger};
 use nudge_bytecode::op::{Builtin, Channel, Code, Op, SplitDef};
 use nudge_bytecode::{Record, TimeOfDay, Value};
 use sha2::{Digest, Sha256};
@@ -172,11 +172,14 @@ impl<'b> Vm<'b> {
             return fail(None, format!("flow {flow} does not exist"));
         };
         let mut locals = vec![Value::None; usize::from(f.code.locals)];
-        if let (Trigger::Event { keep_fields, .. }, Some(event), Some(slot)) =
+        if let (Trigger::Event { keep, .. }, Some(event), Some(slot)) =
             (&f.trigger, trigger_event, locals.first_mut())
-            && !keep_fields.is_empty()
         {
-            *slot = project(event, keep_fields);
+            *slot = match keep {
+                EventKeep::Nothing => Value::None,
+                EventKeep::Fields(fields) => project(event, fields),
+                EventKeep::Whole => event.clone(),
+            };
         }
         let mut state = JourneyState {
             flow_version: f.version,
