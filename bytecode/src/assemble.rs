@@ -16,6 +16,13 @@ pub struct CodeBuilder {
     fixups: Vec<(usize, Label)>,
 }
 
+/// The enclosing unit's state while a lambda body is being emitted.
+#[derive(Debug)]
+pub struct LambdaScope {
+    outer_ops: Vec<Op>,
+    outer_fixups: Vec<(usize, Label)>,
+}
+
 /// Why assembling failed (a lowering bug, reported instead of panicking).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AssembleError {
@@ -109,6 +116,38 @@ impl CodeBuilder {
         let i = LambdaIdx::try_from(self.code.lambdas.len())
             .map_err(|_| AssembleError::TooManyLambdas)?;
         self.code.lambdas.push(Lambda { param, ops });
+        Ok(i)
+    }
+
+    /// Starts a lambda: ops emitted until `end_lambda` form its body (with
+    /// targets relative to it); constants and locals stay shared.
+    pub fn begin_lambda(&mut self) -> LambdaScope {
+        LambdaScope {
+            outer_ops: std::mem::take(&mut self.code.ops),
+            outer_fixups: std::mem::take(&mut self.fixups),
+        }
+    }
+
+    /// Ends the lambda begun with `scope` and returns its index. Lambdas
+    /// nested inside were finished first, so they get smaller indices.
+    pub fn end_lambda(
+        &mut self,
+        scope: LambdaScope,
+        param: Local,
+    ) -> Result<LambdaIdx, AssembleError> {
+        let mut ops = std::mem::replace(&mut self.code.ops, scope.outer_ops);
+        for (pc, label) in std::mem::replace(&mut self.fixups, scope.outer_fixups) {
+            let target = self.label_target(label)?;
+            if let Some(op) = ops.get_mut(pc) {
+                set_target(op, target);
+            }
+        }
+        let i = LambdaIdx::try_from(self.code.lambdas.len())
+            .map_err(|_| AssembleError::TooManyLambdas)?;
+        self.code.lambdas.push(Lambda {
+            param,
+            ops: std::mem::take(&mut ops),
+        });
         Ok(i)
     }
 

@@ -44,8 +44,8 @@ pub struct Flow {
     pub trigger: Trigger,
     pub settings: FlowSettings,
     pub splits: Vec<SplitDef>,
-    /// The body. Local 0 holds the trigger event (projected per the trigger's `keep`
-    /// of the trigger) when the trigger is an event.
+    /// The body. Local 0 holds the trigger event (projected as the
+    /// trigger's `keep` says) when the trigger is an event.
     pub code: Code,
 }
 

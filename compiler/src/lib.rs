@@ -9,6 +9,7 @@
 pub mod ast;
 pub mod diagnostic;
 pub mod lint;
+pub mod lower;
 pub mod manifest;
 pub mod policy;
 pub mod rules;
