@@ -86,6 +86,11 @@ impl<'d, 'a> Unit<'d, 'a> {
                     self.b.emit(Op::LoadNow);
                     Ok(())
                 }
+                (None, name @ ("unsubscribe_url" | "preferences_url" | "view_in_browser_url")) => {
+                    // Inside a larger template expression the per-message URL
+                    // is its marker text; the shell replaces it after rendering.
+                    self.push_const(Value::str(format!("{{{{nudge:{name}}}}}")))
+                }
                 (None, "shop") => {
                     self.b.emit(Op::LoadShop);
                     Ok(())

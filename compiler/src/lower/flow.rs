@@ -8,7 +8,7 @@
 
 use super::expr::{Binding, Unit, const_duration, const_percent_bp};
 use super::usage::trigger_keep;
-use super::{Decls, LowerError, Tables, channel, err};
+use super::{Decls, LowerError, Tables, err};
 use crate::ast::{
     self, Block, FlowDecl, FlowSettingKind, Pattern, StepKind, TriggerKind, WaitUntil,
 };
@@ -229,6 +229,14 @@ fn is_date_typed(decls: &Decls, e: &ast::Expr) -> bool {
     }
 }
 
+/// Sets a local back to `none` so suspended journeys stay small.
+fn clear(u: &mut Unit, local: u16) -> Result<(), LowerError> {
+    let none = u.b.constant(Value::None)?;
+    u.b.emit(Op::Const(none));
+    u.b.emit(Op::StoreLocal(local));
+    Ok(())
+}
+
 type SplitLabels = Vec<(String, Vec<(String, u16, nudge_bytecode::assemble::Label)>)>;
 
 fn block(u: &mut Unit, splits: &mut SplitLabels, block_: &Block) -> Result<(), LowerError> {
@@ -266,7 +274,6 @@ fn step(u: &mut Unit, splits: &mut SplitLabels, s: &ast::Step) -> Result<(), Low
             }
             let argc =
                 u8::try_from(args.len()).or_else(|_| err(s.span, "too many template arguments"))?;
-            let _ = channel(*ch);
             u.b.emit(Op::Send {
                 template: idx,
                 argc,
@@ -344,6 +351,9 @@ fn step(u: &mut Unit, splits: &mut SplitLabels, s: &ast::Step) -> Result<(), Low
                 let r = block(u, splits, arrival);
                 u.unbind();
                 r?;
+                // The event is out of scope now: do not carry it in the
+                // journey through later waits.
+                clear(u, local)?;
             }
             u.b.emit_to(Op::Jump(0), end);
             u.b.place(timeout)?;
@@ -400,6 +410,7 @@ fn step(u: &mut Unit, splits: &mut SplitLabels, s: &ast::Step) -> Result<(), Low
                 }
             }
             u.b.place(end)?;
+            clear(u, tmp)?;
         }
         StepKind::Split { name, arms } => {
             let idx = u16::try_from(splits.len()).or_else(|_| err(name.span, "too many splits"))?;
