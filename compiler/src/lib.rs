@@ -7,6 +7,7 @@
 //! (bytecode, a later issue). See `README.md` in this crate for the map.
 
 pub mod ast;
+pub mod db;
 pub mod diagnostic;
 pub mod lint;
 pub mod lower;
