@@ -1,7 +1,7 @@
 //! Lowering a hand-built syntax tree (the parser is not on main yet) into a
 //! bundle that verifies, encodes byte-identically twice, and runs on the VM.
 
-use nudge_bytecode::format::{Bundle, EventKeep, Trigger};
+use nudge_bytecode::format::{Bundle, EventKeep, KeepField, Trigger};
 use nudge_bytecode::{Currency, Money, Record, Value};
 use nudge_compiler::ast::*;
 use nudge_compiler::lower::{LowerInput, lower_project};
@@ -368,7 +368,13 @@ fn building_twice_is_byte_identical_and_verifies() -> TestResult {
     // The exit filter reads checkout_id; the template reads products.
     assert_eq!(
         keep,
-        &EventKeep::Fields(vec!["checkout_id".into(), "products".into()])
+        &EventKeep::Fields(vec![
+            KeepField::whole("checkout_id"),
+            KeepField {
+                name: "products".into(),
+                sub: Some(vec![KeepField::whole("price")])
+            },
+        ])
     );
     Ok(())
 }

@@ -24,7 +24,7 @@ pub mod text;
 
 use crate::journey::JourneyState;
 use arith::Arith;
-use nudge_bytecode::format::{Bundle, EventKeep, Trigger};
+use nudge_bytecode::format::{Bundle, EventKeep, KeepField, Trigger};
 use nudge_bytecode::op::{Builtin, Channel, Code, Op, SplitDef};
 use nudge_bytecode::{Record, TimeOfDay, Value};
 use sha2::{Digest, Sha256};
@@ -348,14 +348,19 @@ impl<'b> Vm<'b> {
     }
 }
 
-/// Keeps only `keep` fields of a record event (other values pass through).
-fn project(event: &Value, keep: &[String]) -> Value {
-    match event {
-        Value::Record(r) => {
-            let mut r = r.clone();
-            r.retain(|name| keep.iter().any(|k| k == name));
-            Value::Record(r)
-        }
+/// Keeps only the `keep` fields of a record (element-wise for a list),
+/// recursively; other values pass through.
+pub fn project(value: &Value, keep: &[KeepField]) -> Value {
+    match value {
+        Value::Record(r) => Value::Record(Record::from_fields(keep.iter().filter_map(|k| {
+            let v = r.get(&k.name)?;
+            let v = match &k.sub {
+                None => v.clone(),
+                Some(sub) => project(v, sub),
+            };
+            Some((k.name.clone(), v))
+        }))),
+        Value::List(items) => Value::List(items.iter().map(|v| project(v, keep)).collect()),
         other => other.clone(),
     }
 }
