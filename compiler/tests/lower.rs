@@ -441,3 +441,51 @@ fn lowered_flow_runs_on_the_vm() -> TestResult {
     assert_eq!(email.text, "1 items: $30.00 | {{nudge:unsubscribe_url}}");
     Ok(())
 }
+
+#[test]
+fn broken_or_unknown_input_is_an_error_not_a_panic() {
+    let lower = |file: File| {
+        let files = [&file];
+        let template_files = BTreeMap::new();
+        let policy = Policy::default();
+        let shop = ShopSettings::default();
+        lower_project(&LowerInput {
+            files: &files,
+            template_files: &template_files,
+            policy: &policy,
+            shop: &shop,
+        })
+        .err()
+        .map(|e| e.message)
+        .unwrap_or_default()
+    };
+    let flow = |steps: Vec<Step>| {
+        Item::Flow(FlowDecl {
+            name: ident("f"),
+            settings: vec![setting(FlowSettingKind::Trigger(
+                nudge_compiler::ast::Trigger {
+                    kind: TriggerKind::Entering(ident("vip")),
+                    span: S,
+                },
+            ))],
+            body: block(steps),
+            span: S,
+        })
+    };
+    assert!(
+        lower(File {
+            items: vec![flow(vec![])]
+        })
+        .contains("unknown segment `vip`")
+    );
+    let mut p = project();
+    p.items.push(flow(vec![step(StepKind::Error)]));
+    assert!(lower(p).contains("broken step"));
+    let mut p = project();
+    p.items.push(flow(vec![send("nope", vec![])]));
+    assert!(lower(p).contains("unknown template `nope`"));
+    let mut p = project();
+    p.items
+        .push(flow(vec![step(StepKind::Wait(e(ExprKind::Error)))]));
+    assert!(lower(p).contains("erroneous expression"));
+}
