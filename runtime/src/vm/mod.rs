@@ -51,8 +51,9 @@ pub trait Env {
     fn in_segment(&self, index: u16) -> bool;
 }
 
-/// What a journey asks of the world.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a journey asks of the world (serde, so a store can keep pending
+/// effects in an outbox).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Effect {
     /// Render template `template` (`Bundle::templates`) with `args` and
     /// deliver it. Resume with `Continue` whatever the outcome.
@@ -91,7 +92,7 @@ pub enum Effect {
 }
 
 /// How a suspended journey continues.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Resume {
     /// After any effect but `WaitFor`.
     Continue,
