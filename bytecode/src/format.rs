@@ -97,10 +97,29 @@ pub enum Trigger {
 pub enum EventKeep {
     /// The flow never reads the event: local 0 stays `none`.
     Nothing,
-    /// Only these top-level fields (sorted).
-    Fields(Vec<String>),
+    /// Only these fields (sorted by name).
+    Fields(Vec<KeepField>),
     /// The whole event (it is used as a value, e.g. passed on bare).
     Whole,
+}
+
+/// One kept field. `sub: None` keeps its value whole; `Some(fields)`
+/// projects it further: a record to those fields, a list element-wise
+/// (`products` → each product's `name` and `price`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeepField {
+    pub name: String,
+    pub sub: Option<Vec<KeepField>>,
+}
+
+impl KeepField {
+    /// A field kept whole.
+    pub fn whole(name: &str) -> KeepField {
+        KeepField {
+            name: name.to_string(),
+            sub: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

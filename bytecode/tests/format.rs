@@ -2,8 +2,8 @@
 
 use nudge_bytecode::assemble::CodeBuilder;
 use nudge_bytecode::format::{
-    Bundle, BundleError, Category, EventKeep, EventMatch, Flow, FlowSettings, MAGIC, Policies,
-    Reentry, Trigger,
+    Bundle, BundleError, Category, EventKeep, EventMatch, Flow, FlowSettings, KeepField, MAGIC,
+    Policies, Reentry, Trigger,
 };
 use nudge_bytecode::op::{Channel, Op, SplitArm, SplitDef};
 use nudge_bytecode::template::{Filter, PartKind, Template, Text, TextNode};
@@ -64,7 +64,7 @@ fn sample() -> Result<Bundle, Box<dyn std::error::Error>> {
         trigger: Trigger::Event {
             event: "Checkout Started".into(),
             filter: None,
-            keep: EventKeep::Fields(vec!["value".into()]),
+            keep: EventKeep::Fields(vec![KeepField::whole("value")]),
         },
         settings: FlowSettings {
             category: Category::Marketing,

@@ -1,7 +1,7 @@
 //! Lowering a hand-built syntax tree (the parser is not on main yet) into a
 //! bundle that verifies, encodes byte-identically twice, and runs on the VM.
 
-use nudge_bytecode::format::{Bundle, EventKeep, Trigger};
+use nudge_bytecode::format::{Bundle, EventKeep, KeepField, Trigger};
 use nudge_bytecode::{Currency, Money, Record, Value};
 use nudge_compiler::ast::*;
 use nudge_compiler::lower::{LowerInput, lower_project};
@@ -368,7 +368,13 @@ fn building_twice_is_byte_identical_and_verifies() -> TestResult {
     // The exit filter reads checkout_id; the template reads products.
     assert_eq!(
         keep,
-        &EventKeep::Fields(vec!["checkout_id".into(), "products".into()])
+        &EventKeep::Fields(vec![
+            KeepField::whole("checkout_id"),
+            KeepField {
+                name: "products".into(),
+                sub: Some(vec![KeepField::whole("price")])
+            },
+        ])
     );
     Ok(())
 }
@@ -434,4 +440,52 @@ fn lowered_flow_runs_on_the_vm() -> TestResult {
     assert_eq!(email.subject, "Ada, you left something behind");
     assert_eq!(email.text, "1 items: $30.00 | {{nudge:unsubscribe_url}}");
     Ok(())
+}
+
+#[test]
+fn broken_or_unknown_input_is_an_error_not_a_panic() {
+    let lower = |file: File| {
+        let files = [&file];
+        let template_files = BTreeMap::new();
+        let policy = Policy::default();
+        let shop = ShopSettings::default();
+        lower_project(&LowerInput {
+            files: &files,
+            template_files: &template_files,
+            policy: &policy,
+            shop: &shop,
+        })
+        .err()
+        .map(|e| e.message)
+        .unwrap_or_default()
+    };
+    let flow = |steps: Vec<Step>| {
+        Item::Flow(FlowDecl {
+            name: ident("f"),
+            settings: vec![setting(FlowSettingKind::Trigger(
+                nudge_compiler::ast::Trigger {
+                    kind: TriggerKind::Entering(ident("vip")),
+                    span: S,
+                },
+            ))],
+            body: block(steps),
+            span: S,
+        })
+    };
+    assert!(
+        lower(File {
+            items: vec![flow(vec![])]
+        })
+        .contains("unknown segment `vip`")
+    );
+    let mut p = project();
+    p.items.push(flow(vec![step(StepKind::Error)]));
+    assert!(lower(p).contains("broken step"));
+    let mut p = project();
+    p.items.push(flow(vec![send("nope", vec![])]));
+    assert!(lower(p).contains("unknown template `nope`"));
+    let mut p = project();
+    p.items
+        .push(flow(vec![step(StepKind::Wait(e(ExprKind::Error)))]));
+    assert!(lower(p).contains("erroneous expression"));
 }

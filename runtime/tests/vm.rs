@@ -3,8 +3,8 @@
 
 use nudge_bytecode::assemble::CodeBuilder;
 use nudge_bytecode::format::{
-    Aggregate, AggregateKind, Bundle, Category, EventKeep, Flow, FlowSettings, Policies, Reentry,
-    Segment, Trigger,
+    Aggregate, AggregateKind, Bundle, Category, EventKeep, Flow, FlowSettings, KeepField, Policies,
+    Reentry, Segment, Trigger,
 };
 use nudge_bytecode::op::{Builtin, Channel, Code, Lambda, Op, SplitArm, SplitDef};
 use nudge_bytecode::template::{PartKind, Template, Text, TextNode};
@@ -289,7 +289,10 @@ fn abandoned_checkout() -> Result<Flow, Box<dyn std::error::Error>> {
         trigger: Trigger::Event {
             event: "Checkout Started".into(),
             filter: None,
-            keep: EventKeep::Fields(vec!["checkout_id".into(), "products".into()]),
+            keep: EventKeep::Fields(vec![
+                KeepField::whole("checkout_id"),
+                KeepField::whole("products"),
+            ]),
         },
         settings: FlowSettings {
             category: Category::Marketing,
@@ -891,4 +894,90 @@ proptest::proptest! {
             }
         }
     }
+}
+
+/// Size of a journey holding a whole, realistic Segment "Order Completed"
+/// event (the worst case: a flow that passes the event on bare to a
+/// template whose fields lowering cannot see).
+#[test]
+fn journey_with_a_whole_order_event() -> TestResult {
+    let product = |i: i64| {
+        Value::Record(Record::from_fields([
+            (
+                "product_id".to_string(),
+                Value::str(format!("507f1f77bcf86cd79943901{i}")),
+            ),
+            ("sku".to_string(), Value::str(format!("45790-3{i}"))),
+            ("category".to_string(), Value::str("Shoes")),
+            ("name".to_string(), Value::str("Trail running shoe")),
+            ("brand".to_string(), Value::str("Peak")),
+            ("price".to_string(), usd(7_950)),
+            ("quantity".to_string(), Value::Int(1)),
+            (
+                "url".to_string(),
+                Value::str(format!("https://shop.example.com/products/trail-{i}")),
+            ),
+            (
+                "image_url".to_string(),
+                Value::str(format!("https://cdn.example.com/p/trail-{i}.jpg")),
+            ),
+        ]))
+    };
+    let sizes: Vec<(usize, usize, usize)> = [1i64, 2, 3, 5]
+        .into_iter()
+        .map(|n| {
+            let order = Value::Record(Record::from_fields([
+                (
+                    "order_id".to_string(),
+                    Value::str("50314b8e9bcf000000000000"),
+                ),
+                ("total".to_string(), usd(27_50 * n)),
+                ("revenue".to_string(), usd(25_00 * n)),
+                ("shipping".to_string(), usd(300)),
+                ("tax".to_string(), usd(200)),
+                ("currency".to_string(), Value::str("USD")),
+                (
+                    "products".to_string(),
+                    Value::List((0..n).map(product).collect()),
+                ),
+            ]));
+            let size = |v: Value| {
+                let state = JourneyState {
+                    flow_version: [7; 32],
+                    pc: 12,
+                    locals: vec![v, Value::None, Value::None],
+                };
+                state.encode().map(|b| b.len()).unwrap_or(usize::MAX)
+            };
+            // What lowering keeps for a post-purchase email that lists each
+            // product's name and price.
+            let keep = [
+                KeepField::whole("order_id"),
+                KeepField {
+                    name: "products".into(),
+                    sub: Some(vec![KeepField::whole("name"), KeepField::whole("price")]),
+                },
+            ];
+            let projected = nudge_runtime::vm::project(&order, &keep);
+            if n == 1 {
+                let Value::Record(r) = &projected else {
+                    unreachable!()
+                };
+                assert_eq!(r.len(), 2);
+                let Some(Value::List(ps)) = r.get("products") else {
+                    unreachable!()
+                };
+                assert!(ps.iter().all(|p| {
+                    p.as_record()
+                        .is_some_and(|p| p.len() == 2 && p.get("name").is_some())
+                }));
+            }
+            (n as usize, size(order), size(projected))
+        })
+        .collect();
+    println!("Order Completed journeys (products, whole bytes, projected bytes): {sizes:?}");
+    // One product stays under the target even unprojected; projected, five do.
+    assert!(sizes.first().is_some_and(|(_, whole, _)| *whole < 512));
+    assert!(sizes.iter().all(|(_, _, projected)| *projected < 512));
+    Ok(())
 }

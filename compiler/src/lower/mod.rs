@@ -179,14 +179,21 @@ pub fn lower_project(input: &LowerInput) -> Result<Bundle, LowerError> {
     for t in &decls.templates {
         templates.push(text::lower_template(&decls, &mut tables, t)?);
     }
-    Ok(Bundle {
+    let bundle = Bundle {
         shop: shop_record(input.shop),
         policies: policies(input.policy),
         flows,
         templates,
         segments,
         aggregates: tables.aggregates,
-    })
+    };
+    // The runtime verifies on load; checking here turns a lowering bug into
+    // a build error instead of a bundle no runtime accepts.
+    nudge_bytecode::verify::verify_bundle(&bundle).map_err(|e| LowerError {
+        message: format!("internal error: lowered code failed verification: {e}"),
+        span: None,
+    })?;
+    Ok(bundle)
 }
 
 fn shop_record(shop: &ShopSettings) -> Record {

@@ -24,7 +24,7 @@ pub mod text;
 
 use crate::journey::JourneyState;
 use arith::Arith;
-use nudge_bytecode::format::{Bundle, EventKeep, Trigger};
+use nudge_bytecode::format::{Bundle, EventKeep, KeepField, Trigger};
 use nudge_bytecode::op::{Builtin, Channel, Code, Op, SplitDef};
 use nudge_bytecode::{Record, TimeOfDay, Value};
 use sha2::{Digest, Sha256};
@@ -51,8 +51,9 @@ pub trait Env {
     fn in_segment(&self, index: u16) -> bool;
 }
 
-/// What a journey asks of the world.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a journey asks of the world (serde, so a store can keep pending
+/// effects in an outbox).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Effect {
     /// Render template `template` (`Bundle::templates`) with `args` and
     /// deliver it. Resume with `Continue` whatever the outcome.
@@ -91,7 +92,7 @@ pub enum Effect {
 }
 
 /// How a suspended journey continues.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Resume {
     /// After any effect but `WaitFor`.
     Continue,
@@ -348,14 +349,19 @@ impl<'b> Vm<'b> {
     }
 }
 
-/// Keeps only `keep` fields of a record event (other values pass through).
-fn project(event: &Value, keep: &[String]) -> Value {
-    match event {
-        Value::Record(r) => {
-            let mut r = r.clone();
-            r.retain(|name| keep.iter().any(|k| k == name));
-            Value::Record(r)
-        }
+/// Keeps only the `keep` fields of a record (element-wise for a list),
+/// recursively; other values pass through.
+pub fn project(value: &Value, keep: &[KeepField]) -> Value {
+    match value {
+        Value::Record(r) => Value::Record(Record::from_fields(keep.iter().filter_map(|k| {
+            let v = r.get(&k.name)?;
+            let v = match &k.sub {
+                None => v.clone(),
+                Some(sub) => project(v, sub),
+            };
+            Some((k.name.clone(), v))
+        }))),
+        Value::List(items) => Value::List(items.iter().map(|v| project(v, keep)).collect()),
         other => other.clone(),
     }
 }
