@@ -337,3 +337,99 @@ pub fn sarif_many<'a>(checked: impl Iterator<Item = (&'a [Diagnostic], &'a Files
     out.push('\n');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    //! Snapshots of every format for hand-built diagnostics of the shapes the
+    //! checker and lints produce (primary label, secondary label, help).
+    use super::*;
+
+    const FLOW: &str =
+        "flow cart {\n  when \"Checkout Startd\"\n  send email cart_reminder(it)\n}\n";
+
+    fn sample() -> (Vec<Diagnostic>, Files) {
+        let mut files = Files::default();
+        files.insert(FileId(3), "flows/cart.flow".into(), FLOW.into());
+        files.insert(
+            FileId(4),
+            "templates.flow".into(),
+            "template email cart_reminder() {}\n".into(),
+        );
+        let event = FLOW.find("\"Checkout").unwrap_or(0) as u32;
+        let args = FLOW.find("(it)").unwrap_or(0) as u32;
+        let diagnostics = vec![
+            Diagnostic::new(
+                Code::UnknownEvent,
+                FileId(3),
+                Span::new(event, event + 17),
+                "unknown event \"Checkout Startd\"",
+            )
+            .with_label("not a declared event")
+            .with_help("did you mean \"Checkout Started\"?"),
+            Diagnostic::new(
+                Code::WrongTemplateArguments,
+                FileId(3),
+                Span::new(args, args + 4),
+                "`cart_reminder` takes no arguments, but 1 is given",
+            )
+            .with_secondary(FileId(4), Span::new(15, 28), "declared here")
+            .with_help("remove the argument, or add a parameter to the template"),
+            Diagnostic::new(
+                Code::UnreachableStep,
+                FileId(3),
+                Span::new(0, 4),
+                "a warning with a comma, a colon: and 100% escaping",
+            ),
+        ];
+        (diagnostics, files)
+    }
+
+    #[test]
+    fn human_output() {
+        let (diagnostics, files) = sample();
+        let mut out = human(&diagnostics, &files, false, 80);
+        out.push_str(&summary(&diagnostics, 2));
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn json_output() {
+        let (diagnostics, files) = sample();
+        insta::assert_snapshot!(json_lines(&diagnostics, &files));
+    }
+
+    #[test]
+    fn github_output() {
+        let (diagnostics, files) = sample();
+        insta::assert_snapshot!(github(&diagnostics, &files));
+    }
+
+    #[test]
+    fn sarif_output() {
+        let (diagnostics, files) = sample();
+        let log: Value =
+            serde_json::from_str(&sarif_many(std::iter::once((&diagnostics[..], &files))))
+                .unwrap_or_default();
+        assert_eq!(
+            log["runs"][0]["tool"]["driver"]["rules"]
+                .as_array()
+                .map(Vec::len),
+            Some(Code::ALL.len())
+        );
+        // The rules are many; snapshot the results only.
+        insta::assert_json_snapshot!(log["runs"][0]["results"]);
+    }
+
+    #[test]
+    fn spans_past_the_end_are_clamped() {
+        let mut files = Files::default();
+        files.insert(FileId(0), "x.flow".into(), "abc".into());
+        let d = Diagnostic::new(Code::UnexpectedToken, FileId(0), Span::new(2, 99), "x");
+        assert!(human(&[d], &files, false, 80).contains("E0003"));
+    }
+
+    #[test]
+    fn summary_counts() {
+        assert_eq!(summary(&[], 1), "0 errors, 0 warnings in 1 file");
+    }
+}
