@@ -58,14 +58,14 @@ pub fn check_project(loaded: &LoadedProject) -> Checked {
         files.insert(
             s.id(&db),
             s.path(&db).clone(),
-            s.contents(&db).text().to_string(),
+            s.contents(&db).display_text().to_string(),
         );
     }
     let mut next = db::first_project_file_id().0;
     let mut add = |path: &str, contents: &SourceContents, files: &mut Files| {
         let id = FileId(next);
         next += 1;
-        files.insert(id, path.to_string(), contents.text().to_string());
+        files.insert(id, path.to_string(), contents.display_text().to_string());
         SourceFile::new(&db, path.to_string(), id, contents.clone())
     };
     let manifest = loaded

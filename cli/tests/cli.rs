@@ -139,7 +139,12 @@ fn non_utf8_file_is_e0001_in_every_format() {
     let human = nudge(&["check", "bad.flow"], &dir);
     assert_eq!(code(&human), 1);
     assert!(stdout(&human).contains("E0001"), "{}", stdout(&human));
-    assert!(stdout(&human).contains("bad.flow: this file is not valid UTF-8"));
+    assert!(stdout(&human).contains("this file is not valid UTF-8"));
+    assert!(
+        stdout(&human).contains("[bad.flow:2:2]"),
+        "points at the invalid byte: {}",
+        stdout(&human)
+    );
     assert!(stdout(&human).contains("1 error, 0 warnings in 1 file"));
 
     let json = nudge(&["check", "--format", "json", "bad.flow"], &dir);
@@ -153,15 +158,16 @@ fn non_utf8_file_is_e0001_in_every_format() {
     assert_eq!(d["code"], "E0001");
     assert_eq!(d["severity"], "error");
     assert_eq!(d["file"], "bad.flow");
-    assert_eq!(d["line"], 1);
-    assert_eq!(d["column"], 1);
-    assert_eq!(d["end"]["line"], 1);
+    assert_eq!(d["line"], 2);
+    assert_eq!(d["column"], 2);
+    assert_eq!(d["end"]["line"], 2);
+    assert_eq!(d["end"]["column"], 3);
     assert_eq!(d["help"], "save the file as UTF-8");
 
     let github = nudge(&["check", "--format", "github", "bad.flow"], &dir);
     assert!(
         stdout(&github)
-            .starts_with("::error file=bad.flow,line=1,col=1,endLine=1,endColumn=1,title=E0001::"),
+            .starts_with("::error file=bad.flow,line=2,col=2,endLine=2,endColumn=3,title=E0001::"),
         "{}",
         stdout(&github)
     );

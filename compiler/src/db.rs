@@ -23,9 +23,11 @@ pub const MAX_SOURCE_BYTES: u64 = 16 * 1024 * 1024;
 pub enum SourceContents {
     Text(String),
     /// The bytes are not valid UTF-8; `valid_up_to` is the byte offset of the
-    /// first invalid sequence.
+    /// first invalid sequence; `lossy` is the text with invalid sequences
+    /// replaced by U+FFFD, only for showing where the problem is.
     NotUtf8 {
         valid_up_to: usize,
+        lossy: String,
     },
     /// The file is larger than [`MAX_SOURCE_BYTES`].
     TooLarge {
@@ -45,6 +47,7 @@ impl SourceContents {
             Ok(text) => SourceContents::Text(text),
             Err(e) => SourceContents::NotUtf8 {
                 valid_up_to: e.utf8_error().valid_up_to(),
+                lossy: String::from_utf8_lossy(e.as_bytes()).into_owned(),
             },
         }
     }
@@ -54,6 +57,16 @@ impl SourceContents {
         match self {
             SourceContents::Text(t) => t,
             _ => "",
+        }
+    }
+
+    /// The text diagnostics are shown against: [`Self::text`], except that a
+    /// file that is not UTF-8 shows its lossy decoding (so E0001 can point
+    /// at the first invalid byte).
+    pub fn display_text(&self) -> &str {
+        match self {
+            SourceContents::NotUtf8 { lossy, .. } => lossy,
+            other => other.text(),
         }
     }
 }
@@ -142,17 +155,20 @@ pub fn source_problems(db: &dyn Db, file: SourceFile) -> Vec<Diagnostic> {
     let id = file.id(db);
     match file.contents(db) {
         SourceContents::Text(_) => Vec::new(),
-        SourceContents::NotUtf8 { valid_up_to } => vec![
-            Diagnostic::new(
-                Code::InvalidUtf8,
-                id,
-                Span::new(0, 0),
-                format!(
-                    "this file is not valid UTF-8 (first invalid byte at offset {valid_up_to})"
-                ),
-            )
-            .with_help("save the file as UTF-8"),
-        ],
+        SourceContents::NotUtf8 { valid_up_to, .. } => {
+            let at = u32::try_from(*valid_up_to).unwrap_or(u32::MAX);
+            // In the lossy text the invalid sequence is one U+FFFD (3 bytes).
+            vec![
+                Diagnostic::new(
+                    Code::InvalidUtf8,
+                    id,
+                    Span::new(at, at.saturating_add(3)),
+                    "this file is not valid UTF-8",
+                )
+                .with_label("first invalid byte")
+                .with_help("save the file as UTF-8"),
+            ]
+        }
         SourceContents::TooLarge { bytes } => vec![
             Diagnostic::new(
                 Code::FileTooLarge,
@@ -260,7 +276,7 @@ mod tests {
         assert_eq!(executed(&log, "source_problems"), 2);
 
         a.set_contents(&mut db)
-            .to(SourceContents::NotUtf8 { valid_up_to: 3 });
+            .to(SourceContents::from_bytes(vec![b'a', 0xff]));
         let all = diagnostics(&db, project);
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].code, Code::InvalidUtf8);
@@ -275,10 +291,16 @@ mod tests {
             SourceContents::from_bytes(b"ok".to_vec()),
             SourceContents::Text("ok".into())
         );
+        let bad = SourceContents::from_bytes(vec![b'a', 0xff]);
         assert_eq!(
-            SourceContents::from_bytes(vec![b'a', 0xff]),
-            SourceContents::NotUtf8 { valid_up_to: 1 }
+            bad,
+            SourceContents::NotUtf8 {
+                valid_up_to: 1,
+                lossy: "a\u{fffd}".into()
+            }
         );
+        assert_eq!(bad.text(), "");
+        assert_eq!(bad.display_text(), "a\u{fffd}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub struct LspDiagnostic {
 /// Diagnostics whose primary place is in `file`.
 pub fn file_diagnostics(db: &dyn Db, project: Project, file: SourceFile) -> Vec<LspDiagnostic> {
     let id = file.id(db);
-    let text = file.contents(db).text();
+    let text = file.contents(db).display_text();
     let index = LineIndex::new(text);
     let lookup = |fid: FileId| -> Option<SourceFile> {
         project
@@ -39,7 +39,7 @@ pub fn file_diagnostics(db: &dyn Db, project: Project, file: SourceFile) -> Vec<
                 .iter()
                 .filter_map(|l| {
                     let other = lookup(l.file)?;
-                    let other_text = other.contents(db).text();
+                    let other_text = other.contents(db).display_text();
                     let range = LineIndex::new(other_text).range(other_text, l.span);
                     Some((other.path(db).clone(), range, l.message.clone()))
                 })
