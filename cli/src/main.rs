@@ -1,2 +1,58 @@
-//! The `nudge` command.
-fn main() {}
+//! The `nudge` command. Argument parsing only; each command lives in its own
+//! module (`check`, `init`), output formats in `render`, disk loading in
+//! `project`.
+
+mod check;
+mod init;
+mod project;
+mod render;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Nudge: statically checked lifecycle messaging flows.
+#[derive(Parser)]
+#[command(name = "nudge", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check projects or single files and report errors and warnings.
+    ///
+    /// Each PATH is either a project folder (it must hold `nudge.toml`; every
+    /// `.flow` file under it is part of the project) or a single `.flow` file,
+    /// checked alone with the stdlib and default settings. Several paths are
+    /// checked one after the other. Exit code: 0 clean, 1 errors (or
+    /// warnings with `--deny warnings`), 2 usage or I/O error.
+    Check(check::CheckArgs),
+    /// Create a new project (nudge.toml, a welcome flow, an HTML template).
+    Init {
+        /// The folder to create the project in (created if missing).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version print to stdout and exit 0; real usage errors exit 2.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let code = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Init { dir } => init::run(&dir),
+    };
+    ExitCode::from(code)
+}

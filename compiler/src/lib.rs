@@ -7,8 +7,14 @@
 //! (bytecode, a later issue). See `README.md` in this crate for the map.
 
 pub mod ast;
+pub mod db;
 pub mod diagnostic;
 pub mod lexer;
+pub mod lint;
+pub mod lower;
+pub mod manifest;
+pub mod policy;
+pub mod rules;
 pub mod span;
 
 pub use diagnostic::{Code, Diagnostic, Label, Severity};

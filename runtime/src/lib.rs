@@ -1,1 +1,5 @@
 //! nudge-runtime: the VM, the deterministic engine and the simulator.
+
+pub mod journey;
+pub mod template;
+pub mod vm;

@@ -3,6 +3,10 @@
 //! - `flow/*.flow`: standard declarations (Segment e-commerce v2 events,
 //!   lifecycle events, profile traits, record types), embedded in the binary
 //!   and parsed by the compiler like project files.
+//! - `sms`: GSM-7 / UCS-2 encoding and segment counting, shared by the
+//!   compiler's SMS lint and the runtime's renderer.
+
+pub mod sms;
 
 /// The stdlib's `.flow` sources as `(virtual path, text)`.
 pub const FILES: &[(&str, &str)] = &[

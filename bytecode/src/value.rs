@@ -1,0 +1,430 @@
+//! Runtime values: what expressions compute, what journeys keep in their
+//! locals, what events and profile traits hold once the engine has read them.
+//!
+//! Representation choices (stable: they are part of the bundle and journey
+//! encodings):
+//! - `Timestamp` is **unix milliseconds** (UTC). Segment event timestamps
+//!   carry milliseconds and ordering events within one second matters.
+//! - `Duration` is **seconds** (the language's smallest unit is `1s`).
+//!   `timestamp + duration` is `ms + secs * 1000`.
+//! - `Percent` holds the number before the sign: `10%` is `Percent(10)`.
+//! - `Date` is a calendar date without zone; `Time` is seconds after
+//!   midnight in whatever zone the step names (always the profile's `local`).
+//! - `currency`, `timezone`, `email`, `phone`, `url` and string-union values
+//!   are `Str` at runtime: the checker already told them apart.
+//! - A `Record` keeps its fields sorted by name, so two records with the same
+//!   content encode to the same bytes and lookup is a binary search. Lowering
+//!   projects records (e.g. a trigger event kept in a journey) down to the
+//!   fields later steps read, which keeps journeys small.
+//!
+//! Nothing here uses a `HashMap`, so encoding is deterministic.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One runtime value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Value {
+    /// `none`: an absent optional.
+    None,
+    Bool(bool),
+    Int(i64),
+    Decimal(#[serde(with = "compact_decimal")] Decimal),
+    /// Strings and everything shaped like one (currency codes, timezones,
+    /// emails, phones, urls, string-union members).
+    Str(String),
+    Money(Money),
+    /// `10%` is `Percent(10)`.
+    Percent(#[serde(with = "compact_decimal")] Decimal),
+    /// Seconds.
+    Duration(i64),
+    /// Unix milliseconds, UTC.
+    Timestamp(i64),
+    Date(Date),
+    /// Time of day.
+    Time(TimeOfDay),
+    List(Vec<Value>),
+    Record(Record),
+}
+
+/// Decimals encode as (mantissa, scale): `9.99` is `(999, 2)`, three bytes
+/// in postcard instead of rust_decimal's sixteen. Decoding rejects a scale
+/// above 28 or a mantissa out of range instead of panicking.
+pub mod compact_decimal {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        (d.mantissa(), d.scale()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        let (mantissa, scale) = <(i128, u32)>::deserialize(d)?;
+        Decimal::try_from_i128_with_scale(mantissa, scale)
+            .map_err(|e| serde::de::Error::custom(format!("bad decimal: {e}")))
+    }
+}
+
+/// An ISO 4217 currency code: three upper-case ASCII letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    /// `Some` when `code` is exactly three ASCII upper-case letters.
+    pub fn new(code: &str) -> Option<Currency> {
+        match code.as_bytes() {
+            [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => {
+                Some(Currency([*a, *b, *c]))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Constructed only from ASCII upper-case letters; a decoded value is
+        // checked by `is_valid` in the verifier paths that care. Fall back to
+        // "???" rather than panic on a hand-made invalid value.
+        std::str::from_utf8(&self.0).unwrap_or("???")
+    }
+
+    pub fn is_valid(&self) -> bool {
+        self.0.iter().all(|x| x.is_ascii_uppercase())
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An amount of one currency: `9.99 EUR`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Money {
+    #[serde(with = "compact_decimal")]
+    pub amount: Decimal,
+    pub currency: Currency,
+}
+
+/// A calendar date (proleptic Gregorian).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Date {
+    pub year: i32,
+    pub month: u8,
+    pub day: u8,
+}
+
+impl Date {
+    /// `Some` for a real calendar date.
+    pub fn new(year: i32, month: u8, day: u8) -> Option<Date> {
+        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+            return None;
+        }
+        Some(Date { year, month, day })
+    }
+
+    /// Days since 1970-01-01 (negative before). Howard Hinnant's
+    /// `days_from_civil`.
+    pub fn days_since_epoch(&self) -> i64 {
+        let y = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = if y >= 0 { y } else { y - 399 } / 400;
+        let yoe = y - era * 400;
+        let m = i64::from(self.month);
+        let mp = if m > 2 { m - 3 } else { m + 9 };
+        let doy = (153 * mp + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    /// The date `days` days after 1970-01-01 (`civil_from_days`). `None`
+    /// when the year does not fit an `i32`.
+    pub fn from_days_since_epoch(days: i64) -> Option<Date> {
+        let z = days.checked_add(719_468)?;
+        let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        Some(Date {
+            year: i32::try_from(year).ok()?,
+            month,
+            day,
+        })
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+fn days_in_month(year: i32, month: u8) -> u8 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// A time of day, seconds after midnight (0..86_400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TimeOfDay(pub u32);
+
+impl TimeOfDay {
+    pub fn new(hour: u8, minute: u8) -> Option<TimeOfDay> {
+        (hour < 24 && minute < 60)
+            .then(|| TimeOfDay(u32::from(hour) * 3600 + u32::from(minute) * 60))
+    }
+    pub fn hour(&self) -> u8 {
+        (self.0 / 3600 % 24) as u8
+    }
+    pub fn minute(&self) -> u8 {
+        (self.0 / 60 % 60) as u8
+    }
+}
+
+impl fmt::Display for TimeOfDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.hour(), self.minute())
+    }
+}
+
+/// A record: fields sorted by name, no duplicates.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Record {
+    fields: Vec<(String, Value)>,
+}
+
+impl Record {
+    pub fn new() -> Record {
+        Record::default()
+    }
+
+    /// Builds a record from fields in any order; a later duplicate name
+    /// replaces an earlier one.
+    pub fn from_fields(fields: impl IntoIterator<Item = (String, Value)>) -> Record {
+        let mut record = Record::new();
+        for (name, value) in fields {
+            record.insert(name, value);
+        }
+        record
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.fields
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .and_then(|i| self.fields.get(i))
+            .map(|(_, v)| v)
+    }
+
+    /// Sets a field, keeping the order.
+    pub fn insert(&mut self, name: String, value: Value) {
+        match self.fields.binary_search_by(|(n, _)| n.as_str().cmp(&name)) {
+            Ok(i) => {
+                if let Some(slot) = self.fields.get_mut(i) {
+                    slot.1 = value;
+                }
+            }
+            Err(i) => self.fields.insert(i, (name, value)),
+        }
+    }
+
+    /// Keeps only the named fields (used to project events kept in journeys).
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.fields.retain(|(n, _)| keep(n));
+    }
+
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.fields.iter().map(|(n, v)| (n.as_str(), v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// True when the names are strictly sorted (a decoded record may not be).
+    pub fn is_well_formed(&self) -> bool {
+        self.fields.windows(2).all(|w| match w {
+            [a, b] => a.0 < b.0,
+            _ => true,
+        })
+    }
+}
+
+/// The runtime kind of a value, for error messages and dynamic checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    None,
+    Bool,
+    Int,
+    Decimal,
+    Str,
+    Money,
+    Percent,
+    Duration,
+    Timestamp,
+    Date,
+    Time,
+    List,
+    Record,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::None => "none",
+            Kind::Bool => "bool",
+            Kind::Int => "int",
+            Kind::Decimal => "decimal",
+            Kind::Str => "string",
+            Kind::Money => "money",
+            Kind::Percent => "percent",
+            Kind::Duration => "duration",
+            Kind::Timestamp => "timestamp",
+            Kind::Date => "date",
+            Kind::Time => "time",
+            Kind::List => "list",
+            Kind::Record => "record",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Value {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::None => Kind::None,
+            Value::Bool(_) => Kind::Bool,
+            Value::Int(_) => Kind::Int,
+            Value::Decimal(_) => Kind::Decimal,
+            Value::Str(_) => Kind::Str,
+            Value::Money(_) => Kind::Money,
+            Value::Percent(_) => Kind::Percent,
+            Value::Duration(_) => Kind::Duration,
+            Value::Timestamp(_) => Kind::Timestamp,
+            Value::Date(_) => Kind::Date,
+            Value::Time(_) => Kind::Time,
+            Value::List(_) => Kind::List,
+            Value::Record(_) => Kind::Record,
+        }
+    }
+
+    pub fn str(s: impl Into<String>) -> Value {
+        Value::Str(s.into())
+    }
+
+    pub fn is_none(&self) -> bool {
+        matches!(self, Value::None)
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_record(&self) -> Option<&Record> {
+        match self {
+            Value::Record(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip_through_epoch_days() {
+        for days in [-800_000, -1, 0, 1, 59, 365, 10_957, 20_000, 2_000_000] {
+            let d = Date::from_days_since_epoch(days);
+            assert_eq!(d.map(|d| d.days_since_epoch()), Some(days), "{days}");
+        }
+        assert_eq!(
+            Date::new(2024, 2, 29).map(|d| d.to_string()),
+            Some("2024-02-29".into())
+        );
+        assert_eq!(Date::new(2023, 2, 29), None);
+        assert_eq!(Date::new(1970, 1, 1).map(|d| d.days_since_epoch()), Some(0));
+    }
+
+    #[test]
+    fn records_are_sorted_and_lookups_work() {
+        let r = Record::from_fields([
+            ("b".to_string(), Value::Int(2)),
+            ("a".to_string(), Value::Int(1)),
+            ("b".to_string(), Value::Int(3)),
+        ]);
+        assert!(r.is_well_formed());
+        assert_eq!(r.get("a"), Some(&Value::Int(1)));
+        assert_eq!(r.get("b"), Some(&Value::Int(3)));
+        assert_eq!(r.get("c"), None);
+        assert_eq!(r.len(), 2);
+    }
+
+    #[test]
+    fn currency_codes_are_three_upper_case_letters() {
+        assert!(Currency::new("USD").is_some());
+        assert!(Currency::new("usd").is_none());
+        assert!(Currency::new("US").is_none());
+        assert_eq!(
+            Currency::new("EUR").map(|c| c.to_string()),
+            Some("EUR".into())
+        );
+    }
+
+    #[test]
+    fn encoding_is_deterministic_and_round_trips() {
+        let v = Value::Record(Record::from_fields([
+            (
+                "z".to_string(),
+                Value::List(vec![Value::Timestamp(1_700_000_000_000)]),
+            ),
+            (
+                "m".to_string(),
+                Value::Money(Money {
+                    amount: Decimal::new(999, 2),
+                    currency: Currency::new("USD").unwrap_or(Currency([b'X'; 3])),
+                }),
+            ),
+        ]));
+        let a = postcard::to_allocvec(&v).map_err(|e| e.to_string());
+        let b = postcard::to_allocvec(&v.clone()).map_err(|e| e.to_string());
+        assert_eq!(a, b);
+        let back: Result<Value, _> = postcard::from_bytes(a.as_deref().unwrap_or(&[]));
+        assert_eq!(back.ok(), Some(v));
+    }
+}

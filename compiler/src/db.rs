@@ -1,0 +1,320 @@
+//! The project database (salsa). Source files, template files and the
+//! project itself are inputs; everything derived from them is a tracked
+//! query, so an edit re-runs only the queries that read the edited input.
+//! `nudge check` and the language server use only this module.
+//!
+//! The database does no I/O: a loader (the CLI's `project` module) reads the
+//! disk and hands over [`SourceContents`], including the cases where a file
+//! could not be used as text (not UTF-8, too large), which become E0001 and
+//! E0002 here.
+//!
+//! FileIds: the stdlib files come first ([`stdlib_file_id`]), then the
+//! project's files in the order the loader gives them.
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::manifest::Manifest;
+use crate::span::{FileId, Span};
+
+/// Larger source files are not read (E0002).
+pub const MAX_SOURCE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What the loader found in a file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SourceContents {
+    Text(String),
+    /// The bytes are not valid UTF-8; `valid_up_to` is the byte offset of the
+    /// first invalid sequence; `lossy` is the text with invalid sequences
+    /// replaced by U+FFFD, only for showing where the problem is.
+    NotUtf8 {
+        valid_up_to: usize,
+        lossy: String,
+    },
+    /// The file is larger than [`MAX_SOURCE_BYTES`].
+    TooLarge {
+        bytes: u64,
+    },
+}
+
+impl SourceContents {
+    /// Classifies raw bytes read from disk.
+    pub fn from_bytes(bytes: Vec<u8>) -> SourceContents {
+        if bytes.len() as u64 > MAX_SOURCE_BYTES {
+            return SourceContents::TooLarge {
+                bytes: bytes.len() as u64,
+            };
+        }
+        match String::from_utf8(bytes) {
+            Ok(text) => SourceContents::Text(text),
+            Err(e) => SourceContents::NotUtf8 {
+                valid_up_to: e.utf8_error().valid_up_to(),
+                lossy: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            },
+        }
+    }
+
+    /// The text, or "" for a file that could not be read as text.
+    pub fn text(&self) -> &str {
+        match self {
+            SourceContents::Text(t) => t,
+            _ => "",
+        }
+    }
+
+    /// The text diagnostics are shown against: [`Self::text`], except that a
+    /// file that is not UTF-8 shows its lossy decoding (so E0001 can point
+    /// at the first invalid byte).
+    pub fn display_text(&self) -> &str {
+        match self {
+            SourceContents::NotUtf8 { lossy, .. } => lossy,
+            other => other.text(),
+        }
+    }
+}
+
+/// One `.flow` source file (or template file, or `nudge.toml`).
+#[salsa::input(debug)]
+pub struct SourceFile {
+    /// The path shown to users (relative to where `nudge` was run, or
+    /// `<stdlib>/...`).
+    #[returns(ref)]
+    pub path: String,
+    #[returns(copy)]
+    pub id: FileId,
+    #[returns(ref)]
+    pub contents: SourceContents,
+}
+
+/// The whole project: its `.flow` files (stdlib first) and its manifest.
+#[salsa::input(debug)]
+pub struct Project {
+    #[returns(ref)]
+    pub files: Vec<SourceFile>,
+    /// `nudge.toml`, when the project has one (a lone file has none).
+    #[returns(copy)]
+    pub manifest_file: Option<SourceFile>,
+}
+
+/// The database trait every query takes.
+#[salsa::db]
+pub trait Db: salsa::Database {}
+
+/// The concrete database.
+#[salsa::db]
+#[derive(Clone, Default)]
+pub struct Database {
+    storage: salsa::Storage<Self>,
+}
+
+#[salsa::db]
+impl salsa::Database for Database {}
+
+#[salsa::db]
+impl Db for Database {}
+
+impl Database {
+    /// A database with an event callback (used by tests to count query
+    /// executions).
+    pub fn with_event_callback(
+        callback: Box<dyn Fn(salsa::Event) + Send + Sync + 'static>,
+    ) -> Database {
+        Database {
+            storage: salsa::Storage::new(Some(callback)),
+        }
+    }
+
+    /// Creates the stdlib's source files with FileIds `0..n`.
+    pub fn stdlib_files(&self) -> Vec<SourceFile> {
+        nudge_stdlib::FILES
+            .iter()
+            .enumerate()
+            .map(|(i, (path, text))| {
+                SourceFile::new(
+                    self,
+                    (*path).to_string(),
+                    stdlib_file_id(i),
+                    SourceContents::Text((*text).to_string()),
+                )
+            })
+            .collect()
+    }
+}
+
+/// The FileId of the `i`-th stdlib file.
+pub fn stdlib_file_id(i: usize) -> FileId {
+    FileId(u32::try_from(i).unwrap_or(u32::MAX))
+}
+
+/// The first FileId free for project files.
+pub fn first_project_file_id() -> FileId {
+    stdlib_file_id(nudge_stdlib::FILES.len())
+}
+
+/// E0001 / E0002 for a file the loader could not use as text.
+#[salsa::tracked(returns(ref))]
+pub fn source_problems(db: &dyn Db, file: SourceFile) -> Vec<Diagnostic> {
+    let id = file.id(db);
+    match file.contents(db) {
+        SourceContents::Text(_) => Vec::new(),
+        SourceContents::NotUtf8 { valid_up_to, .. } => {
+            let at = u32::try_from(*valid_up_to).unwrap_or(u32::MAX);
+            // In the lossy text the invalid sequence is one U+FFFD (3 bytes).
+            vec![
+                Diagnostic::new(
+                    Code::InvalidUtf8,
+                    id,
+                    Span::new(at, at.saturating_add(3)),
+                    "this file is not valid UTF-8",
+                )
+                .with_label("first invalid byte")
+                .with_help("save the file as UTF-8"),
+            ]
+        }
+        SourceContents::TooLarge { bytes } => vec![
+            Diagnostic::new(
+                Code::FileTooLarge,
+                id,
+                Span::new(0, 0),
+                format!(
+                    "this file is {bytes} bytes, more than the limit of {MAX_SOURCE_BYTES} bytes"
+                ),
+            )
+            .with_help("split it into several smaller .flow files"),
+        ],
+    }
+}
+
+/// `nudge.toml`, validated; the default manifest for a lone file.
+#[salsa::tracked(returns(ref))]
+pub fn manifest(db: &dyn Db, project: Project) -> (Manifest, Vec<Diagnostic>) {
+    match project.manifest_file(db) {
+        None => (Manifest::default(), Vec::new()),
+        Some(file) => {
+            let (manifest, mut diagnostics) =
+                Manifest::parse(file.contents(db).text(), file.id(db));
+            diagnostics.extend(source_problems(db, file).iter().cloned());
+            (manifest, diagnostics)
+        }
+    }
+}
+
+/// Every diagnostic of the project, sorted by file, then position, then code.
+#[salsa::tracked(returns(ref))]
+pub fn diagnostics(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
+    let mut all: Vec<Diagnostic> = manifest(db, project).1.clone();
+    for &file in project.files(db) {
+        all.extend(source_problems(db, file).iter().cloned());
+    }
+    sort_diagnostics(&mut all);
+    all
+}
+
+/// The order diagnostics are shown in: file, start, end, code.
+pub fn sort_diagnostics(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by(|a, b| {
+        (
+            a.primary.file,
+            a.primary.span.start,
+            a.primary.span.end,
+            a.code,
+        )
+            .cmp(&(
+                b.primary.file,
+                b.primary.span.start,
+                b.primary.span.end,
+                b.code,
+            ))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use salsa::Setter;
+    use std::sync::{Arc, Mutex};
+
+    /// Names of the queries that executed, in order.
+    fn counting_db() -> (Database, Arc<Mutex<Vec<String>>>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&log);
+        let db = Database::with_event_callback(Box::new(move |event| {
+            if let salsa::EventKind::WillExecute { database_key } = event.kind
+                && let Ok(mut log) = sink.lock()
+            {
+                log.push(format!("{database_key:?}"));
+            }
+        }));
+        (db, log)
+    }
+
+    fn executed(log: &Mutex<Vec<String>>, query: &str) -> usize {
+        log.lock()
+            .map(|mut l| {
+                let n = l.iter().filter(|k| k.starts_with(query)).count();
+                l.clear();
+                n
+            })
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn editing_one_file_reruns_only_its_queries() {
+        let (mut db, log) = counting_db();
+        let a = SourceFile::new(
+            &db,
+            "a.flow".into(),
+            FileId(10),
+            SourceContents::Text("a".into()),
+        );
+        let b = SourceFile::new(
+            &db,
+            "b.flow".into(),
+            FileId(11),
+            SourceContents::Text("b".into()),
+        );
+        let project = Project::new(&db, vec![a, b], None);
+        assert!(diagnostics(&db, project).is_empty());
+        assert_eq!(executed(&log, "source_problems"), 2);
+
+        a.set_contents(&mut db)
+            .to(SourceContents::from_bytes(vec![b'a', 0xff]));
+        let all = diagnostics(&db, project);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].code, Code::InvalidUtf8);
+        assert_eq!(all[0].primary.file, FileId(10));
+        // Only a's query ran again; b's result was reused.
+        assert_eq!(executed(&log, "source_problems"), 1);
+    }
+
+    #[test]
+    fn classifies_bytes() {
+        assert_eq!(
+            SourceContents::from_bytes(b"ok".to_vec()),
+            SourceContents::Text("ok".into())
+        );
+        let bad = SourceContents::from_bytes(vec![b'a', 0xff]);
+        assert_eq!(
+            bad,
+            SourceContents::NotUtf8 {
+                valid_up_to: 1,
+                lossy: "a\u{fffd}".into()
+            }
+        );
+        assert_eq!(bad.text(), "");
+        assert_eq!(bad.display_text(), "a\u{fffd}");
+    }
+
+    #[test]
+    fn sorts_by_file_then_position() {
+        let mut ds = vec![
+            Diagnostic::new(Code::UnknownEvent, FileId(2), Span::new(5, 6), "x"),
+            Diagnostic::new(Code::UnknownEvent, FileId(1), Span::new(9, 9), "x"),
+            Diagnostic::new(Code::UnknownField, FileId(1), Span::new(1, 2), "x"),
+        ];
+        sort_diagnostics(&mut ds);
+        let order: Vec<_> = ds
+            .iter()
+            .map(|d| (d.primary.file.0, d.primary.span.start))
+            .collect();
+        assert_eq!(order, vec![(1, 1), (1, 9), (2, 5)]);
+    }
+}

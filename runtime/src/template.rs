@@ -1,0 +1,488 @@
+//! Rendering compiled templates (`nudge_bytecode::template`) with runtime
+//! values: holes, filters, `{% if %}`, `{% for %}`.
+//!
+//! What the delivery shell fills in afterwards (the renderer does not know
+//! per-message URLs):
+//! - `unsubscribe_url`, `preferences_url`, `view_in_browser_url` render as
+//!   the markers of `Placeholder::marker` (`{{nudge:unsubscribe_url}}`).
+//! - Links in the HTML part are left as written; the shell rewrites them for
+//!   click tracking.
+//! - `short_link` renders its URL unchanged and lists it in
+//!   `links_to_shorten`, so the SMS shell can replace it with a short link.
+//!
+//! Hole values in the HTML part are HTML-escaped; literal template text is
+//! not (it is the author's markup). `money` prints a symbol for common
+//! currencies (`$12.50`, `€9.99`) and the code otherwise (`12.50 CHF`);
+//! `date` prints `November 25, 2026` (timestamps by their UTC date).
+
+use crate::vm::text::write_plain;
+use crate::vm::{Env, Vm, VmError};
+use nudge_bytecode::op::Channel;
+use nudge_bytecode::template::{Filter, PartKind, Text, TextNode};
+use nudge_bytecode::{Date, Value};
+use nudge_stdlib::sms::{SmsMeasure, measure};
+use rust_decimal::{Decimal, RoundingStrategy};
+use std::fmt;
+
+/// A rendered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rendered {
+    Email(RenderedEmail),
+    Sms(RenderedSms),
+    Push(RenderedPush),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedEmail {
+    pub subject: String,
+    pub preheader: Option<String>,
+    pub from: Option<String>,
+    pub reply_to: Option<String>,
+    pub html: Option<String>,
+    pub text: String,
+    pub links_to_shorten: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedSms {
+    pub body: String,
+    /// Encoding, units and segment count of `body` as rendered (before the
+    /// shell shortens links).
+    pub measure: SmsMeasure,
+    pub links_to_shorten: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedPush {
+    pub title: String,
+    pub body: String,
+    pub url: Option<String>,
+    pub links_to_shorten: Vec<String>,
+}
+
+/// Why a template could not be rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderError {
+    NoSuchTemplate(u16),
+    WrongArgumentCount {
+        template: String,
+        expected: u16,
+        given: usize,
+    },
+    /// A required part (email `subject`/`text`, sms `body`, push `title`/`body`) is missing.
+    MissingPart {
+        template: String,
+        part: &'static str,
+    },
+    Eval {
+        template: String,
+        error: VmError,
+    },
+    Filter {
+        template: String,
+        message: String,
+    },
+}
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RenderError::NoSuchTemplate(i) => write!(f, "template {i} does not exist"),
+            RenderError::WrongArgumentCount {
+                template,
+                expected,
+                given,
+            } => {
+                write!(
+                    f,
+                    "template {template:?} takes {expected} arguments, {given} given"
+                )
+            }
+            RenderError::MissingPart { template, part } => {
+                write!(f, "template {template:?} has no {part} part")
+            }
+            RenderError::Eval { template, error } => write!(f, "template {template:?}: {error}"),
+            RenderError::Filter { template, message } => {
+                write!(f, "template {template:?}: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RenderError {}
+
+/// Renders template `index` of the VM's bundle with `args`.
+pub fn render(vm: &Vm, index: u16, args: &[Value], env: &dyn Env) -> Result<Rendered, RenderError> {
+    let Some(template) = vm.bundle().templates.get(usize::from(index)) else {
+        return Err(RenderError::NoSuchTemplate(index));
+    };
+    if args.len() != usize::from(template.params) {
+        return Err(RenderError::WrongArgumentCount {
+            template: template.name.clone(),
+            expected: template.params,
+            given: args.len(),
+        });
+    }
+    let mut r = Renderer {
+        vm,
+        env,
+        template: &template.name,
+        frame: args.to_vec(),
+        links: Vec::new(),
+    };
+    r.frame.resize(usize::from(template.locals), Value::None);
+    let mut part = |kind: PartKind| -> Result<Option<String>, RenderError> {
+        match template.part(kind) {
+            Some(text) => {
+                let mut out = String::new();
+                r.text(text, kind == PartKind::Html, &mut out)?;
+                Ok(Some(out))
+            }
+            None => Ok(None),
+        }
+    };
+    let missing = |part: &'static str| RenderError::MissingPart {
+        template: template.name.clone(),
+        part,
+    };
+    let rendered = match template.channel {
+        Channel::Email => {
+            let subject = part(PartKind::Subject)?.ok_or_else(|| missing("subject"))?;
+            let preheader = part(PartKind::Preheader)?;
+            let from = part(PartKind::From)?;
+            let reply_to = part(PartKind::ReplyTo)?;
+            let html = part(PartKind::Html)?;
+            let text = part(PartKind::Text)?.ok_or_else(|| missing("text"))?;
+            Rendered::Email(RenderedEmail {
+                subject,
+                preheader,
+                from,
+                reply_to,
+                html,
+                text,
+                links_to_shorten: r.links,
+            })
+        }
+        Channel::Sms => {
+            let body = part(PartKind::Body)?.ok_or_else(|| missing("body"))?;
+            Rendered::Sms(RenderedSms {
+                measure: measure(&body),
+                body,
+                links_to_shorten: r.links,
+            })
+        }
+        Channel::Push => {
+            let title = part(PartKind::Title)?.ok_or_else(|| missing("title"))?;
+            let body = part(PartKind::Body)?.ok_or_else(|| missing("body"))?;
+            let url = part(PartKind::Url)?;
+            Rendered::Push(RenderedPush {
+                title,
+                body,
+                url,
+                links_to_shorten: r.links,
+            })
+        }
+    };
+    Ok(rendered)
+}
+
+struct Renderer<'a> {
+    vm: &'a Vm<'a>,
+    env: &'a dyn Env,
+    template: &'a str,
+    frame: Vec<Value>,
+    links: Vec<String>,
+}
+
+impl Renderer<'_> {
+    fn eval(&mut self, code: &nudge_bytecode::Code) -> Result<Value, RenderError> {
+        self.vm
+            .eval(code, &mut self.frame, None, self.env)
+            .map_err(|error| RenderError::Eval {
+                template: self.template.to_string(),
+                error,
+            })
+    }
+
+    fn text(&mut self, text: &Text, html: bool, out: &mut String) -> Result<(), RenderError> {
+        for node in &text.0 {
+            match node {
+                TextNode::Lit(s) => out.push_str(s),
+                TextNode::Placeholder(p) => out.push_str(p.marker()),
+                TextNode::Hole { expr, filters } => {
+                    let mut v = self.eval(expr)?;
+                    for filter in filters {
+                        v = self.filter(filter, v)?;
+                    }
+                    let mut s = String::new();
+                    write_plain(&mut s, &v);
+                    if html {
+                        escape_html(&s, out);
+                    } else {
+                        out.push_str(&s);
+                    }
+                }
+                TextNode::If {
+                    branches,
+                    otherwise,
+                } => {
+                    let mut taken = false;
+                    for (cond, body) in branches {
+                        match self.eval(cond)? {
+                            Value::Bool(true) => {
+                                self.text(body, html, out)?;
+                                taken = true;
+                                break;
+                            }
+                            Value::Bool(false) => {}
+                            other => {
+                                return Err(self.filter_error(format!(
+                                    "`if` condition gave {}",
+                                    other.kind()
+                                )));
+                            }
+                        }
+                    }
+                    if !taken && let Some(body) = otherwise {
+                        self.text(body, html, out)?;
+                    }
+                }
+                TextNode::For { var, list, body } => {
+                    let items = match self.eval(list)? {
+                        Value::List(items) => items,
+                        Value::None => Vec::new(),
+                        other => {
+                            return Err(self.filter_error(format!(
+                                "`for` needs a list, found {}",
+                                other.kind()
+                            )));
+                        }
+                    };
+                    let slot = usize::from(*var);
+                    for item in items {
+                        if let Some(s) = self.frame.get_mut(slot) {
+                            *s = item;
+                        }
+                        self.text(body, html, out)?;
+                    }
+                    if let Some(s) = self.frame.get_mut(slot) {
+                        *s = Value::None;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn filter_error(&self, message: String) -> RenderError {
+        RenderError::Filter {
+            template: self.template.to_string(),
+            message,
+        }
+    }
+
+    fn filter(&mut self, filter: &Filter, v: Value) -> Result<Value, RenderError> {
+        let wrong = |name: &str, v: &Value| format!("filter `{name}` cannot take {}", v.kind());
+        Ok(match filter {
+            Filter::Money => match &v {
+                Value::Money(m) => Value::Str(format_money(m.amount, m.currency.as_str())),
+                Value::Int(_) | Value::Decimal(_) => {
+                    let d = match &v {
+                        Value::Int(i) => Decimal::from(*i),
+                        Value::Decimal(d) => *d,
+                        _ => Decimal::ZERO,
+                    };
+                    Value::Str(group_thousands(d, 2))
+                }
+                Value::None => Value::None,
+                _ => return Err(self.filter_error(wrong("money", &v))),
+            },
+            Filter::Date => match &v {
+                Value::Date(d) => Value::Str(format_date(d)),
+                Value::Timestamp(ms) => {
+                    match Date::from_days_since_epoch(ms.div_euclid(86_400_000)) {
+                        Some(d) => Value::Str(format_date(&d)),
+                        None => {
+                            return Err(
+                                self.filter_error("timestamp out of the calendar's range".into())
+                            );
+                        }
+                    }
+                }
+                Value::None => Value::None,
+                _ => return Err(self.filter_error(wrong("date", &v))),
+            },
+            Filter::Upper => map_str(v, |s| s.to_uppercase()),
+            Filter::Lower => map_str(v, |s| s.to_lowercase()),
+            Filter::Title => map_str(v, |s| title_case(&s)),
+            Filter::Truncate(n) => map_str(v, |s| truncate(&s, *n as usize)),
+            Filter::Count => match &v {
+                Value::List(items) => Value::Int(items.len() as i64),
+                Value::Str(s) => Value::Int(s.chars().count() as i64),
+                Value::None => Value::Int(0),
+                _ => return Err(self.filter_error(wrong("count", &v))),
+            },
+            Filter::ShortLink => {
+                let mut s = String::new();
+                write_plain(&mut s, &v);
+                if !s.is_empty() && !self.links.contains(&s) {
+                    self.links.push(s.clone());
+                }
+                Value::Str(s)
+            }
+            Filter::Default(code) => {
+                let empty =
+                    matches!(&v, Value::None) || matches!(&v, Value::Str(s) if s.is_empty());
+                if empty { self.eval(code)? } else { v }
+            }
+        })
+    }
+}
+
+/// Applies `f` to the plain text of a value (`none` stays `none`).
+fn map_str(v: Value, f: impl Fn(String) -> String) -> Value {
+    match v {
+        Value::None => Value::None,
+        Value::Str(s) => Value::Str(f(s)),
+        other => {
+            let mut s = String::new();
+            write_plain(&mut s, &other);
+            Value::Str(f(s))
+        }
+    }
+}
+
+fn escape_html(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn title_case(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut at_word_start = true;
+    for c in s.chars() {
+        if at_word_start {
+            out.extend(c.to_uppercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+        at_word_start = c.is_whitespace() || c == '-';
+    }
+    out
+}
+
+/// At most `n` characters; a cut string ends with `…` (counted in `n`).
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// `1234.5` → `1,234.50` (`places` decimals, half away from zero).
+fn group_thousands(amount: Decimal, places: u32) -> String {
+    let rounded = amount.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
+    let text = format!("{:.*}", places as usize, rounded.abs());
+    let (int, frac) = match text.split_once('.') {
+        Some((i, f)) => (i.to_string(), Some(f.to_string())),
+        None => (text.clone(), None),
+    };
+    let mut grouped = String::new();
+    let digits: Vec<char> = int.chars().collect();
+    for (i, c) in digits.iter().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(*c);
+    }
+    let sign = if rounded.is_sign_negative() && !rounded.is_zero() {
+        "-"
+    } else {
+        ""
+    };
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// `$12.50`, `€9.99`, `¥1,200`, `12.50 CHF`.
+pub fn format_money(amount: Decimal, currency: &str) -> String {
+    let places = match currency {
+        "JPY" | "KRW" | "VND" | "CLP" | "ISK" => 0,
+        _ => 2,
+    };
+    let number = group_thousands(amount, places);
+    let symbol = match currency {
+        "USD" => Some("$"),
+        "EUR" => Some("€"),
+        "GBP" => Some("£"),
+        "JPY" => Some("¥"),
+        "TRY" => Some("₺"),
+        "INR" => Some("₹"),
+        "CAD" => Some("CA$"),
+        "AUD" => Some("A$"),
+        _ => None,
+    };
+    match (symbol, number.strip_prefix('-')) {
+        (Some(sym), Some(abs)) => format!("-{sym}{abs}"),
+        (Some(sym), None) => format!("{sym}{number}"),
+        (None, _) => format!("{number} {currency}"),
+    }
+}
+
+fn format_date(d: &Date) -> String {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let month = MONTHS
+        .get(usize::from(d.month).saturating_sub(1))
+        .copied()
+        .unwrap_or("?");
+    format!("{month} {}, {}", d.day, d.year)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_and_text_helpers() {
+        assert_eq!(format_money(Decimal::new(12_345, 1), "USD"), "$1,234.50");
+        assert_eq!(format_money(Decimal::new(-999, 2), "EUR"), "-€9.99");
+        assert_eq!(format_money(Decimal::new(1200, 0), "JPY"), "¥1,200");
+        assert_eq!(format_money(Decimal::new(1250, 2), "CHF"), "12.50 CHF");
+        assert_eq!(format_money(Decimal::new(5, 3), "USD"), "$0.01");
+        assert_eq!(title_case("trail RUNNING shoe"), "Trail Running Shoe");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("abc", 4), "abc");
+        let mut out = String::new();
+        escape_html("<b>\"Tom & Jerry\"</b>", &mut out);
+        assert_eq!(out, "&lt;b&gt;&quot;Tom &amp; Jerry&quot;&lt;/b&gt;");
+        assert_eq!(
+            Date::new(2026, 11, 25).map(|d| format_date(&d)),
+            Some("November 25, 2026".into())
+        );
+    }
+}
