@@ -306,13 +306,14 @@ impl ProjectIndex {
                 for p in &t.params {
                     let ty = self.resolve(file, &p.ty, Some(out));
                     let at = here(p.name.span);
+                    // A duplicate is reported but kept, so `send` still
+                    // counts the arguments as written.
                     if let Some(first) = params.iter().find(|q| q.name == p.name.name) {
                         out.push(duplicate(
                             &format!("parameter `{}`", p.name.name),
                             at,
                             first.at,
                         ));
-                        continue;
                     }
                     params.push(ParamInfo {
                         name: p.name.name.clone(),

@@ -674,12 +674,17 @@ impl Checker<'_> {
             return;
         }
         // A union compared with a literal: the literal must be a member.
+        let lint_owns = self.never_match_is_lint && op == BinaryOp::Eq;
         if let (Ty::Union(items), Some(s)) = (l, string_literal(rhs)) {
-            self.union_member(rhs.span, &s, items);
+            if !lint_owns {
+                self.union_member(rhs.span, &s, items);
+            }
             return;
         }
         if let (Some(s), Ty::Union(items)) = (string_literal(lhs), r) {
-            self.union_member(lhs.span, &s, items);
+            if !lint_owns {
+                self.union_member(lhs.span, &s, items);
+            }
             return;
         }
         let joined = join(l, r);
@@ -757,7 +762,9 @@ impl Checker<'_> {
             (Ty::Error, _) | (_, Ty::Error) => {}
             (Ty::Union(items), Ty::List(_)) => {
                 // Literal items of a list literal must be members.
-                if let ExprKind::List(list) = &strip(rhs).kind {
+                if let ExprKind::List(list) = &strip(rhs).kind
+                    && !self.never_match_is_lint
+                {
                     for item in list {
                         if let Some(s) = string_literal(item) {
                             self.union_member(item.span, &s, items);

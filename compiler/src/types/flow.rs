@@ -130,11 +130,15 @@ impl Checker<'_> {
                     }
                     FlowSettingKind::ExitWhen(m) => {
                         let ev = cx.event_ty(&m.event);
+                        cx.never_match_is_lint = true;
                         cx.event_condition(m, &ev);
+                        cx.never_match_is_lint = false;
                     }
                     FlowSettingKind::Goal { event, within } => {
                         let ev = cx.event_ty(&event.event);
+                        cx.never_match_is_lint = true;
                         cx.event_condition(event, &ev);
+                        cx.never_match_is_lint = false;
                         cx.duration(within, "the goal window");
                     }
                     FlowSettingKind::Holdout(e) => cx.percent(e, "`holdout`"),
@@ -266,10 +270,10 @@ impl Checker<'_> {
                     self.file,
                     template.span,
                     format!(
-                        "`{}` is a {} template, not a {} one",
+                        "`{}` is {} template, but this sends {}",
                         template.name,
-                        info.channel.as_str(),
-                        channel.as_str()
+                        with_article(info.channel),
+                        with_article(channel)
                     ),
                 )
                 .with_label(format!("declared as {}", info.channel.as_str()))
@@ -423,5 +427,14 @@ fn strip(e: &Expr) -> &Expr {
     match &e.kind {
         ExprKind::Paren(inner) => strip(inner),
         _ => e,
+    }
+}
+
+/// "an email", "an SMS", "a push" — for messages.
+fn with_article(channel: crate::ast::Channel) -> &'static str {
+    match channel {
+        crate::ast::Channel::Email => "an email",
+        crate::ast::Channel::Sms => "an SMS",
+        crate::ast::Channel::Push => "a push",
     }
 }

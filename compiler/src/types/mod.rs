@@ -99,6 +99,10 @@
 //! - A `match` over a string union must cover every literal unless it has
 //!   `_` (E0205, listing the missing ones); a match over a plain `string`
 //!   needs `_`; an arm literal outside the union is E0201.
+//! - A union compared with `==` or `in` against a literal outside it is
+//!   E0201, except inside `exit when` / `goal` conditions, where lint W0005
+//!   reports it as a clause that can never match (one diagnostic per
+//!   mistake). `!=` against a non-member and `match` arms are always E0201.
 //! - Template parts of `html file "..."`: the file's holes are checked like
 //!   inline text; since the lookup gives the text without its file, a
 //!   problem inside the file is reported at the `file "..."` path with the
@@ -162,6 +166,9 @@ pub(crate) struct Checker<'a> {
     narrowed: Vec<Narrowed>,
     /// Inside a template (per-message links and filters are available).
     in_template: bool,
+    /// Inside an `exit when` / `goal` condition, where a union compared
+    /// with a literal outside it is lint W0005's ("can never match").
+    never_match_is_lint: bool,
 }
 
 impl<'a> Checker<'a> {
@@ -173,6 +180,7 @@ impl<'a> Checker<'a> {
             scope: Vec::new(),
             narrowed: Vec::new(),
             in_template: false,
+            never_match_is_lint: false,
         }
     }
 
