@@ -14,8 +14,10 @@ pub mod lint;
 pub mod lower;
 pub mod manifest;
 pub mod policy;
+pub mod resolve;
 pub mod rules;
 pub mod span;
+pub mod types;
 
 pub use diagnostic::{Code, Diagnostic, Label, Severity};
 pub use span::{FileId, LineIndex, Span};
