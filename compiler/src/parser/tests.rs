@@ -784,3 +784,38 @@ fn missing_wait_for_within_parses() {
         }
     ));
 }
+
+#[test]
+fn stdlib_parses_without_diagnostics() {
+    for (name, text) in nudge_stdlib::FILES {
+        let p = parse(text);
+        assert!(p.diagnostics.is_empty(), "{name}: {:#?}", p.diagnostics);
+    }
+}
+
+#[test]
+fn examples_parse_without_diagnostics() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shop/flows");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "flow") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let p = parse(&text);
+            assert!(
+                p.diagnostics.is_empty(),
+                "{}: {:#?}",
+                path.display(),
+                p.diagnostics
+            );
+        }
+    }
+    let tdir = dir.join("../templates");
+    for entry in std::fs::read_dir(&tdir).into_iter().flatten().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let (_, d) = parse_template_text(&text, FileId(0));
+        assert!(d.is_empty(), "{}: {d:#?}", entry.path().display());
+    }
+}
