@@ -234,6 +234,7 @@ fn bundle(flows: Vec<Flow>, templates: Vec<Template>, policies: Policies) -> Bun
         templates,
         segments: vec![],
         aggregates: vec![],
+        schema: Default::default(),
     };
     if let Err(e) = nudge_bytecode::verify::verify_bundle(&b) {
         panic!("test bundle does not verify: {e}");
