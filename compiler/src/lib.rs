@@ -13,9 +13,12 @@ pub mod lexer;
 pub mod lint;
 pub mod lower;
 pub mod manifest;
+pub mod parser;
 pub mod policy;
+pub mod resolve;
 pub mod rules;
 pub mod span;
+pub mod types;
 
 pub use diagnostic::{Code, Diagnostic, Label, Severity};
 pub use span::{FileId, LineIndex, Span};

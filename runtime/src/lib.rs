@@ -1,5 +1,7 @@
 //! nudge-runtime: the VM, the deterministic engine and the simulator.
 
+pub mod engine;
 pub mod journey;
+pub mod sim;
 pub mod template;
 pub mod vm;

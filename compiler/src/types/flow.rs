@@ -1,0 +1,440 @@
+//! Flows (trigger, settings, steps), segments and policies: event and
+//! segment names, the scopes of `as` bindings and `it`, conditions,
+//! durations, `send` arguments, `match` exhaustiveness, `set` and `track`.
+
+use super::Checker;
+use super::expr::facts;
+use super::ty::Ty;
+use crate::ast::{
+    Block, EventMatch, Expr, ExprKind, FlowDecl, FlowSettingKind, Ident, Name, Pattern, PolicyDecl,
+    PolicyRuleKind, Reentry, SegmentDecl, Step, StepKind, TriggerKind, WaitUntil,
+};
+use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+
+impl Checker<'_> {
+    pub(super) fn segment(&mut self, s: &SegmentDecl) {
+        self.condition(&s.condition, "a segment");
+    }
+
+    pub(super) fn policy(&mut self, p: &PolicyDecl) {
+        for rule in &p.rules {
+            match &rule.kind {
+                PolicyRuleKind::Frequency { caps, .. } => {
+                    for c in caps {
+                        self.duration(&c.window, "a frequency window");
+                    }
+                }
+                PolicyRuleKind::KeepHistory(e) => self.duration(e, "`keep history`"),
+                _ => {}
+            }
+        }
+    }
+
+    fn duration(&mut self, e: &Expr, what: &str) {
+        self.check_fits(e, &Ty::Duration, Code::TypeMismatch, what);
+    }
+
+    fn percent(&mut self, e: &Expr, what: &str) {
+        self.check_fits(e, &Ty::Percent, Code::TypeMismatch, what);
+    }
+
+    /// The record type of an event, reporting it if unknown.
+    fn event_ty(&mut self, name: &Name) -> Ty {
+        if self.index.event(&name.value).is_some() {
+            Ty::Event(name.value.clone())
+        } else {
+            self.report(self.index.unknown_event(self.file, name));
+            Ty::Error
+        }
+    }
+
+    /// The `where` of an event match: the arriving event is `it` and its
+    /// `as` name.
+    fn event_condition(&mut self, m: &EventMatch, event: &Ty) {
+        let Some(cond) = &m.condition else {
+            return;
+        };
+        let mut bindings = vec![("it".to_string(), event.clone())];
+        if let Some(b) = &m.binding {
+            bindings.push((b.name.clone(), event.clone()));
+        }
+        self.scoped(bindings, |cx| cx.condition(cond, "`where`"));
+    }
+
+    fn segment_name(&mut self, id: &Ident) {
+        if self.index.segment(&id.name).is_some() {
+            return;
+        }
+        let d = Diagnostic::new(
+            Code::UnknownSegment,
+            self.file,
+            id.span,
+            format!("unknown segment `{}`", id.name),
+        )
+        .with_label("no such segment");
+        let names = self.index.segments().map(|s| s.name.as_str());
+        let d = match did_you_mean(&id.name, names) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help(format!(
+                "declare it with `segment {} \"...\" = <condition>`",
+                id.name
+            )),
+        };
+        self.report(d);
+    }
+
+    pub(super) fn flow(&mut self, f: &FlowDecl) {
+        // The trigger event's name in the body: its `as` name, else `it`.
+        let mut trigger: Option<(String, Ty)> = None;
+        for s in &f.settings {
+            if let FlowSettingKind::Trigger(t) = &s.kind {
+                match &t.kind {
+                    TriggerKind::Event(m) => {
+                        let ev = self.event_ty(&m.event);
+                        self.event_condition(m, &ev);
+                        if trigger.is_none() {
+                            let name = m.binding.as_ref().map_or("it", |b| b.name.as_str());
+                            trigger = Some((name.to_string(), ev));
+                        }
+                    }
+                    TriggerKind::Entering(id) | TriggerKind::Leaving(id) => self.segment_name(id),
+                    TriggerKind::Date { date, .. } => {
+                        let t = self.infer(date);
+                        // Profiles without the value never fire: optional is fine.
+                        match t.unwrap_optional() {
+                            Ty::Date | Ty::Timestamp | Ty::Error => {}
+                            other => self.report(
+                                Diagnostic::new(
+                                    Code::TypeMismatch,
+                                    self.file,
+                                    date.span,
+                                    format!("`when date` needs a `date` or `timestamp`, found `{other}`"),
+                                )
+                                .with_help("use a date trait such as `profile.birthday`, or a timestamp such as `profile.created_at + 30d`"),
+                            ),
+                        }
+                    }
+                    TriggerKind::Inactive { event, duration } => {
+                        self.event_ty(event);
+                        self.duration(duration, "the inactivity period");
+                    }
+                }
+            }
+        }
+        let outer: Vec<(String, Ty)> = trigger.into_iter().collect();
+        self.scoped(outer, |cx| {
+            for s in &f.settings {
+                match &s.kind {
+                    FlowSettingKind::Reentry(Reentry::OncePer(d)) => {
+                        cx.duration(d, "the reentry period")
+                    }
+                    FlowSettingKind::ExitWhen(m) => {
+                        let ev = cx.event_ty(&m.event);
+                        cx.never_match_is_lint = true;
+                        cx.event_condition(m, &ev);
+                        cx.never_match_is_lint = false;
+                    }
+                    FlowSettingKind::Goal { event, within } => {
+                        let ev = cx.event_ty(&event.event);
+                        cx.never_match_is_lint = true;
+                        cx.event_condition(event, &ev);
+                        cx.never_match_is_lint = false;
+                        cx.duration(within, "the goal window");
+                    }
+                    FlowSettingKind::Holdout(e) => cx.percent(e, "`holdout`"),
+                    _ => {}
+                }
+            }
+            cx.block(&f.body);
+        });
+    }
+
+    fn block(&mut self, b: &Block) {
+        for step in &b.steps {
+            self.step(step);
+        }
+    }
+
+    fn step(&mut self, step: &Step) {
+        match &step.kind {
+            StepKind::Send {
+                channel,
+                template,
+                args,
+            } => self.send(*channel, template, args),
+            StepKind::Wait(d) => self.duration(d, "`wait`"),
+            StepKind::WaitUntil(WaitUntil::TimeOfDay { .. }) => {}
+            StepKind::WaitUntil(WaitUntil::Timestamp(e)) => {
+                self.check_fits(e, &Ty::Timestamp, Code::TypeMismatch, "`wait until`");
+            }
+            StepKind::WaitFor {
+                event,
+                within,
+                on_arrival,
+                on_timeout,
+            } => {
+                let ev = self.event_ty(&event.event);
+                self.event_condition(event, &ev);
+                if let Some(w) = within {
+                    self.duration(w, "the `within` of `wait for`");
+                }
+                if let Some(b) = on_arrival {
+                    let name = event.binding.as_ref().map_or("it", |b| b.name.as_str());
+                    self.scoped(vec![(name.to_string(), ev)], |cx| cx.block(b));
+                }
+                if let Some(b) = on_timeout {
+                    self.block(b);
+                }
+            }
+            StepKind::If {
+                branches,
+                else_block,
+            } => {
+                let mut otherwise: Vec<Vec<String>> = Vec::new();
+                for (cond, body) in branches {
+                    self.narrowing(otherwise.clone(), |cx| {
+                        cx.condition(cond, "`if`");
+                        cx.narrowing(facts(cond, true), |cx| cx.block(body));
+                    });
+                    otherwise.extend(facts(cond, false));
+                }
+                if let Some(b) = else_block {
+                    self.narrowing(otherwise, |cx| cx.block(b));
+                }
+            }
+            StepKind::Match { scrutinee, arms } => {
+                self.match_step(step, scrutinee, arms);
+            }
+            StepKind::Split { arms, .. } => {
+                for arm in arms {
+                    self.percent(&arm.weight, "a split weight");
+                    self.block(&arm.body);
+                }
+            }
+            StepKind::Set { target, value } => self.set(target, value),
+            StepKind::Track { event, fields } => {
+                if self.index.event(&event.value).is_some() {
+                    self.record_literal(event.span, fields, &Ty::Event(event.value.clone()));
+                } else {
+                    // An event the project does not declare may carry anything.
+                    for f in fields {
+                        self.infer(&f.value);
+                    }
+                }
+            }
+            StepKind::Webhook { url, body, .. } => {
+                self.text(url);
+                if let Some(b) = body {
+                    self.infer(b);
+                }
+            }
+            StepKind::Exit | StepKind::Error => {}
+        }
+    }
+
+    fn send(&mut self, channel: crate::ast::Channel, template: &Ident, args: &[Expr]) {
+        let index = self.index;
+        let Some(info) = index.template(&template.name) else {
+            for a in args {
+                self.infer(a);
+            }
+            let d = Diagnostic::new(
+                Code::UnknownTemplate,
+                self.file,
+                template.span,
+                format!("unknown {} template `{}`", channel.as_str(), template.name),
+            )
+            .with_label("no such template");
+            let same_channel = index
+                .templates()
+                .filter(|t| t.channel == channel)
+                .map(|t| t.name.as_str());
+            let d = match did_you_mean(&template.name, same_channel) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None => d.with_help(format!(
+                    "declare it with `template {} {}(...) {{ ... }}`",
+                    channel.as_str(),
+                    template.name
+                )),
+            };
+            self.report(d);
+            return;
+        };
+        if info.channel != channel {
+            for a in args {
+                self.infer(a);
+            }
+            self.report(
+                Diagnostic::new(
+                    Code::UnknownTemplate,
+                    self.file,
+                    template.span,
+                    format!(
+                        "`{}` is {} template, but this sends {}",
+                        template.name,
+                        with_article(info.channel),
+                        with_article(channel)
+                    ),
+                )
+                .with_label(format!("declared as {}", info.channel.as_str()))
+                .with_secondary(info.at.file, info.at.span, "declared here")
+                .with_help(format!(
+                    "write `send {} {}(...)`",
+                    info.channel.as_str(),
+                    template.name
+                )),
+            );
+            return;
+        }
+        if args.len() != info.params.len() {
+            let wanted = info
+                .params
+                .iter()
+                .map(|p| format!("{}: {}", p.name, p.ty))
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.report(
+                Diagnostic::new(
+                    Code::WrongTemplateArguments,
+                    self.file,
+                    template.span,
+                    format!(
+                        "`{}` takes {} argument{}, given {}",
+                        template.name,
+                        info.params.len(),
+                        if info.params.len() == 1 { "" } else { "s" },
+                        args.len()
+                    ),
+                )
+                .with_secondary(info.at.file, info.at.span, "declared here")
+                .with_help(format!("pass ({wanted})")),
+            );
+        }
+        for (i, a) in args.iter().enumerate() {
+            match info.params.get(i) {
+                Some(p) => {
+                    let what = format!("argument `{}` of `{}`", p.name, template.name);
+                    self.check_fits(a, &p.ty, Code::WrongTemplateArguments, &what);
+                }
+                None => {
+                    self.infer(a);
+                }
+            }
+        }
+    }
+
+    fn match_step(&mut self, step: &Step, scrutinee: &Expr, arms: &[crate::ast::MatchArm]) {
+        let t = self.infer(scrutinee);
+        let t = self.present(scrutinee, t);
+        let has_wildcard = arms
+            .iter()
+            .any(|a| matches!(a.pattern, Pattern::Wildcard(_)));
+        match &t {
+            Ty::Union(items) => {
+                let mut covered: Vec<&str> = Vec::new();
+                for arm in arms {
+                    if let Pattern::Literals(lits) = &arm.pattern {
+                        for l in lits {
+                            if self.union_member(l.span, &l.value, items) {
+                                covered.push(l.value.as_str());
+                            }
+                        }
+                    }
+                }
+                let missing: Vec<String> = items
+                    .iter()
+                    .filter(|i| !covered.contains(&i.as_str()))
+                    .map(|i| format!("\"{i}\""))
+                    .collect();
+                if !has_wildcard && !missing.is_empty() {
+                    self.report(
+                        Diagnostic::new(
+                            Code::NonExhaustiveMatch,
+                            self.file,
+                            step.span,
+                            format!("this match does not cover {}", missing.join(", ")),
+                        )
+                        .with_label("not every case is covered")
+                        .with_help(format!(
+                            "add arms for {} or a `_ => {{ }}` arm",
+                            missing.join(", ")
+                        )),
+                    );
+                }
+            }
+            Ty::Error => {}
+            t if t.is_text() => {
+                if !has_wildcard {
+                    self.report(
+                        Diagnostic::new(
+                            Code::NonExhaustiveMatch,
+                            self.file,
+                            step.span,
+                            format!("a match over `{t}` needs a `_` arm"),
+                        )
+                        .with_help("add `_ => { }`, or declare the value as a union of literals"),
+                    );
+                }
+            }
+            other => {
+                self.report(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        self.file,
+                        scrutinee.span,
+                        format!("`match` works on string unions, found `{other}`"),
+                    )
+                    .with_help("use `if` for other values"),
+                );
+            }
+        }
+        for arm in arms {
+            self.block(&arm.body);
+        }
+    }
+
+    fn set(&mut self, target: &Expr, value: &Expr) {
+        let trait_field = match &strip(target).kind {
+            ExprKind::Field { base, field } => match &strip(base).kind {
+                ExprKind::Name(id) if id.name == "profile" && self.lookup("profile").is_none() => {
+                    Some(field)
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(field) = trait_field else {
+            self.infer(value);
+            self.report(
+                Diagnostic::new(
+                    Code::NotAssignable,
+                    self.file,
+                    target.span,
+                    "only a profile trait can be set",
+                )
+                .with_label("not a profile trait")
+                .with_help("write `set profile.<trait> = <value>`"),
+            );
+            return;
+        };
+        let ty = self.profile_field(field);
+        let what = format!("`profile.{}`", field.name);
+        self.check_fits(value, &ty, Code::TypeMismatch, &what);
+    }
+}
+
+fn strip(e: &Expr) -> &Expr {
+    match &e.kind {
+        ExprKind::Paren(inner) => strip(inner),
+        _ => e,
+    }
+}
+
+/// "an email", "an SMS", "a push" — for messages.
+fn with_article(channel: crate::ast::Channel) -> &'static str {
+    match channel {
+        crate::ast::Channel::Email => "an email",
+        crate::ast::Channel::Sms => "an SMS",
+        crate::ast::Channel::Push => "a push",
+    }
+}

@@ -1,0 +1,424 @@
+//! Unit tests of the type checker over hand-built syntax trees (the `.flow`
+//! cases in `tests/cases/names/` and `tests/cases/types/` test it through
+//! the parser).
+
+use super::check_file;
+use crate::ast::*;
+use crate::diagnostic::Diagnostic;
+use crate::resolve::ProjectIndex;
+use crate::rules::build::*;
+use crate::span::{FileId, Span};
+use rust_decimal::Decimal;
+
+fn ty(kind: TypeExprKind) -> TypeExpr {
+    TypeExpr {
+        kind,
+        span: Span::default(),
+    }
+}
+
+fn named(n: &str) -> TypeExpr {
+    ty(TypeExprKind::Named(ident(n, 0)))
+}
+
+fn opt(t: TypeExpr) -> TypeExpr {
+    ty(TypeExprKind::Optional(Box::new(t)))
+}
+
+fn field_decl(n: &str, t: TypeExpr) -> FieldDecl {
+    FieldDecl {
+        name: ident(n, 0),
+        ty: t,
+        doc: None,
+        span: Span::default(),
+    }
+}
+
+/// The declarations every test sees: an event, a profile and a segment.
+fn prelude() -> Vec<Item> {
+    vec![
+        Item::Event(EventDecl {
+            extend: false,
+            name: name("Checkout Started", 0),
+            fields: vec![
+                field_decl("value", named("money")),
+                field_decl("checkout_url", opt(named("url"))),
+            ],
+            doc: None,
+            span: Span::default(),
+        }),
+        Item::Profile(ProfileDecl {
+            fields: vec![
+                field_decl("first_name", opt(named("string"))),
+                field_decl("sms_consent", named("bool")),
+                field_decl(
+                    "tier",
+                    ty(TypeExprKind::Union(vec![
+                        name("bronze", 0),
+                        name("silver", 0),
+                        name("gold", 0),
+                    ])),
+                ),
+            ],
+            span: Span::default(),
+        }),
+        Item::Segment(segment("vip", lit(Lit::Bool(true), 0), 0)),
+    ]
+}
+
+fn check(items: Vec<Item>) -> Vec<Diagnostic> {
+    let std = file(prelude());
+    let f = file(items);
+    let files = [(FileId(0), &std), (FileId(1), &f)];
+    let (index, d) = ProjectIndex::build(&files);
+    assert!(d.is_empty(), "{d:?}");
+    check_file(&index, FileId(1), &f, &|_| None)
+}
+
+fn codes(d: &[Diagnostic]) -> Vec<&'static str> {
+    d.iter().map(|d| d.code.as_str()).collect()
+}
+
+fn usd(n: i64, at: u32) -> Expr {
+    lit(
+        Lit::Money {
+            amount: Decimal::from(n),
+            currency: "USD".into(),
+        },
+        at,
+    )
+}
+
+fn eur(n: i64, at: u32) -> Expr {
+    lit(
+        Lit::Money {
+            amount: Decimal::from(n),
+            currency: "EUR".into(),
+        },
+        at,
+    )
+}
+
+fn none(at: u32) -> Expr {
+    lit(Lit::None, at)
+}
+
+fn flow_with(trigger_binding: Option<&str>, steps: Vec<Step>) -> Item {
+    Item::Flow(flow(
+        "f",
+        vec![trigger("Checkout Started", trigger_binding, 1)],
+        steps,
+    ))
+}
+
+fn sms(parts: Vec<TextNode>) -> Item {
+    Item::Template(template(Channel::Sms, "t", vec![("body", text(&parts))], 0))
+}
+
+fn profile(f: &str, at: u32) -> Expr {
+    field(var("profile", at), f, at)
+}
+
+#[test]
+fn conditions_must_be_bool() {
+    let d = check(vec![flow_with(
+        Some("c"),
+        vec![if_step(field(var("c", 10), "value", 11), vec![], None, 9)],
+    )]);
+    assert_eq!(codes(&d), ["E0201"]);
+    assert!(d[0].message.contains("`money`"), "{}", d[0].message);
+}
+
+#[test]
+fn unknown_names_suggest() {
+    let d = check(vec![flow_with(
+        Some("checkout"),
+        vec![if_step(
+            bin(
+                BinaryOp::Ge,
+                field(var("checkot", 10), "value", 11),
+                usd(20, 12),
+                12,
+            ),
+            vec![],
+            None,
+            9,
+        )],
+    )]);
+    assert_eq!(codes(&d), ["E0106"]);
+    assert_eq!(d[0].help.as_deref(), Some("did you mean `checkout`?"));
+}
+
+#[test]
+fn unknown_field_trait_segment_template() {
+    let d = check(vec![flow_with(
+        Some("c"),
+        vec![
+            if_step(
+                bin(
+                    BinaryOp::Ge,
+                    field(var("c", 10), "valeu", 11),
+                    usd(1, 12),
+                    12,
+                ),
+                vec![],
+                None,
+                9,
+            ),
+            if_step(profile("sms_consnt", 20), vec![], None, 19),
+            if_step(
+                bin(BinaryOp::In, var("profile", 30), var("vipp", 31), 30),
+                vec![],
+                None,
+                29,
+            ),
+            send(Channel::Email, "nope", 40),
+        ],
+    )]);
+    assert_eq!(codes(&d), ["E0102", "E0103", "E0105", "E0104"]);
+    assert_eq!(d[0].help.as_deref(), Some("did you mean `value`?"));
+    assert_eq!(d[1].help.as_deref(), Some("did you mean `sms_consent`?"));
+    assert_eq!(d[2].help.as_deref(), Some("did you mean `vip`?"));
+}
+
+#[test]
+fn optional_in_hole_needs_default_or_guard() {
+    // {{ profile.first_name }}
+    let d = check(vec![sms(vec![hole(profile("first_name", 5), &[])])]);
+    assert_eq!(codes(&d), ["E0203"]);
+    // {{ profile.first_name ?? "there" }}
+    let d = check(vec![sms(vec![hole(
+        bin(
+            BinaryOp::Default,
+            profile("first_name", 5),
+            string("there", 6),
+            6,
+        ),
+        &[],
+    )])]);
+    assert!(d.is_empty(), "{d:?}");
+    // {% if profile.first_name != none %}{{ profile.first_name }}{% else %}{{ profile.first_name }}{% endif %}
+    let guarded = TextNode::If {
+        branches: vec![(
+            bin(BinaryOp::Ne, profile("first_name", 5), none(6), 6),
+            text(&[hole(profile("first_name", 7), &[])]),
+        )],
+        else_branch: Some(text(&[hole(profile("first_name", 8), &[])])),
+        span: Span::default(),
+    };
+    let d = check(vec![sms(vec![guarded])]);
+    assert_eq!(codes(&d), ["E0203"]);
+    assert_eq!(d[0].primary.span, sp(8));
+}
+
+#[test]
+fn narrowing_in_and_and_else() {
+    let url = || field(var("c", 10), "checkout_url", 10);
+    // c.checkout_url != none and c.checkout_url == "x"   → fine
+    let ok = bin(
+        BinaryOp::And,
+        bin(BinaryOp::Ne, url(), none(11), 11),
+        bin(BinaryOp::Eq, url(), string("x", 12), 12),
+        11,
+    );
+    // c.checkout_url == none or c.checkout_url == "x"    → fine (or narrows on false)
+    let ok_or = bin(
+        BinaryOp::Or,
+        bin(BinaryOp::Eq, url(), none(11), 11),
+        bin(BinaryOp::Eq, url(), string("x", 12), 12),
+        11,
+    );
+    // c.checkout_url == "x" → E0203
+    let bad = bin(BinaryOp::Eq, url(), string("x", 13), 13);
+    let d = check(vec![flow_with(
+        Some("c"),
+        vec![
+            if_step(ok, vec![], None, 1),
+            if_step(ok_or, vec![], None, 2),
+            if_step(bad, vec![], None, 3),
+        ],
+    )]);
+    assert_eq!(codes(&d), ["E0203"]);
+}
+
+#[test]
+fn mixed_currencies() {
+    let d = check(vec![flow_with(
+        Some("c"),
+        vec![
+            if_step(
+                bin(
+                    BinaryOp::Gt,
+                    bin(BinaryOp::Add, usd(20, 10), eur(5, 11), 12),
+                    usd(1, 13),
+                    13,
+                ),
+                vec![],
+                None,
+                1,
+            ),
+            // revenue of unknown currency compares with anything
+            if_step(
+                bin(
+                    BinaryOp::Ge,
+                    field(var("c", 20), "value", 20),
+                    eur(5, 21),
+                    21,
+                ),
+                vec![],
+                None,
+                2,
+            ),
+        ],
+    )]);
+    assert_eq!(codes(&d), ["E0204"]);
+    assert_eq!(d[0].primary.span, sp(12));
+}
+
+#[test]
+fn match_must_be_exhaustive() {
+    let arm = |lits: &[&str]| MatchArm {
+        pattern: Pattern::Literals(lits.iter().map(|l| name(l, 50)).collect()),
+        body: block(vec![]),
+        span: Span::default(),
+    };
+    let m = |arms| {
+        step(
+            StepKind::Match {
+                scrutinee: profile("tier", 41),
+                arms,
+            },
+            40,
+        )
+    };
+    let d = check(vec![flow_with(
+        None,
+        vec![
+            m(vec![arm(&["gold"]), arm(&["silver"])]),
+            m(vec![arm(&["gold", "silver", "bronze"])]),
+            m(vec![
+                arm(&["platinum"]),
+                arm(&["gold"]),
+                MatchArm {
+                    pattern: Pattern::Wildcard(Span::default()),
+                    body: block(vec![]),
+                    span: Span::default(),
+                },
+            ]),
+        ],
+    )]);
+    assert_eq!(codes(&d), ["E0205", "E0201"]);
+    assert!(d[0].message.contains("\"bronze\""), "{}", d[0].message);
+}
+
+#[test]
+fn set_targets_and_values() {
+    let set = |target, value, at| step(StepKind::Set { target, value }, at);
+    let d = check(vec![flow_with(
+        Some("c"),
+        vec![
+            set(profile("tier", 10), string("gold", 11), 10),
+            set(profile("tier", 20), string("platinum", 21), 20),
+            set(field(var("c", 30), "value", 30), usd(1, 31), 30),
+            set(profile("sms_consent", 40), lit(Lit::Int(1), 41), 40),
+        ],
+    )]);
+    assert_eq!(codes(&d), ["E0201", "E0207", "E0201"]);
+}
+
+#[test]
+fn send_arguments_are_checked() {
+    let tpl = Item::Template(TemplateDecl {
+        channel: Channel::Email,
+        channel_span: Span::default(),
+        name: ident("cart", 0),
+        params: vec![Param {
+            name: ident("c", 0),
+            ty: ty(TypeExprKind::Event(name("Checkout Started", 0))),
+            span: Span::default(),
+        }],
+        parts: vec![],
+        span: Span::default(),
+    });
+    let send_args = |args: Vec<Expr>, at| {
+        step(
+            StepKind::Send {
+                channel: Channel::Email,
+                template: ident("cart", at),
+                args,
+            },
+            at,
+        )
+    };
+    let d = check(vec![
+        tpl,
+        flow_with(
+            Some("c"),
+            vec![
+                send_args(vec![var("c", 11)], 10),
+                send_args(vec![], 20),
+                send_args(vec![lit(Lit::Int(3), 31)], 30),
+                step(
+                    StepKind::Send {
+                        channel: Channel::Sms,
+                        template: ident("cart", 40),
+                        args: vec![],
+                    },
+                    40,
+                ),
+            ],
+        ),
+    ]);
+    assert_eq!(codes(&d), ["E0202", "E0202", "E0104"]);
+    assert_eq!(d[1].primary.span, sp(31));
+}
+
+#[test]
+fn errors_do_not_cascade() {
+    // (nope + 1) > 2 USD and nope.x: one E0106 per unknown name only.
+    let d = check(vec![flow_with(
+        None,
+        vec![if_step(
+            bin(
+                BinaryOp::And,
+                bin(
+                    BinaryOp::Gt,
+                    bin(BinaryOp::Add, var("nope", 10), lit(Lit::Int(1), 11), 11),
+                    usd(2, 12),
+                    12,
+                ),
+                field(var("nope2", 13), "x", 13),
+                14,
+            ),
+            vec![],
+            None,
+            1,
+        )],
+    )]);
+    assert_eq!(codes(&d), ["E0106", "E0106"]);
+}
+
+#[test]
+fn template_part_keys_and_filters() {
+    let t = Item::Template(template(
+        Channel::Sms,
+        "t",
+        vec![
+            ("bdy", text(&[])),
+            (
+                "body",
+                text(&[
+                    hole(var("shop", 5), &[]),
+                    hole(field(var("shop", 6), "name", 6), &[("uper", vec![])]),
+                    hole(field(var("shop", 7), "name", 7), &[("upper", vec![])]),
+                    hole(var("unsubscribe_url", 8), &[]),
+                ]),
+            ),
+        ],
+        0,
+    ));
+    let d = check(vec![t]);
+    assert_eq!(codes(&d), ["E0106", "E0201", "E0108"]);
+    assert_eq!(d[0].help.as_deref(), Some("did you mean `body`?"));
+    assert_eq!(d[2].help.as_deref(), Some("did you mean `upper`?"));
+}
