@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use nudge_compiler::Diagnostic;
 use nudge_compiler::db::{self, Database, Project, SourceContents, SourceFile};
 use nudge_compiler::span::FileId;
+use salsa::Setter;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 

@@ -36,11 +36,17 @@ fn options() -> Options {
     while i < args.len() {
         match args[i].as_str() {
             "--flows" => {
-                o.flows = args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(o.flows);
+                o.flows = args
+                    .get(i + 1)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(o.flows);
                 i += 1;
             }
             "--runs" => {
-                o.runs = args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(o.runs);
+                o.runs = args
+                    .get(i + 1)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(o.runs);
                 i += 1;
             }
             "--json" => o.json = true,
@@ -57,16 +63,14 @@ fn options() -> Options {
 fn check_once(files: &[(String, String)]) -> Vec<nudge_compiler::Diagnostic> {
     let db = Database::default();
     let mut sources = db.stdlib_files();
-    let mut next = db::first_project_file_id().0;
     let mut manifest = None;
-    for (path, text) in files {
+    for (id, (path, text)) in (db::first_project_file_id().0..).zip(files) {
         let file = SourceFile::new(
             &db,
             path.clone(),
-            FileId(next),
+            FileId(id),
             SourceContents::Text(text.clone()),
         );
-        next += 1;
         if path == "nudge.toml" {
             manifest = Some(file);
         } else {
