@@ -103,9 +103,9 @@ impl Checker<'_> {
                                 self.file,
                                 base.span,
                                 format!(
-                                    "{} may be none (`{}?`), so `.{}` may fail",
+                                    "{} may be none (`{}`), so `.{}` may fail",
                                     describe(base),
-                                    inner,
+                                    Ty::optional((*inner).clone()),
                                     field.name
                                 ),
                             )
