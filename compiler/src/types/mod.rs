@@ -166,6 +166,10 @@ pub(crate) struct Checker<'a> {
     narrowed: Vec<Narrowed>,
     /// Inside a template (per-message links and filters are available).
     in_template: bool,
+    /// Names bound somewhere in the current flow or template but visible
+    /// only in part of it, with where they are visible (for the help line
+    /// of E0106).
+    hints: Vec<(String, &'static str)>,
     /// Inside an `exit when` / `goal` condition, where a union compared
     /// with a literal outside it is lint W0005's ("can never match").
     never_match_is_lint: bool,
@@ -180,6 +184,7 @@ impl<'a> Checker<'a> {
             scope: Vec::new(),
             narrowed: Vec::new(),
             in_template: false,
+            hints: Vec::new(),
             never_match_is_lint: false,
         }
     }
