@@ -83,6 +83,10 @@
 //!   (an optional counts as 0), `short_link` text, `default(x)` an optional
 //!   (or text, whose empty value is replaced) and `x` must fit its present
 //!   type. Filters give `string` except `count` (`int`) and `default`.
+//! - `shop.name`, `url`, `address`, `from_email`, `from_name` and
+//!   `reply_to` are typed as present (`string`, `url`, `string`, `email`,
+//!   `string`, `email`): they are project settings, not customer data; a
+//!   setting missing from `nudge.toml` renders as empty text.
 //! - A hole must print a present scalar: lists, records, `profile` and
 //!   `shop` are E0201 (help: use a field or `| count`).
 //! - `track "E" { ... }` of a declared event checks each field (unknown →
