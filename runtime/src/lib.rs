@@ -1,5 +1,6 @@
 //! nudge-runtime: the VM, the deterministic engine and the simulator.
 
+pub mod engine;
 pub mod journey;
 pub mod template;
 pub mod vm;

@@ -98,6 +98,11 @@ pub fn arith(op: Arith, a: &Value, b: &Value) -> Result<Value, String> {
     use Value as V;
     match (op, a, b) {
         (_, V::Int(x), V::Int(y)) => int(op, *x, *y),
+        // The empty sum is `Int(0)` (its currency is unknown): zero plus
+        // money is that money, so `sum(...)` over no events still adds up.
+        (Arith::Add, V::Int(0), m @ V::Money(_)) | (Arith::Add, m @ V::Money(_), V::Int(0)) => {
+            Ok(m.clone())
+        }
         (_, V::Int(_) | V::Decimal(_), V::Int(_) | V::Decimal(_)) => {
             let (x, y) = (number(a).unwrap_or_default(), number(b).unwrap_or_default());
             dec(op, x, y).map(V::Decimal)
@@ -236,6 +241,9 @@ pub fn compare(a: &Value, b: &Value) -> Result<Ordering, String> {
             same_currency("<", x, y)?;
             Ok(x.amount.cmp(&y.amount))
         }
+        // The empty sum `Int(0)` against money: zero of that currency.
+        (V::Int(0), V::Money(y)) => Ok(Decimal::ZERO.cmp(&y.amount)),
+        (V::Money(x), V::Int(0)) => Ok(x.amount.cmp(&Decimal::ZERO)),
         (V::Percent(x), V::Percent(y)) => Ok(x.cmp(y)),
         (V::Duration(x), V::Duration(y)) | (V::Timestamp(x), V::Timestamp(y)) => Ok(x.cmp(y)),
         (V::Date(x), V::Date(y)) => Ok(x.cmp(y)),

@@ -1,0 +1,395 @@
+//! Handling one piece of work for one profile, then everything it cascades
+//! into (events flows emit, segment transitions), in a fixed order.
+//!
+//! For a track event:
+//! 1. de-duplicate by message id;
+//! 2. consent: "Unsubscribed" and an SMS STOP reply flip consent at once
+//!    (before anything else can send);
+//! 3. history: aggregates and `when inactive` silences;
+//! 4. goals: conversions are attributed before `exit when` removes the
+//!    journey (the goal and the exit are often the same order event);
+//! 5. `exit when`: matching journeys leave at once, whatever they wait for;
+//! 6. `wait for`: matching journeys resume;
+//! 7. event triggers start journeys (higher priority first);
+//! 8. traits or history changed: date triggers and segments are
+//!    re-evaluated, entering/leaving triggers start journeys.
+//!
+//! Events a journey emits (`track`) queue behind the current work and take
+//! the same path, at most `MAX_CASCADE` per input.
+
+use super::state::{DEDUPE_WINDOW, Wait};
+use super::timers::{TimerKey, TimerKind};
+use super::trace::{Decision, ResumedBy};
+use super::{Cx, DeliveryOutcome, MAX_CASCADE};
+use crate::vm::Resume;
+use nudge_bytecode::op::Channel;
+use nudge_bytecode::{Record, Value};
+
+pub(super) enum Work {
+    Identify {
+        traits: Record,
+        message_id: Option<String>,
+    },
+    Track {
+        event: String,
+        properties: Record,
+        at: i64,
+        message_id: Option<String>,
+    },
+    Delivery {
+        key: String,
+        channel: Channel,
+        outcome: DeliveryOutcome,
+    },
+    Timer(TimerKey, TimerKind),
+}
+
+/// Replies that opt out of SMS (CTIA keywords) and back in.
+const STOP_WORDS: [&str; 6] = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"];
+const START_WORDS: [&str; 3] = ["START", "UNSTOP", "YES"];
+
+impl Cx<'_, '_> {
+    pub(super) fn run(&mut self, first: Work) {
+        self.queue.push_back(first);
+        let mut budget = MAX_CASCADE;
+        loop {
+            if self.dirty {
+                self.dirty = false;
+                self.reschedule_dates();
+                self.reevaluate_segments();
+                continue;
+            }
+            let Some(work) = self.queue.pop_front() else {
+                break;
+            };
+            if budget == 0 {
+                if let Work::Track { event, .. } = work {
+                    self.trace(None, None, Decision::EventLoopCut { event });
+                }
+                continue;
+            }
+            budget -= 1;
+            self.work(work);
+        }
+    }
+
+    fn work(&mut self, work: Work) {
+        match work {
+            Work::Identify { traits, message_id } => {
+                if self.duplicate(message_id) {
+                    return;
+                }
+                for (name, value) in traits.fields() {
+                    self.p.traits.insert(name.to_string(), value.clone());
+                }
+                self.dirty = true;
+            }
+            Work::Track {
+                event,
+                properties,
+                at,
+                message_id,
+            } => {
+                if self.duplicate(message_id) {
+                    return;
+                }
+                self.track(&event, properties, at);
+            }
+            Work::Delivery {
+                key,
+                channel,
+                outcome,
+            } => self.delivery(&key, channel, outcome),
+            Work::Timer(key, kind) => self.timer(key, kind),
+        }
+    }
+
+    /// True (and traced) when this message id was seen recently.
+    fn duplicate(&mut self, message_id: Option<String>) -> bool {
+        let Some(id) = message_id else { return false };
+        if self.p.seen.contains(&id) {
+            self.trace(None, None, Decision::Duplicate { message_id: id });
+            return true;
+        }
+        self.p.seen.push_back(id);
+        while self.p.seen.len() > DEDUPE_WINDOW {
+            self.p.seen.pop_front();
+        }
+        false
+    }
+
+    fn track(&mut self, name: &str, properties: Record, at: i64) {
+        let event = Value::Record(properties);
+        self.consent(name, &event);
+        self.history(name, &event, at);
+        self.goals(name, &event);
+        self.exits(name, &event);
+        self.wait_fors(name, &event);
+        let flows = self.eng.event_flows.get(name).cloned().unwrap_or_default();
+        for flow in flows {
+            let Some(f) = self.eng.bundle.flows.get(usize::from(flow)) else {
+                continue;
+            };
+            let nudge_bytecode::format::Trigger::Event { filter, .. } = &f.trigger else {
+                continue;
+            };
+            let matched = self
+                .eng
+                .vm
+                .event_matches(filter.as_ref(), &[], &event, &self.env());
+            match matched {
+                Ok(true) => self.enter(flow, Some(&event), format!("event {name:?}")),
+                Ok(false) => {}
+                Err(e) => self.trace(
+                    Some(flow),
+                    None,
+                    Decision::Failed {
+                        error: format!("trigger filter: {e}"),
+                    },
+                ),
+            }
+        }
+    }
+
+    fn consent(&mut self, name: &str, event: &Value) {
+        let prop = |n: &str| {
+            event
+                .as_record()
+                .and_then(|r| r.get(n))
+                .and_then(Value::as_str)
+                .map(|s| s.trim().to_ascii_uppercase())
+        };
+        match name {
+            "Unsubscribed" => {
+                if prop("channel").as_deref() == Some("SMS") {
+                    self.set_consent("sms_consent", false, "sms unsubscribed");
+                } else {
+                    self.set_consent("email_consent", false, "email unsubscribed");
+                }
+            }
+            "SMS Received" => {
+                let body = prop("body").or_else(|| prop("text")).unwrap_or_default();
+                if STOP_WORDS.contains(&body.as_str()) {
+                    self.p.suppressions.sms_stopped = true;
+                    self.set_consent("sms_consent", false, "sms STOP");
+                } else if START_WORDS.contains(&body.as_str()) && self.p.suppressions.sms_stopped {
+                    self.p.suppressions.sms_stopped = false;
+                    self.set_consent("sms_consent", true, "sms START");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn set_consent(&mut self, name: &str, value: bool, what: &str) {
+        self.p.traits.insert(name.to_string(), Value::Bool(value));
+        self.dirty = true;
+        self.trace(None, None, Decision::ConsentChanged { what: what.into() });
+    }
+
+    fn delivery(&mut self, key: &str, channel: Channel, outcome: DeliveryOutcome) {
+        let s = &mut self.p.suppressions;
+        let what = match (outcome, channel) {
+            (DeliveryOutcome::HardBounce, Channel::Email) => {
+                s.email_bounced = true;
+                "email hard bounce"
+            }
+            (DeliveryOutcome::HardBounce, Channel::Sms) => {
+                s.sms_bounced = true;
+                "sms hard bounce"
+            }
+            (DeliveryOutcome::Complained, _) => {
+                s.email_complained = true;
+                "email complaint"
+            }
+            _ => return,
+        };
+        self.trace(
+            None,
+            None,
+            Decision::ConsentChanged {
+                what: format!("{what} ({key})"),
+            },
+        );
+    }
+
+    /// Aggregates and `when inactive` silences.
+    fn history(&mut self, name: &str, event: &Value, at: i64) {
+        for (i, a) in self.eng.bundle.aggregates.iter().enumerate() {
+            if a.event == name
+                && let Some(s) = self.p.aggregates.get_mut(i)
+            {
+                s.prune(a, self.now);
+                s.record(a, at, event);
+                self.dirty = true;
+            }
+        }
+        let flows = self
+            .eng
+            .inactive_flows
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
+        for flow in flows {
+            self.arm_inactive(flow, at);
+        }
+    }
+
+    fn goals(&mut self, name: &str, event: &Value) {
+        let now = self.now;
+        self.p.goals.retain(|g| g.deadline >= now);
+        let mut i = 0;
+        while let Some(g) = self.p.goals.get(i) {
+            let flow = g.flow;
+            let Some(goal) = self
+                .eng
+                .bundle
+                .flows
+                .get(usize::from(flow))
+                .and_then(|f| f.settings.goal.as_ref())
+            else {
+                i += 1;
+                continue;
+            };
+            if goal.event.event != name {
+                i += 1;
+                continue;
+            }
+            let locals = match &g.locals {
+                Some(l) => l.clone(),
+                None => self
+                    .p
+                    .journeys
+                    .iter()
+                    .find(|j| j.id == g.journey)
+                    .map(|j| j.vm.locals.clone())
+                    .unwrap_or_default(),
+            };
+            let journey = g.journey;
+            let ok = self
+                .eng
+                .vm
+                .event_matches(goal.event.filter.as_ref(), &locals, event, &self.env())
+                .unwrap_or(false);
+            if ok {
+                self.p.goals.remove(i);
+                let revenue = ["revenue", "value", "total"]
+                    .iter()
+                    .find_map(|f| event.as_record().and_then(|r| r.get(f)))
+                    .filter(|v| matches!(v, Value::Money(_) | Value::Int(_) | Value::Decimal(_)))
+                    .cloned();
+                self.trace(
+                    Some(flow),
+                    Some(journey),
+                    Decision::Converted {
+                        event: name.to_string(),
+                        revenue,
+                    },
+                );
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn exits(&mut self, name: &str, event: &Value) {
+        let mut i = 0;
+        while let Some(j) = self.p.journeys.get(i) {
+            let exit = self
+                .eng
+                .bundle
+                .flows
+                .get(usize::from(j.flow))
+                .map(|f| f.settings.exit_when.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .filter(|m| m.event == name)
+                .any(|m| {
+                    self.eng
+                        .vm
+                        .event_matches(m.filter.as_ref(), &j.vm.locals, event, &self.env())
+                        .unwrap_or(false)
+                });
+            if exit {
+                let j = self.p.journeys.remove(i);
+                self.finish(
+                    j,
+                    super::trace::ExitReason::ExitWhen {
+                        event: name.to_string(),
+                    },
+                );
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn wait_fors(&mut self, name: &str, event: &Value) {
+        let waiting: Vec<u64> = self
+            .p
+            .journeys
+            .iter()
+            .filter(|j| matches!(&j.wait, Wait::Event { event, .. } if event == name))
+            .filter(|j| {
+                self.eng
+                    .vm
+                    .wait_for_matches(&j.vm, event, &self.env())
+                    .unwrap_or(false)
+            })
+            .map(|j| j.id)
+            .collect();
+        for id in waiting {
+            let Some(pos) = self.p.journeys.iter().position(|j| j.id == id) else {
+                continue;
+            };
+            let mut j = self.p.journeys.remove(pos);
+            if let Some(k) = j.wait.timer() {
+                self.timers.cancel(k);
+            }
+            j.wait = Wait::Running;
+            self.trace(
+                Some(j.flow),
+                Some(j.id),
+                Decision::Resumed {
+                    by: ResumedBy::Event {
+                        event: name.to_string(),
+                    },
+                },
+            );
+            let step =
+                self.eng
+                    .vm
+                    .resume(&mut j.vm, Resume::EventArrived(event.clone()), &self.env());
+            self.drive(j, step);
+        }
+    }
+
+    fn timer(&mut self, key: TimerKey, kind: TimerKind) {
+        match kind {
+            TimerKind::Journey(id) => self.wake(key, id),
+            TimerKind::Date(flow) => {
+                self.p.trigger_timers.retain(|(_, k)| *k != key);
+                match self.p.date_fired.iter_mut().find(|(f, _)| *f == flow) {
+                    Some(slot) => slot.1 = key.at,
+                    None => self.p.date_fired.push((flow, key.at)),
+                }
+                self.enter(flow, None, "date".into());
+                // Arm the next anniversary.
+                self.dirty = true;
+            }
+            TimerKind::Inactive(flow) => {
+                self.p.trigger_timers.retain(|(_, k)| *k != key);
+                self.enter(flow, None, "inactive".into());
+            }
+            TimerKind::Window => {
+                self.p.window_timer = None;
+                for (i, a) in self.eng.bundle.aggregates.iter().enumerate() {
+                    if let Some(s) = self.p.aggregates.get_mut(i) {
+                        s.prune(a, self.now);
+                    }
+                }
+                self.dirty = true;
+            }
+        }
+    }
+}

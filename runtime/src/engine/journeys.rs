@@ -1,0 +1,493 @@
+//! Entering flows and running journeys on the VM, effect by effect.
+//!
+//! A journey runs until it waits (a timer, an event, or a deferred send),
+//! exits, or fails; then it is parked in the profile. Nothing else holds a
+//! journey, so "exit when cancels waiting journeys at once" is just removing
+//! it and its timer.
+
+use super::Cx;
+use super::policy::{self, SendCheck, Verdict};
+use super::state::{Journey, OpenGoal, Wait};
+use super::timers::{TimerKey, TimerKind};
+use super::trace::{
+    Content, Decision, ExitReason, NotEntered, OutEffect, OutboundMessage, ResumedBy,
+};
+use crate::template::{Rendered, render};
+use crate::vm::{Effect, Resume, VmError, split_bucket};
+use nudge_bytecode::Value;
+use nudge_bytecode::format::{Category, Reentry};
+use nudge_bytecode::op::Channel;
+
+/// The salt of the holdout draw: not a valid split name, so a flow's
+/// holdout never correlates with one of its splits.
+pub const HOLDOUT_SALT: &str = "#holdout";
+
+/// Whether a profile falls in a flow's holdout (deterministic, like splits:
+/// sha256 of profile, flow and `HOLDOUT_SALT`, mapped to basis points).
+pub fn in_holdout(profile: &str, flow: &str, holdout_bp: u16) -> bool {
+    holdout_bp > 0 && split_bucket(profile, flow, HOLDOUT_SALT) < u32::from(holdout_bp)
+}
+
+enum SendResult {
+    Done,
+    Deferred { until: i64 },
+}
+
+impl Cx<'_, '_> {
+    /// Starts a journey of `flow` unless its reentry rule says no.
+    pub(super) fn enter(&mut self, flow: u16, event: Option<&Value>, trigger: String) {
+        let Some(f) = self.eng.bundle.flows.get(usize::from(flow)) else {
+            return;
+        };
+        let last = self
+            .p
+            .entries
+            .iter()
+            .find(|(i, _)| *i == flow)
+            .map(|(_, at)| *at);
+        let refused = match f.settings.reentry {
+            Reentry::Always => None,
+            Reentry::AfterExit => self
+                .p
+                .journeys
+                .iter()
+                .any(|j| j.flow == flow)
+                .then_some(NotEntered::AlreadyActive),
+            Reentry::Once => last.map(|_| NotEntered::EnteredBefore),
+            Reentry::OncePer { secs } => last
+                .filter(|l| self.now.saturating_sub(*l) < secs.saturating_mul(1000))
+                .map(|l| NotEntered::TooSoon { last_entry: l }),
+        };
+        if let Some(reason) = refused {
+            self.trace(Some(flow), None, Decision::NotEntered { reason });
+            return;
+        }
+        match self.p.entries.iter_mut().find(|(i, _)| *i == flow) {
+            Some(slot) => slot.1 = self.now,
+            None => self.p.entries.push((flow, self.now)),
+        }
+        let holdout = in_holdout(&self.pid, &f.name, f.settings.holdout_bp);
+        let id = *self.next_journey;
+        *self.next_journey += 1;
+        self.trace(Some(flow), Some(id), Decision::Entered { trigger, holdout });
+        if let Some(goal) = &f.settings.goal {
+            self.p.goals.push(OpenGoal {
+                journey: id,
+                flow,
+                deadline: self
+                    .now
+                    .saturating_add(goal.within_secs.saturating_mul(1000)),
+                holdout,
+                locals: None,
+            });
+        }
+        let started = self.eng.vm.start(usize::from(flow), event, &self.env());
+        match started {
+            Ok((vm, effect)) => {
+                let j = Journey {
+                    id,
+                    flow,
+                    vm,
+                    entered_at: self.now,
+                    holdout,
+                    wait: Wait::Running,
+                };
+                self.drive(j, Ok(effect));
+            }
+            Err(e) => {
+                self.trace(
+                    Some(flow),
+                    Some(id),
+                    Decision::Failed {
+                        error: e.to_string(),
+                    },
+                );
+                self.trace(
+                    Some(flow),
+                    Some(id),
+                    Decision::Exited {
+                        by: ExitReason::Error,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Acts on effects until the journey parks, exits or fails.
+    pub(super) fn drive(&mut self, mut j: Journey, mut step: Result<Effect, VmError>) {
+        let priority = self.eng.flow_priority(j.flow);
+        loop {
+            let effect = match step {
+                Ok(e) => e,
+                Err(e) => {
+                    self.trace(
+                        Some(j.flow),
+                        Some(j.id),
+                        Decision::Failed {
+                            error: e.to_string(),
+                        },
+                    );
+                    self.finish(j, ExitReason::Error);
+                    return;
+                }
+            };
+            let resume = match effect {
+                Effect::Send {
+                    template,
+                    channel,
+                    args,
+                } => {
+                    let op = j.vm.pc.saturating_sub(1);
+                    match self.send(&j, template, channel, &args, op) {
+                        SendResult::Done => Resume::Continue,
+                        SendResult::Deferred { until } => {
+                            let timer = self.schedule(until, priority, TimerKind::Journey(j.id));
+                            j.wait = Wait::DeferredSend {
+                                timer,
+                                template,
+                                channel,
+                                args,
+                                op,
+                            };
+                            self.p.journeys.push(j);
+                            return;
+                        }
+                    }
+                }
+                Effect::WaitUntil { at } => {
+                    if at > self.now {
+                        return self.park_timer(j, at, priority);
+                    }
+                    self.trace(Some(j.flow), Some(j.id), Decision::WaitPassed { until: at });
+                    Resume::Continue
+                }
+                Effect::WaitUntilLocal { time, weekday } => {
+                    match super::localtime::next_local(self.now, &self.tz(), time, weekday) {
+                        Some(at) if at > self.now => return self.park_timer(j, at, priority),
+                        _ => Resume::Continue,
+                    }
+                }
+                Effect::WaitFor { event, deadline } => {
+                    self.trace(
+                        Some(j.flow),
+                        Some(j.id),
+                        Decision::WaitingFor {
+                            event: event.clone(),
+                            deadline,
+                        },
+                    );
+                    let key =
+                        self.schedule(deadline.max(self.now), priority, TimerKind::Journey(j.id));
+                    j.wait = Wait::Event {
+                        event,
+                        deadline: key,
+                    };
+                    self.p.journeys.push(j);
+                    return;
+                }
+                Effect::Track { event, properties } => {
+                    self.trace(
+                        Some(j.flow),
+                        Some(j.id),
+                        Decision::Tracked {
+                            event: event.clone(),
+                        },
+                    );
+                    self.out.effects.push(OutEffect::Track {
+                        profile: self.pid.clone(),
+                        event: event.clone(),
+                        properties: properties.clone(),
+                    });
+                    self.queue.push_back(super::events::Work::Track {
+                        event,
+                        properties,
+                        at: self.now,
+                        message_id: None,
+                    });
+                    Resume::Continue
+                }
+                Effect::SetTrait { name, value } => {
+                    self.trace(
+                        Some(j.flow),
+                        Some(j.id),
+                        Decision::TraitSet { name: name.clone() },
+                    );
+                    self.p.traits.insert(name.clone(), value.clone());
+                    self.out.effects.push(OutEffect::SetTrait {
+                        profile: self.pid.clone(),
+                        name,
+                        value,
+                    });
+                    self.dirty = true;
+                    Resume::Continue
+                }
+                Effect::Webhook { method, url, body } => {
+                    let key = self.key(&j, j.vm.pc.saturating_sub(1));
+                    self.trace(
+                        Some(j.flow),
+                        Some(j.id),
+                        Decision::Webhook {
+                            url: url.clone(),
+                            key: key.clone(),
+                        },
+                    );
+                    self.out.effects.push(OutEffect::Webhook {
+                        key,
+                        profile: self.pid.clone(),
+                        method,
+                        url,
+                        body,
+                    });
+                    Resume::Continue
+                }
+                Effect::SplitAssigned { split, variant } => {
+                    self.trace(
+                        Some(j.flow),
+                        Some(j.id),
+                        Decision::SplitAssigned { split, variant },
+                    );
+                    Resume::Continue
+                }
+                Effect::Exit => {
+                    let last = self
+                        .eng
+                        .bundle
+                        .flows
+                        .get(usize::from(j.flow))
+                        .map(|f| f.code.ops.len().saturating_sub(1));
+                    let by = if last == Some(j.vm.pc as usize) {
+                        ExitReason::End
+                    } else {
+                        ExitReason::ExitStep
+                    };
+                    self.finish(j, by);
+                    return;
+                }
+            };
+            step = self.eng.vm.resume(&mut j.vm, resume, &self.env());
+        }
+    }
+
+    fn park_timer(&mut self, mut j: Journey, at: i64, priority: i64) {
+        self.trace(Some(j.flow), Some(j.id), Decision::Waiting { until: at });
+        let key = self.schedule(at, priority, TimerKind::Journey(j.id));
+        j.wait = Wait::Timer(key);
+        self.p.journeys.push(j);
+    }
+
+    /// The journey is over: its timer goes, its goal window (if any) keeps
+    /// a copy of the locals its `where` reads.
+    pub(super) fn finish(&mut self, j: Journey, by: ExitReason) {
+        if let Some(k) = j.wait.timer() {
+            self.timers.cancel(k);
+        }
+        if let Some(g) = self.p.goals.iter_mut().find(|g| g.journey == j.id) {
+            let reads_locals = self
+                .eng
+                .bundle
+                .flows
+                .get(usize::from(j.flow))
+                .and_then(|f| f.settings.goal.as_ref())
+                .is_some_and(|goal| goal.event.filter.is_some());
+            g.locals = Some(if reads_locals {
+                j.vm.locals
+            } else {
+                Vec::new()
+            });
+        }
+        self.trace(Some(j.flow), Some(j.id), Decision::Exited { by });
+    }
+
+    /// A journey's timer fired.
+    pub(super) fn wake(&mut self, key: TimerKey, id: u64) {
+        let Some(pos) = self
+            .p
+            .journeys
+            .iter()
+            .position(|j| j.id == id && j.wait.timer() == Some(key))
+        else {
+            return;
+        };
+        let mut j = self.p.journeys.remove(pos);
+        let wait = std::mem::replace(&mut j.wait, Wait::Running);
+        let input = match wait {
+            Wait::Running | Wait::Timer(_) => {
+                self.trace(
+                    Some(j.flow),
+                    Some(j.id),
+                    Decision::Resumed {
+                        by: ResumedBy::Timer,
+                    },
+                );
+                Resume::Continue
+            }
+            Wait::Event { .. } => {
+                self.trace(
+                    Some(j.flow),
+                    Some(j.id),
+                    Decision::Resumed {
+                        by: ResumedBy::Timeout,
+                    },
+                );
+                Resume::TimedOut
+            }
+            Wait::DeferredSend {
+                template,
+                channel,
+                args,
+                op,
+                ..
+            } => match self.send(&j, template, channel, &args, op) {
+                SendResult::Done => Resume::Continue,
+                SendResult::Deferred { until } => {
+                    let priority = self.eng.flow_priority(j.flow);
+                    let timer = self.schedule(until, priority, TimerKind::Journey(j.id));
+                    j.wait = Wait::DeferredSend {
+                        timer,
+                        template,
+                        channel,
+                        args,
+                        op,
+                    };
+                    self.p.journeys.push(j);
+                    return;
+                }
+            },
+        };
+        let step = self.eng.vm.resume(&mut j.vm, input, &self.env());
+        self.drive(j, step);
+    }
+
+    fn key(&self, j: &Journey, op: u32) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            self.pid,
+            self.eng.flow_name(j.flow),
+            j.id,
+            op
+        )
+    }
+
+    /// Policies, then rendering, then the outbound message.
+    fn send(
+        &mut self,
+        j: &Journey,
+        template: u16,
+        channel: Channel,
+        args: &[Value],
+        op: u32,
+    ) -> SendResult {
+        let bundle = self.eng.bundle;
+        let Some(flow) = bundle.flows.get(usize::from(j.flow)) else {
+            return SendResult::Done;
+        };
+        let tname = bundle
+            .templates
+            .get(usize::from(template))
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
+        let tz = self.tz();
+        let verdict = SendCheck {
+            policies: &bundle.policies,
+            category: flow.settings.category,
+            holdout: j.holdout,
+            channel,
+            profile: self.p,
+            tz: &tz,
+            now: self.now,
+        }
+        .verdict();
+        let to = match verdict {
+            Verdict::Deliver { to } => to,
+            Verdict::Suppress(reason) => {
+                self.trace(
+                    Some(j.flow),
+                    Some(j.id),
+                    Decision::Suppressed {
+                        template: tname,
+                        channel,
+                        reason,
+                    },
+                );
+                return SendResult::Done;
+            }
+            Verdict::Defer { until, reason } => {
+                self.trace(
+                    Some(j.flow),
+                    Some(j.id),
+                    Decision::Deferred {
+                        template: tname,
+                        channel,
+                        until,
+                        reason,
+                    },
+                );
+                return SendResult::Deferred { until };
+            }
+        };
+        let rendered = render(&self.eng.vm, template, args, &self.env());
+        let content = match rendered {
+            Ok(r) => content(r),
+            Err(e) => {
+                self.trace(
+                    Some(j.flow),
+                    Some(j.id),
+                    Decision::RenderFailed {
+                        template: tname,
+                        error: e.to_string(),
+                    },
+                );
+                return SendResult::Done;
+            }
+        };
+        let marketing = flow.settings.category == Category::Marketing;
+        if marketing {
+            policy::record_send(&bundle.policies, self.p, channel, self.now);
+        }
+        let key = self.key(j, op);
+        self.trace(
+            Some(j.flow),
+            Some(j.id),
+            Decision::Sent {
+                template: tname.clone(),
+                channel,
+                key: key.clone(),
+                excerpt: content.excerpt(),
+            },
+        );
+        self.out.effects.push(OutEffect::Send(OutboundMessage {
+            key,
+            profile: self.pid.clone(),
+            flow: flow.name.clone(),
+            template: tname,
+            channel,
+            to,
+            marketing,
+            content,
+        }));
+        SendResult::Done
+    }
+}
+
+fn content(r: Rendered) -> Content {
+    match r {
+        Rendered::Email(e) => Content::Email {
+            subject: e.subject,
+            preheader: e.preheader,
+            from: e.from,
+            reply_to: e.reply_to,
+            html: e.html,
+            text: e.text,
+        },
+        Rendered::Sms(s) => Content::Sms {
+            segments: u32::try_from(s.measure.segments).unwrap_or(u32::MAX),
+            encoding: format!("{:?}", s.measure.encoding),
+            body: s.body,
+        },
+        Rendered::Push(p) => Content::Push {
+            title: p.title,
+            body: p.body,
+            url: p.url,
+        },
+    }
+}

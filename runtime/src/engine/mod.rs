@@ -1,0 +1,369 @@
+//! The deterministic, sans-IO engine: `(state, input, now) -> (new state,
+//! outputs)`. No clock, no I/O, no randomness: time arrives with the inputs
+//! and the timer queue lives in the state, so the simulator, the test runner
+//! and the daemon get the same answer from the same inputs.
+//!
+//! Inputs (`Input`): identify (trait updates), track events, delivery
+//! outcomes, and `Tick` (the clock moved). Before acting on any input the
+//! engine fires every timer due up to its instant, in timer order (due time,
+//! then higher flow priority, then creation), each at its own due time.
+//! Outputs (`Outputs`): effects for the shell (sends with rendered content
+//! and idempotency keys, webhooks, emitted events, trait updates) and a
+//! trace record for every decision.
+//!
+//! | file | job |
+//! |---|---|
+//! | `state.rs` | the serializable state: profiles, journeys, ledgers |
+//! | `timers.rs` | the timer queue and its firing order |
+//! | `events.rs` | one input for one profile: consent, aggregates, goals, `exit when`, `wait for`, event triggers, and the emitted-event loop |
+//! | `journeys.rs` | entering flows (reentry, holdout) and running journeys on the VM, effect by effect |
+//! | `triggers.rs` | `when date` and `when inactive` timers |
+//! | `segments.rs` | segment re-evaluation, enter/leave transitions, window expiry |
+//! | `aggregates.rs` | bounded per-profile history aggregates |
+//! | `policy.rs` | send-time policies: consent, suppressions, quiet hours, caps |
+//! | `localtime.rs` | timezones (jiff): local times, quiet windows, anniversaries |
+//! | `env.rs` | the VM's view of one profile |
+//! | `trace.rs` | outputs and trace records |
+
+pub mod aggregates;
+pub mod env;
+mod events;
+mod journeys;
+pub mod localtime;
+pub mod policy;
+mod segments;
+pub mod state;
+pub mod timers;
+pub mod trace;
+mod triggers;
+
+#[cfg(test)]
+mod tests;
+
+use crate::vm::Vm;
+use jiff::tz::TimeZone;
+use nudge_bytecode::format::Trigger;
+use nudge_bytecode::op::Channel;
+use nudge_bytecode::{Bundle, Record};
+use serde::{Deserialize, Serialize};
+use state::{EngineState, Profile};
+use std::collections::{BTreeMap, VecDeque};
+use timers::{TimerKind, TimerQueue};
+use trace::{Decision, Outputs, TraceRecord};
+
+/// One thing that happened in the world.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Input {
+    /// Trait updates (a Segment `identify`). Traits not named are kept.
+    Identify {
+        profile: String,
+        traits: Record,
+        at: i64,
+        message_id: Option<String>,
+    },
+    /// An event (a Segment `track`). `properties` are already typed values.
+    Track {
+        profile: String,
+        event: String,
+        properties: Record,
+        at: i64,
+        message_id: Option<String>,
+    },
+    /// What a provider said about a send (by its idempotency key).
+    Delivery {
+        profile: String,
+        key: String,
+        channel: Channel,
+        outcome: DeliveryOutcome,
+        at: i64,
+    },
+    /// The clock moved to `at`: fire due timers.
+    Tick { at: i64 },
+}
+
+impl Input {
+    pub fn at(&self) -> i64 {
+        match self {
+            Input::Identify { at, .. }
+            | Input::Track { at, .. }
+            | Input::Delivery { at, .. }
+            | Input::Tick { at } => *at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeliveryOutcome {
+    Delivered,
+    SoftBounce,
+    /// Permanent failure: the address is suppressed for every flow.
+    HardBounce,
+    /// A spam complaint: email to the profile is suppressed for every flow.
+    Complained,
+}
+
+/// Most emitted events (and segment transitions) one input may cascade
+/// into; past it the chain is cut and traced (flows triggering each other
+/// in a loop must not hang the engine).
+pub const MAX_CASCADE: usize = 256;
+
+/// The engine over one loaded bundle. Holds only derived, immutable tables;
+/// all mutable state is the caller's `EngineState`.
+pub struct Engine<'b> {
+    bundle: &'b Bundle,
+    vm: Vm<'b>,
+    default_tz: TimeZone,
+    /// Event name → flows it triggers, higher priority first.
+    event_flows: BTreeMap<&'b str, Vec<u16>>,
+    /// Event name → `when inactive` flows it re-arms.
+    inactive_flows: BTreeMap<&'b str, Vec<u16>>,
+    date_flows: Vec<u16>,
+    /// Per segment: flows triggered on entering / on leaving.
+    entering: Vec<Vec<u16>>,
+    leaving: Vec<Vec<u16>>,
+    /// Segments in dependency order.
+    segment_order: Vec<u16>,
+    /// Aggregates any segment reads (their window expiry re-evaluates).
+    segment_aggregates: Vec<u16>,
+}
+
+impl<'b> Engine<'b> {
+    pub fn new(bundle: &'b Bundle) -> Engine<'b> {
+        let mut order: Vec<u16> = (0..bundle.flows.len())
+            .filter_map(|i| u16::try_from(i).ok())
+            .collect();
+        // Priority order (stable, so equal priorities keep name order).
+        order.sort_by_key(|&i| {
+            std::cmp::Reverse(
+                bundle
+                    .flows
+                    .get(usize::from(i))
+                    .map(|f| f.settings.priority)
+                    .unwrap_or(0),
+            )
+        });
+        let mut event_flows: BTreeMap<&str, Vec<u16>> = BTreeMap::new();
+        let mut inactive_flows: BTreeMap<&str, Vec<u16>> = BTreeMap::new();
+        let mut date_flows = Vec::new();
+        let mut entering = vec![Vec::new(); bundle.segments.len()];
+        let mut leaving = vec![Vec::new(); bundle.segments.len()];
+        for &i in &order {
+            let Some(flow) = bundle.flows.get(usize::from(i)) else {
+                continue;
+            };
+            match &flow.trigger {
+                Trigger::Event { event, .. } => event_flows.entry(event).or_default().push(i),
+                Trigger::Inactive { event, .. } => inactive_flows.entry(event).or_default().push(i),
+                Trigger::Date { .. } => date_flows.push(i),
+                Trigger::Entering(s) => {
+                    if let Some(v) = entering.get_mut(usize::from(*s)) {
+                        v.push(i);
+                    }
+                }
+                Trigger::Leaving(s) => {
+                    if let Some(v) = leaving.get_mut(usize::from(*s)) {
+                        v.push(i);
+                    }
+                }
+            }
+        }
+        let mut segment_aggregates: Vec<u16> = bundle
+            .segments
+            .iter()
+            .flat_map(|s| s.aggregates.iter().copied())
+            .collect();
+        segment_aggregates.sort_unstable();
+        segment_aggregates.dedup();
+        Engine {
+            bundle,
+            vm: Vm::new(bundle),
+            default_tz: localtime::zone(&bundle.policies.default_timezone).unwrap_or(TimeZone::UTC),
+            event_flows,
+            inactive_flows,
+            date_flows,
+            entering,
+            leaving,
+            segment_order: segments::dependency_order(bundle),
+            segment_aggregates,
+        }
+    }
+
+    pub fn bundle(&self) -> &'b Bundle {
+        self.bundle
+    }
+
+    /// When the engine next needs to act without new input.
+    pub fn next_due(state: &EngineState) -> Option<i64> {
+        state.timers.next_due()
+    }
+
+    /// Handles one input: first fires every timer due up to its instant,
+    /// then acts on it. The clock never moves backwards: an input older
+    /// than the clock is handled at the clock (its own timestamp still
+    /// dates its history entries).
+    pub fn handle(&self, state: &mut EngineState, input: Input) -> Outputs {
+        let mut out = self.advance(state, input.at());
+        let now = state.clock;
+        let (pid, work) = match input {
+            Input::Tick { .. } => return out,
+            Input::Identify {
+                profile,
+                traits,
+                message_id,
+                ..
+            } => (profile, events::Work::Identify { traits, message_id }),
+            Input::Track {
+                profile,
+                event,
+                properties,
+                at,
+                message_id,
+            } => (
+                profile,
+                events::Work::Track {
+                    event,
+                    properties,
+                    at,
+                    message_id,
+                },
+            ),
+            Input::Delivery {
+                profile,
+                key,
+                channel,
+                outcome,
+                ..
+            } => (
+                profile,
+                events::Work::Delivery {
+                    key,
+                    channel,
+                    outcome,
+                },
+            ),
+        };
+        let EngineState {
+            profiles,
+            timers,
+            next_journey,
+            ..
+        } = state;
+        let profile = profiles
+            .entry(pid.clone())
+            .or_insert_with(|| self.new_profile());
+        let mut cx = Cx {
+            eng: self,
+            now,
+            pid,
+            p: profile,
+            timers,
+            next_journey,
+            out: &mut out,
+            queue: VecDeque::new(),
+            dirty: false,
+        };
+        cx.run(work);
+        out
+    }
+
+    /// Fires every timer due at or before `until`, each at its own instant,
+    /// and moves the clock to `until`.
+    pub fn advance(&self, state: &mut EngineState, until: i64) -> Outputs {
+        let mut out = Outputs::default();
+        while let Some((key, timer)) = state.timers.pop_due(until) {
+            let now = key.at.max(state.clock);
+            state.clock = now;
+            let EngineState {
+                profiles,
+                timers,
+                next_journey,
+                ..
+            } = state;
+            let Some(profile) = profiles.get_mut(&timer.profile) else {
+                continue;
+            };
+            let mut cx = Cx {
+                eng: self,
+                now,
+                pid: timer.profile,
+                p: profile,
+                timers,
+                next_journey,
+                out: &mut out,
+                queue: VecDeque::new(),
+                dirty: false,
+            };
+            cx.run(events::Work::Timer(key, timer.kind));
+        }
+        state.clock = state.clock.max(until);
+        out
+    }
+
+    fn new_profile(&self) -> Profile {
+        Profile {
+            aggregates: vec![Default::default(); self.bundle.aggregates.len()],
+            segments: vec![false; self.bundle.segments.len()],
+            ..Profile::default()
+        }
+    }
+
+    fn flow_name(&self, flow: u16) -> &'b str {
+        self.bundle
+            .flows
+            .get(usize::from(flow))
+            .map(|f| f.name.as_str())
+            .unwrap_or("?")
+    }
+
+    fn flow_priority(&self, flow: u16) -> i64 {
+        self.bundle
+            .flows
+            .get(usize::from(flow))
+            .map(|f| f.settings.priority)
+            .unwrap_or(0)
+    }
+}
+
+/// Working context while handling one input (or timer) for one profile.
+struct Cx<'e, 'b> {
+    eng: &'e Engine<'b>,
+    now: i64,
+    pid: String,
+    p: &'e mut Profile,
+    timers: &'e mut TimerQueue,
+    next_journey: &'e mut u64,
+    out: &'e mut Outputs,
+    /// Events flows emitted, handled after the current step.
+    queue: VecDeque<events::Work>,
+    /// Traits or aggregates changed: re-check date triggers and segments.
+    dirty: bool,
+}
+
+impl Cx<'_, '_> {
+    fn trace(&mut self, flow: Option<u16>, journey: Option<u64>, decision: Decision) {
+        self.out.trace.push(TraceRecord {
+            at: self.now,
+            profile: self.pid.clone(),
+            flow: flow.map(|f| self.eng.flow_name(f).to_string()),
+            journey,
+            decision,
+        });
+    }
+
+    fn env(&self) -> env::ProfileEnv<'_> {
+        env::ProfileEnv::new(self.eng.bundle, self.now, &self.pid, self.p)
+    }
+
+    fn tz(&self) -> TimeZone {
+        match self.p.traits.get("timezone") {
+            Some(nudge_bytecode::Value::Str(name)) => {
+                localtime::zone(name).unwrap_or_else(|| self.eng.default_tz.clone())
+            }
+            _ => self.eng.default_tz.clone(),
+        }
+    }
+
+    fn schedule(&mut self, at: i64, priority: i64, kind: TimerKind) -> timers::TimerKey {
+        self.timers.schedule(at, priority, &self.pid, kind)
+    }
+}

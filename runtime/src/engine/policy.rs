@@ -1,0 +1,349 @@
+//! The send-time policies of LANGUAGE.md §5, in the order they are checked:
+//!
+//! 1. holdout — a control-group journey is sent nothing;
+//! 2. address — no email address / phone number, nothing to send to;
+//! 3. hard suppressions — hard bounce, spam complaint, SMS STOP: these bind
+//!    every flow, transactional included;
+//! 4. marketing consent — marketing SMS needs `profile.sms_consent == true`;
+//!    marketing email needs `profile.email_consent` not `false` (an inbound
+//!    "Unsubscribed" sets it to false);
+//! 5. quiet hours (marketing only) — deferred to the end of the window, in
+//!    the profile's timezone, else the project default;
+//! 6. frequency caps (marketing only) — counted across all flows over the
+//!    caps ledger; `when capped: skip` suppresses, `defer` retries when the
+//!    oldest counted send leaves the window.
+//!
+//! Transactional flows skip 4–6. Priority between flows is the timer order
+//! (`timers.rs`): caps are checked in time order, higher priority first at
+//! equal instants, and a send that finds the cap full yields.
+
+use super::localtime;
+use super::state::Profile;
+use super::trace::{Deferral, Suppression};
+use crate::vm::text::duration_text;
+use jiff::tz::TimeZone;
+use nudge_bytecode::Value;
+use nudge_bytecode::format::{Category, FrequencyCap, Policies, WhenCapped};
+use nudge_bytecode::op::Channel;
+
+/// What to do with a send now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Deliver to this address.
+    Deliver {
+        to: String,
+    },
+    Suppress(Suppression),
+    Defer {
+        until: i64,
+        reason: Deferral,
+    },
+}
+
+/// `email 4 per 7d`
+pub fn cap_name(cap: &FrequencyCap) -> String {
+    let channel = cap.channel.map(|c| c.as_str()).unwrap_or("all channels");
+    format!(
+        "{channel} {} per {}",
+        cap.count,
+        duration_text(cap.per_secs)
+    )
+}
+
+fn address(profile: &Profile, channel: Channel) -> Option<String> {
+    let name = match channel {
+        Channel::Email => "email",
+        Channel::Sms => "phone",
+        // Push goes to the profile's devices through a webhook provider;
+        // the profile id addresses it.
+        Channel::Push => return Some(String::new()),
+    };
+    match profile.traits.get(name) {
+        Some(Value::Str(s)) if !s.trim().is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+pub struct SendCheck<'a> {
+    pub policies: &'a Policies,
+    pub category: Category,
+    pub holdout: bool,
+    pub channel: Channel,
+    pub profile: &'a Profile,
+    pub tz: &'a TimeZone,
+    pub now: i64,
+}
+
+impl SendCheck<'_> {
+    pub fn verdict(&self) -> Verdict {
+        if self.holdout {
+            return Verdict::Suppress(Suppression::Holdout);
+        }
+        let Some(to) = address(self.profile, self.channel) else {
+            return Verdict::Suppress(Suppression::NoAddress);
+        };
+        let s = &self.profile.suppressions;
+        match self.channel {
+            Channel::Email if s.email_complained => {
+                return Verdict::Suppress(Suppression::Complaint);
+            }
+            Channel::Email if s.email_bounced => return Verdict::Suppress(Suppression::HardBounce),
+            Channel::Sms if s.sms_bounced => return Verdict::Suppress(Suppression::HardBounce),
+            Channel::Sms if s.sms_stopped => return Verdict::Suppress(Suppression::Unsubscribed),
+            _ => {}
+        }
+        if self.category == Category::Transactional {
+            return Verdict::Deliver { to };
+        }
+        let consent = |name: &str| self.profile.traits.get(name).and_then(Value::as_bool);
+        match self.channel {
+            Channel::Sms if consent("sms_consent") != Some(true) => {
+                return Verdict::Suppress(Suppression::NoConsent);
+            }
+            Channel::Email if consent("email_consent") == Some(false) => {
+                return Verdict::Suppress(Suppression::Unsubscribed);
+            }
+            _ => {}
+        }
+        for q in &self.policies.quiet_hours {
+            if q.channel.is_none_or(|c| c == self.channel)
+                && let Some(until) = localtime::quiet_window_end(self.now, self.tz, q.start, q.end)
+            {
+                return Verdict::Defer {
+                    until,
+                    reason: Deferral::QuietHours,
+                };
+            }
+        }
+        if let Some((cap, frees_at)) = self.full_cap() {
+            let cap = cap_name(cap);
+            return match self.policies.when_capped {
+                WhenCapped::Skip => Verdict::Suppress(Suppression::FrequencyCap { cap }),
+                WhenCapped::Defer => Verdict::Defer {
+                    until: frees_at,
+                    reason: Deferral::FrequencyCap { cap },
+                },
+            };
+        }
+        Verdict::Deliver { to }
+    }
+
+    /// The first cap this send would exceed, with the instant it has room
+    /// again.
+    fn full_cap(&self) -> Option<(&FrequencyCap, i64)> {
+        for cap in &self.policies.caps {
+            if cap.channel.is_some_and(|c| c != self.channel) {
+                continue;
+            }
+            let window = cap.per_secs.saturating_mul(1000);
+            let since = self.now.saturating_sub(window);
+            let counted: Vec<i64> = self
+                .profile
+                .sends
+                .iter()
+                .filter(|(at, ch)| *at > since && cap.channel.is_none_or(|c| c == *ch))
+                .map(|(at, _)| *at)
+                .collect();
+            if counted.len() >= cap.count as usize {
+                // Room again once enough of the oldest counted sends leave.
+                let surplus = counted.len() + 1 - cap.count as usize;
+                let mut sorted = counted;
+                sorted.sort_unstable();
+                let leaves = sorted.get(surplus - 1).copied().unwrap_or(self.now);
+                return Some((
+                    cap,
+                    leaves
+                        .saturating_add(window)
+                        .saturating_add(1)
+                        .max(self.now + 1),
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// Records a marketing send in the caps ledger and drops entries older than
+/// the longest cap window.
+pub fn record_send(policies: &Policies, profile: &mut Profile, channel: Channel, now: i64) {
+    profile.sends.push((now, channel));
+    let longest = policies.caps.iter().map(|c| c.per_secs).max().unwrap_or(0);
+    let since = now.saturating_sub(longest.saturating_mul(1000));
+    profile.sends.retain(|(at, _)| *at > since);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nudge_bytecode::format::QuietHours;
+    use nudge_bytecode::{Record, TimeOfDay};
+
+    const DAY: i64 = 86_400_000;
+
+    fn profile(sms_consent: bool) -> Profile {
+        Profile {
+            traits: Record::from_fields([
+                ("email".to_string(), Value::str("a@example.com")),
+                ("phone".to_string(), Value::str("+15555550100")),
+                ("sms_consent".to_string(), Value::Bool(sms_consent)),
+            ]),
+            ..Profile::default()
+        }
+    }
+
+    fn policies(when_capped: WhenCapped) -> Policies {
+        Policies {
+            caps: vec![
+                FrequencyCap {
+                    channel: Some(Channel::Email),
+                    count: 1,
+                    per_secs: 86_400,
+                },
+                FrequencyCap {
+                    channel: Some(Channel::Email),
+                    count: 2,
+                    per_secs: 7 * 86_400,
+                },
+            ],
+            quiet_hours: vec![QuietHours {
+                channel: Some(Channel::Sms),
+                start: TimeOfDay(21 * 3600),
+                end: TimeOfDay(9 * 3600),
+            }],
+            when_capped,
+            ..Policies::default()
+        }
+    }
+
+    fn check<'a>(
+        p: &'a Policies,
+        prof: &'a Profile,
+        channel: Channel,
+        now: i64,
+        cat: Category,
+    ) -> Verdict {
+        SendCheck {
+            policies: p,
+            category: cat,
+            holdout: false,
+            channel,
+            profile: prof,
+            tz: &TimeZone::UTC,
+            now,
+        }
+        .verdict()
+    }
+
+    #[test]
+    fn caps_skip_or_defer_and_name_the_cap() {
+        let skip = policies(WhenCapped::Skip);
+        let mut p = profile(true);
+        let noon = 12 * 3_600_000;
+        record_send(&skip, &mut p, Channel::Email, noon);
+        assert_eq!(
+            check(
+                &skip,
+                &p,
+                Channel::Email,
+                noon + 3_600_000,
+                Category::Marketing
+            ),
+            Verdict::Suppress(Suppression::FrequencyCap {
+                cap: "email 1 per 1d".into()
+            })
+        );
+        // Transactional is exempt; SMS is another channel.
+        assert!(matches!(
+            check(&skip, &p, Channel::Email, noon + 1, Category::Transactional),
+            Verdict::Deliver { .. }
+        ));
+        assert!(matches!(
+            check(&skip, &p, Channel::Sms, noon + 1, Category::Marketing),
+            Verdict::Deliver { .. }
+        ));
+        record_send(&skip, &mut p, Channel::Email, noon + 2 * DAY);
+        let defer = policies(WhenCapped::Defer);
+        assert_eq!(
+            check(
+                &defer,
+                &p,
+                Channel::Email,
+                noon + 4 * DAY,
+                Category::Marketing
+            ),
+            Verdict::Defer {
+                until: noon + 7 * DAY + 1,
+                reason: Deferral::FrequencyCap {
+                    cap: "email 2 per 7d".into()
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn consent_and_suppressions() {
+        let pol = policies(WhenCapped::Skip);
+        let p = profile(false);
+        let noon = 12 * 3_600_000;
+        assert_eq!(
+            check(&pol, &p, Channel::Sms, noon, Category::Marketing),
+            Verdict::Suppress(Suppression::NoConsent)
+        );
+        assert!(matches!(
+            check(&pol, &p, Channel::Sms, noon, Category::Transactional),
+            Verdict::Deliver { .. }
+        ));
+        let mut bounced = profile(true);
+        bounced.suppressions.email_bounced = true;
+        assert_eq!(
+            check(
+                &pol,
+                &bounced,
+                Channel::Email,
+                noon,
+                Category::Transactional
+            ),
+            Verdict::Suppress(Suppression::HardBounce)
+        );
+        let mut unsub = profile(true);
+        unsub
+            .traits
+            .insert("email_consent".into(), Value::Bool(false));
+        assert_eq!(
+            check(&pol, &unsub, Channel::Email, noon, Category::Marketing),
+            Verdict::Suppress(Suppression::Unsubscribed)
+        );
+        assert_eq!(
+            check(
+                &pol,
+                &Profile::default(),
+                Channel::Email,
+                noon,
+                Category::Marketing
+            ),
+            Verdict::Suppress(Suppression::NoAddress)
+        );
+    }
+
+    #[test]
+    fn quiet_hours_defer_marketing_sms_only() {
+        let pol = policies(WhenCapped::Skip);
+        let p = profile(true);
+        let late = 22 * 3_600_000;
+        assert_eq!(
+            check(&pol, &p, Channel::Sms, late, Category::Marketing),
+            Verdict::Defer {
+                until: DAY + 9 * 3_600_000,
+                reason: Deferral::QuietHours
+            }
+        );
+        assert!(matches!(
+            check(&pol, &p, Channel::Sms, late, Category::Transactional),
+            Verdict::Deliver { .. }
+        ));
+        assert!(matches!(
+            check(&pol, &p, Channel::Email, late, Category::Marketing),
+            Verdict::Deliver { .. }
+        ));
+    }
+}

@@ -1,0 +1,89 @@
+//! The timer queue: every future instant the engine must act at, in one
+//! ordered map inside the engine state (so it is serialized with it and a
+//! store can index it by due time).
+//!
+//! Order: due time, then flow priority (higher first), then creation order.
+//! That is the cap-competition rule: sends are checked against frequency
+//! caps in time order, and when two are due at the same instant the
+//! higher-priority flow's goes first.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Identifies a queued timer; ordered as the queue fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TimerKey {
+    pub at: i64,
+    /// `-priority`, so higher priority sorts first.
+    pub rank: i64,
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timer {
+    pub profile: String,
+    pub kind: TimerKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TimerKind {
+    /// Wake journey `id` (a wait, a `wait for` deadline or a deferred send).
+    Journey(u64),
+    /// A `when date` trigger of flow `flow` is due.
+    Date(u16),
+    /// A `when inactive` silence of flow `flow` has lasted long enough.
+    Inactive(u16),
+    /// A history window moved past an event: re-evaluate segments.
+    Window,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimerQueue {
+    timers: BTreeMap<TimerKey, Timer>,
+    next_seq: u64,
+}
+
+impl TimerQueue {
+    pub fn schedule(&mut self, at: i64, priority: i64, profile: &str, kind: TimerKind) -> TimerKey {
+        let key = TimerKey {
+            at,
+            rank: priority.saturating_neg(),
+            seq: self.next_seq,
+        };
+        self.next_seq += 1;
+        self.timers.insert(
+            key,
+            Timer {
+                profile: profile.to_string(),
+                kind,
+            },
+        );
+        key
+    }
+
+    pub fn cancel(&mut self, key: TimerKey) {
+        self.timers.remove(&key);
+    }
+
+    /// The earliest due time.
+    pub fn next_due(&self) -> Option<i64> {
+        self.timers.keys().next().map(|k| k.at)
+    }
+
+    /// Removes and returns the first timer due at or before `until`.
+    pub fn pop_due(&mut self, until: i64) -> Option<(TimerKey, Timer)> {
+        let (&key, _) = self.timers.iter().next()?;
+        if key.at > until {
+            return None;
+        }
+        self.timers.remove(&key).map(|t| (key, t))
+    }
+
+    pub fn len(&self) -> usize {
+        self.timers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.timers.is_empty()
+    }
+}

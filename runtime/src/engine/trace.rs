@@ -1,0 +1,259 @@
+//! What the engine tells the world: effects to carry out, and a trace record
+//! for every decision it made (so a report can say why a customer did or did
+//! not get a message).
+
+use nudge_bytecode::op::Channel;
+use nudge_bytecode::{Record, Value};
+use serde::{Deserialize, Serialize};
+
+/// One handled input's results.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outputs {
+    pub effects: Vec<OutEffect>,
+    pub trace: Vec<TraceRecord>,
+}
+
+/// Something for the shell to do. Every one carries an idempotency key
+/// unique to (journey, step) so a retried delivery is not sent twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutEffect {
+    Send(OutboundMessage),
+    Webhook {
+        key: String,
+        profile: String,
+        method: String,
+        url: String,
+        body: Value,
+    },
+    /// An event a flow emitted; the engine has already fed it back in.
+    Track {
+        profile: String,
+        event: String,
+        properties: Record,
+    },
+    /// A trait a flow set; the engine's profile already has it.
+    SetTrait {
+        profile: String,
+        name: String,
+        value: Value,
+    },
+}
+
+/// A rendered message ready for a provider. Placeholders
+/// (`{{nudge:unsubscribe_url}}`, ...) are left for the delivery shell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundMessage {
+    pub key: String,
+    pub profile: String,
+    pub flow: String,
+    pub template: String,
+    pub channel: Channel,
+    /// Email address or phone number.
+    pub to: String,
+    pub marketing: bool,
+    pub content: Content,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Content {
+    Email {
+        subject: String,
+        preheader: Option<String>,
+        from: Option<String>,
+        reply_to: Option<String>,
+        html: Option<String>,
+        text: String,
+    },
+    Sms {
+        body: String,
+        segments: u32,
+        encoding: String,
+    },
+    Push {
+        title: String,
+        body: String,
+        url: Option<String>,
+    },
+}
+
+impl Content {
+    /// A one-line excerpt for traces: the subject, or the start of the body.
+    pub fn excerpt(&self) -> String {
+        let text = match self {
+            Content::Email { subject, .. } => subject.as_str(),
+            Content::Sms { body, .. } => body.as_str(),
+            Content::Push { title, .. } => title.as_str(),
+        };
+        let mut s: String = text.chars().take(80).collect();
+        if text.chars().count() > 80 {
+            s.push('…');
+        }
+        s
+    }
+}
+
+/// One decision, with when, for whom and in which journey.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceRecord {
+    /// Unix milliseconds (the engine's clock when it decided).
+    pub at: i64,
+    pub profile: String,
+    /// The flow, for journey decisions.
+    pub flow: Option<String>,
+    pub journey: Option<u64>,
+    pub decision: Decision,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Decision {
+    /// A journey started. `holdout`: it belongs to the control group and
+    /// will be sent nothing.
+    Entered {
+        trigger: String,
+        holdout: bool,
+    },
+    NotEntered {
+        reason: NotEntered,
+    },
+    /// A send went out.
+    Sent {
+        template: String,
+        channel: Channel,
+        key: String,
+        excerpt: String,
+    },
+    /// A send was dropped for good.
+    Suppressed {
+        template: String,
+        channel: Channel,
+        reason: Suppression,
+    },
+    /// A send was postponed; the journey waits and tries again at `until`.
+    Deferred {
+        template: String,
+        channel: Channel,
+        until: i64,
+        reason: Deferral,
+    },
+    /// The template could not be rendered; the journey goes on.
+    RenderFailed {
+        template: String,
+        error: String,
+    },
+    Waiting {
+        until: i64,
+    },
+    /// A `wait until` whose instant had already passed: the journey goes on
+    /// at once instead of silently leaving (Braze's delay-step trap).
+    WaitPassed {
+        until: i64,
+    },
+    WaitingFor {
+        event: String,
+        deadline: i64,
+    },
+    Resumed {
+        by: ResumedBy,
+    },
+    SplitAssigned {
+        split: String,
+        variant: String,
+    },
+    Tracked {
+        event: String,
+    },
+    TraitSet {
+        name: String,
+    },
+    Webhook {
+        url: String,
+        key: String,
+    },
+    Exited {
+        by: ExitReason,
+    },
+    Converted {
+        event: String,
+        /// The goal event's `revenue` (or `value`/`total`) when it has one.
+        revenue: Option<Value>,
+    },
+    SegmentEntered {
+        segment: String,
+    },
+    SegmentLeft {
+        segment: String,
+    },
+    /// Consent or suppression changed (inbound unsubscribe, STOP, bounce).
+    ConsentChanged {
+        what: String,
+    },
+    /// An event with a message id already seen for this profile.
+    Duplicate {
+        message_id: String,
+    },
+    /// The journey's code failed (a bundle bug); the journey ends.
+    Failed {
+        error: String,
+    },
+    /// A chain of emitted events was cut off (flows triggering each other
+    /// without end).
+    EventLoopCut {
+        event: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NotEntered {
+    /// `reentry after exit` (the default): a journey is still active.
+    AlreadyActive,
+    /// `reentry once`.
+    EnteredBefore,
+    /// `reentry once per d`: last entry too recent.
+    TooSoon { last_entry: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Suppression {
+    /// The journey is in the flow's holdout group.
+    Holdout,
+    /// `when capped: skip` and a frequency cap is full.
+    FrequencyCap {
+        cap: String,
+    },
+    /// No email address / phone number on the profile.
+    NoAddress,
+    /// SMS without `profile.sms_consent`.
+    NoConsent,
+    /// Marketing email to an unsubscribed profile (or SMS after STOP).
+    Unsubscribed,
+    HardBounce,
+    Complaint,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Deferral {
+    QuietHours,
+    /// `when capped: defer`: until the cap has room again.
+    FrequencyCap {
+        cap: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResumedBy {
+    Timer,
+    Event { event: String },
+    Timeout,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExitReason {
+    /// An `exit when` matched.
+    ExitWhen { event: String },
+    /// An `exit` step.
+    ExitStep,
+    /// The body ran to its end.
+    End,
+    /// The code failed.
+    Error,
+}
