@@ -3,6 +3,7 @@
 //! durations, `send` arguments, `match` exhaustiveness, `set` and `track`.
 
 use super::Checker;
+use super::builtins;
 use super::expr::facts;
 use super::ty::Ty;
 use crate::ast::{
@@ -237,7 +238,24 @@ impl Checker<'_> {
                     }
                 }
             }
-            StepKind::Webhook { url, body, .. } => {
+            StepKind::Webhook { method, url, body } => {
+                if !builtins::WEBHOOK_METHODS.contains(&method.name.as_str()) {
+                    let d = Diagnostic::new(
+                        Code::UnknownName,
+                        self.file,
+                        method.span,
+                        format!("unknown webhook method `{}`", method.name),
+                    )
+                    .with_label("not an HTTP method");
+                    let methods = builtins::WEBHOOK_METHODS.iter().copied();
+                    self.report(match did_you_mean(&method.name, methods) {
+                        Some(m) => d.with_help(format!("did you mean `{m}`?")),
+                        None => d.with_help(format!(
+                            "use one of {}",
+                            builtins::WEBHOOK_METHODS.join(", ")
+                        )),
+                    });
+                }
                 self.text(url);
                 if let Some(b) = body {
                     self.infer(b);

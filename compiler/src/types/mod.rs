@@ -97,6 +97,8 @@
 //! - `send` of a template declared for another channel is E0104 (the message
 //!   names the channel it has); argument count and types are E0202; an
 //!   optional argument for a non-optional parameter is E0203.
+//! - `webhook` methods are `post`, `put`, `patch`, `get` and `delete`
+//!   (another name is E0106); holes in its URL are checked like any string.
 //! - `wait until <expr>` needs a `timestamp`; durations (`wait`, `within`,
 //!   `once per`, frequency windows, `keep history`) need a `duration`;
 //!   `holdout` and split weights need a `percent`.
