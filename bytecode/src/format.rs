@@ -10,6 +10,7 @@
 //! runs the verifier (`verify`) so the VM can trust every index it reads.
 
 use crate::op::{Channel, Code, SegmentIdx, SplitDef};
+use crate::schema::Schema;
 use crate::template::Template;
 use crate::value::{Record, TimeOfDay};
 use crate::verify::{VerifyError, verify_bundle};
@@ -20,7 +21,7 @@ use std::fmt;
 /// The first bytes of every bundle.
 pub const MAGIC: [u8; 8] = *b"NUDGEBC\0";
 /// Bumped whenever the encoding changes incompatibly.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 const HEADER_LEN: usize = MAGIC.len() + 2 + 32;
 
 /// A decoded, verified bundle.
@@ -32,6 +33,8 @@ pub struct Bundle {
     pub templates: Vec<Template>,
     pub segments: Vec<Segment>,
     pub aggregates: Vec<Aggregate>,
+    /// Declared events, record types and traits (for typing input).
+    pub schema: Schema,
 }
 
 /// One compiled flow.

@@ -118,6 +118,7 @@ fn sample() -> Result<Bundle, Box<dyn std::error::Error>> {
         templates: vec![template],
         segments: vec![],
         aggregates: vec![],
+        schema: Default::default(),
     })
 }
 

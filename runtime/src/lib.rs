@@ -2,5 +2,6 @@
 
 pub mod engine;
 pub mod journey;
+pub mod sim;
 pub mod template;
 pub mod vm;

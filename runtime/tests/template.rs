@@ -182,6 +182,7 @@ fn bundle() -> Bundle {
         templates: vec![email, sms],
         segments: vec![],
         aggregates: vec![],
+        schema: Default::default(),
     }
 }
 

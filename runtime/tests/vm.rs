@@ -353,6 +353,7 @@ fn bundle() -> Result<Bundle, Box<dyn std::error::Error>> {
             field: vec![],
             window_secs: None,
         }],
+        schema: Default::default(),
     };
     // Through the real encoder, decoder and verifier.
     Ok(Bundle::decode(&b.encode()?)?)

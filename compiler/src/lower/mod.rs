@@ -14,10 +14,12 @@
 //! | `expr.rs` | expressions (scopes, aggregates, lambdas, short-circuits) |
 //! | `flow.rs` | flows: trigger, settings, steps |
 //! | `text.rs` | templates and their text |
+//! | `schema.rs` | declared events, types and traits for the runtime's input typing |
 //! | `usage.rs` | which trigger-event fields a journey must keep |
 
 mod expr;
 mod flow;
+mod schema;
 mod text;
 mod usage;
 
@@ -186,6 +188,7 @@ pub fn lower_project(input: &LowerInput) -> Result<Bundle, LowerError> {
         templates,
         segments,
         aggregates: tables.aggregates,
+        schema: schema::schema(input.files),
     };
     // The runtime verifies on load; checking here turns a lowering bug into
     // a build error instead of a bundle no runtime accepts.

@@ -38,6 +38,8 @@ pub mod trace;
 mod triggers;
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
 
 use crate::vm::Vm;

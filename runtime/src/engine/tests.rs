@@ -14,28 +14,28 @@ use nudge_bytecode::template::{PartKind, Placeholder, Template, Text, TextNode};
 use nudge_bytecode::{Currency, Date, Money, Record, TimeOfDay, Value};
 use rust_decimal::Decimal;
 
-const MIN: i64 = 60_000;
-const HOUR: i64 = 3_600_000;
-const DAY: i64 = 86_400_000;
+pub(super) const MIN: i64 = 60_000;
+pub(super) const HOUR: i64 = 3_600_000;
+pub(super) const DAY: i64 = 86_400_000;
 
-fn ts(s: &str) -> i64 {
+pub(super) fn ts(s: &str) -> i64 {
     s.parse::<jiff::Timestamp>()
         .map(|t| t.as_millisecond())
         .unwrap_or(i64::MIN)
 }
 
-fn usd(n: i64) -> Value {
+pub(super) fn usd(n: i64) -> Value {
     Value::Money(Money {
         amount: Decimal::from(n),
         currency: Currency::new("USD").unwrap_or_else(|| unreachable!()),
     })
 }
 
-fn rec(fields: &[(&str, Value)]) -> Record {
+pub(super) fn rec(fields: &[(&str, Value)]) -> Record {
     Record::from_fields(fields.iter().map(|(k, v)| (k.to_string(), v.clone())))
 }
 
-fn email(name: &str, subject: &str) -> Template {
+pub(super) fn email(name: &str, subject: &str) -> Template {
     Template {
         name: name.into(),
         channel: Channel::Email,
@@ -54,7 +54,7 @@ fn email(name: &str, subject: &str) -> Template {
     }
 }
 
-fn sms(name: &str, body: &str) -> Template {
+pub(super) fn sms(name: &str, body: &str) -> Template {
     Template {
         name: name.into(),
         channel: Channel::Sms,
@@ -65,7 +65,7 @@ fn sms(name: &str, body: &str) -> Template {
 }
 
 /// A flow body, step by step.
-enum S {
+pub(super) enum S {
     Send(u16),
     Wait(i64),
     WaitLocal(u32, Option<u8>),
@@ -76,7 +76,7 @@ enum S {
     Track(&'static str),
 }
 
-fn body(steps: &[S]) -> (Code, Vec<SplitDef>) {
+pub(super) fn body(steps: &[S]) -> (Code, Vec<SplitDef>) {
     let mut b = CodeBuilder::new();
     b.local();
     let mut splits = vec![];
@@ -174,7 +174,7 @@ fn body(steps: &[S]) -> (Code, Vec<SplitDef>) {
 
 /// `LoadEvent.field == LoadLocal(0).field` (the `exit when` / `goal` filter
 /// matching the trigger event's id).
-fn same(field: &str, locals: u16) -> Code {
+pub(super) fn same(field: &str, locals: u16) -> Code {
     let mut b = CodeBuilder::new();
     b.reserve_locals(locals);
     let f = b.name(field).unwrap_or(0);
@@ -193,7 +193,7 @@ fn same(field: &str, locals: u16) -> Code {
     b.finish().unwrap_or_default()
 }
 
-fn settings() -> FlowSettings {
+pub(super) fn settings() -> FlowSettings {
     FlowSettings {
         category: Category::Marketing,
         priority: 0,
@@ -204,7 +204,7 @@ fn settings() -> FlowSettings {
     }
 }
 
-fn flow(name: &str, trigger: Trigger, settings: FlowSettings, steps: &[S]) -> Flow {
+pub(super) fn flow(name: &str, trigger: Trigger, settings: FlowSettings, steps: &[S]) -> Flow {
     let (code, splits) = body(steps);
     let mut f = Flow {
         name: name.into(),
@@ -218,7 +218,7 @@ fn flow(name: &str, trigger: Trigger, settings: FlowSettings, steps: &[S]) -> Fl
     f
 }
 
-fn on(event: &str) -> Trigger {
+pub(super) fn on(event: &str) -> Trigger {
     Trigger::Event {
         event: event.into(),
         filter: None,
@@ -226,7 +226,7 @@ fn on(event: &str) -> Trigger {
     }
 }
 
-fn bundle(flows: Vec<Flow>, templates: Vec<Template>, policies: Policies) -> Bundle {
+pub(super) fn bundle(flows: Vec<Flow>, templates: Vec<Template>, policies: Policies) -> Bundle {
     let b = Bundle {
         shop: Record::new(),
         policies,
@@ -234,6 +234,7 @@ fn bundle(flows: Vec<Flow>, templates: Vec<Template>, policies: Policies) -> Bun
         templates,
         segments: vec![],
         aggregates: vec![],
+        schema: Default::default(),
     };
     if let Err(e) = nudge_bytecode::verify::verify_bundle(&b) {
         panic!("test bundle does not verify: {e}");
@@ -241,7 +242,7 @@ fn bundle(flows: Vec<Flow>, templates: Vec<Template>, policies: Policies) -> Bun
     b
 }
 
-fn templates() -> Vec<Template> {
+pub(super) fn templates() -> Vec<Template> {
     vec![
         email("welcome", "Welcome!"),
         email("reminder", "You left something behind"),
@@ -253,7 +254,7 @@ fn templates() -> Vec<Template> {
     ]
 }
 
-fn profile(id: &str, at: i64) -> Input {
+pub(super) fn profile(id: &str, at: i64) -> Input {
     Input::Identify {
         profile: id.into(),
         traits: rec(&[
@@ -266,7 +267,7 @@ fn profile(id: &str, at: i64) -> Input {
     }
 }
 
-fn track(id: &str, event: &str, props: &[(&str, Value)], at: i64) -> Input {
+pub(super) fn track(id: &str, event: &str, props: &[(&str, Value)], at: i64) -> Input {
     Input::Track {
         profile: id.into(),
         event: event.into(),
@@ -649,7 +650,7 @@ fn split_assignment_is_stable_and_matches_weights() {
     assert!(variants.iter().all(|v| *v == variants[0]));
 }
 
-fn capped(when_capped: WhenCapped) -> Policies {
+pub(super) fn capped(when_capped: WhenCapped) -> Policies {
     Policies {
         caps: vec![
             FrequencyCap {
@@ -751,7 +752,7 @@ fn higher_priority_flow_wins_a_contested_cap() {
     }));
 }
 
-fn quiet(tz: &str) -> Policies {
+pub(super) fn quiet(tz: &str) -> Policies {
     Policies {
         quiet_hours: vec![QuietHours {
             channel: Some(Channel::Sms),
@@ -905,7 +906,7 @@ fn consent_stop_unsubscribe_and_hard_bounces() {
     }));
 }
 
-fn birthday_flow() -> Flow {
+pub(super) fn birthday_flow() -> Flow {
     let mut b = CodeBuilder::new();
     let n = b.name("birthday").unwrap_or(0);
     b.emit(Op::LoadTrait(n));
@@ -983,7 +984,7 @@ fn inactive_fires_once_per_silence() {
 }
 
 /// `segment vip = sum("Order Completed".revenue, within: 30d) >= 100 USD`
-fn vip_bundle() -> Bundle {
+pub(super) fn vip_bundle() -> Bundle {
     let mut c = CodeBuilder::new();
     let k = c.constant(usd(100)).unwrap_or(0);
     c.emit(Op::LoadAggregate(0));
