@@ -84,6 +84,21 @@ impl Checker<'_> {
     }
 
     pub(super) fn flow(&mut self, f: &FlowDecl) {
+        self.hints.clear();
+        crate::rules::walk::walk_steps(&f.body, &mut |step| {
+            if let StepKind::WaitFor {
+                event,
+                on_arrival: Some(_),
+                ..
+            } = &step.kind
+                && let Some(b) = &event.binding
+            {
+                self.hints.push((
+                    b.name.clone(),
+                    "in the arrival block of its `wait for` (and its `where`)",
+                ));
+            }
+        });
         // The trigger event's name in the body: its `as` name, else `it`.
         let mut trigger: Option<(String, Ty)> = None;
         for s in &f.settings {
