@@ -5,7 +5,8 @@
 //! |---|---|
 //! | `ty.rs` | the `Ty` type, what fits where |
 //! | `builtins.rs` | built-in types, names, functions, methods, filters, template parts |
-//! | `expr.rs` | expressions: names, fields, operators, calls, aggregates, narrowing |
+//! | `expr.rs` | expressions: names, fields, operators, literals, narrowing |
+//! | `call.rs` | aggregates, `days_since` / `age`, list methods with lambdas |
 //! | `flow.rs` | flows (trigger, settings, steps), segments, policies |
 //! | `template.rs` | templates: parts, holes, filters, `{% if %}` / `{% for %}` |
 //!
@@ -28,6 +29,8 @@
 //!   any currency; two known, different currencies are E0204 in `+`, `-`,
 //!   `/`, comparisons, `??`, list literals and anywhere a value must fit a
 //!   declared type.
+//!   Money of an unknown currency combined with a known one takes the
+//!   known one (`order.total + 5 EUR` is EUR money).
 //! - Arithmetic: `money ± money`, `money * number`, `number * money`,
 //!   `money / number` (money), `money / money` (decimal), `money * percent`
 //!   and `percent * money` (a share of the amount), `number * percent`
@@ -47,6 +50,7 @@
 //!   `?.`), list methods, `match` scrutinees, `send` arguments to non-optional
 //!   parameters, `set` values for non-optional traits, `track` fields and
 //!   function arguments. `days_since` and `age` need a present argument.
+//!   The `none` literal where a value is needed is E0203 too.
 //! - `a ?? b`: `b` must fit the present type of `a`; the result is that type
 //!   (optional only if `b` is). `??` on a value that is not optional is
 //!   allowed (it does nothing). `a?.b` on a value that is not optional acts
@@ -83,6 +87,11 @@
 //!   (an optional counts as 0), `short_link` text, `default(x)` an optional
 //!   (or text, whose empty value is replaced) and `x` must fit its present
 //!   type. Filters give `string` except `count` (`int`) and `default`.
+//!   Filters exist in templates only: in a string elsewhere (`track`,
+//!   `webhook`, a condition) a filter is E0108.
+//! - Template part keys are checked per channel (email: `subject`,
+//!   `preheader`, `from`, `reply_to`, `html`, `text`; sms: `body`; push:
+//!   `title`, `body`, `url`); another key is E0106 with "did you mean".
 //! - `shop.name`, `url`, `address`, `from_email`, `from_name` and
 //!   `reply_to` are typed as present (`string`, `url`, `string`, `email`,
 //!   `string`, `email`): they are project settings, not customer data; a
@@ -109,6 +118,18 @@
 //!   E0201, except inside `exit when` / `goal` conditions, where lint W0005
 //!   reports it as a clause that can never match (one diagnostic per
 //!   mistake). `!=` against a non-member and `match` arms are always E0201.
+//! - Declarations (reported by `ProjectIndex::build`): a name declared twice
+//!   is E0109 at the second, pointing at the first (events by wire name,
+//!   types, traits across all `profile` blocks, segments, templates across
+//!   channels, flows, fields within one event or type including its
+//!   `extend`s, template parameters — a duplicate parameter still counts
+//!   for the arity of `send`); a `type` named like a built-in type is E0109;
+//!   `extend event` of an unknown event is E0101, `extend type` of an
+//!   unknown type and unknown type names are E0107; a single string in type
+//!   position naming an unknown event is E0101.
+//! - E0106 for a binding used outside the part of the flow where it is
+//!   visible says where it is visible (`wait for ... as`, `{% for %}`,
+//!   lambda parameters).
 //! - Template parts of `html file "..."`: the file's holes are checked like
 //!   inline text; since the lookup gives the text without its file, a
 //!   problem inside the file is reported at the `file "..."` path with the
