@@ -131,9 +131,10 @@
 //!   visible says where it is visible (`wait for ... as`, `{% for %}`,
 //!   lambda parameters).
 //! - Template parts of `html file "..."`: the file's holes are checked like
-//!   inline text; since the lookup gives the text without its file, a
-//!   problem inside the file is reported at the `file "..."` path with the
-//!   message naming the file.
+//!   inline text. With `check_file` (whose lookup gives the text without its
+//!   file) a problem inside the file is reported at the `file "..."` path,
+//!   the message naming the file; `check_file_with_template_files` reports
+//!   it inside the template file.
 
 pub mod builtins;
 mod call;
@@ -154,19 +155,53 @@ use ty::Ty;
 
 /// Every name (E01xx) and type (E02xx) error in one file. Declarations
 /// themselves (duplicates, unknown types in fields) are reported by
-/// [`ProjectIndex::build`].
+/// [`ProjectIndex::build`]. Problems inside `html file "..."` templates are
+/// reported at the path in this file (the lookup does not say which file
+/// the text came from); [`check_file_with_template_files`] reports them in
+/// the template file itself.
 pub fn check_file(
     index: &ProjectIndex,
     file: FileId,
     ast: &ast::File,
     template_text: &TemplateTextLookup<'_>,
 ) -> Vec<Diagnostic> {
+    check(index, file, ast, TemplateFiles::AtPath(template_text))
+}
+
+/// Looks up a template file by the path as written: its file id and its
+/// parsed text (parsed with that file id, so spans point into it).
+pub type TemplateFileLookup<'l> = dyn Fn(&str) -> Option<(FileId, &'l ast::Text)> + 'l;
+
+/// Like [`check_file`], but problems inside a template file are reported in
+/// that file, at the offending hole or tag.
+pub fn check_file_with_template_files(
+    index: &ProjectIndex,
+    file: FileId,
+    ast: &ast::File,
+    template_files: &TemplateFileLookup<'_>,
+) -> Vec<Diagnostic> {
+    check(index, file, ast, TemplateFiles::InFile(template_files))
+}
+
+/// How template files are found and where their problems are reported.
+#[derive(Clone, Copy)]
+enum TemplateFiles<'a, 'l> {
+    AtPath(&'a TemplateTextLookup<'l>),
+    InFile(&'a TemplateFileLookup<'l>),
+}
+
+fn check(
+    index: &ProjectIndex,
+    file: FileId,
+    ast: &ast::File,
+    files: TemplateFiles<'_, '_>,
+) -> Vec<Diagnostic> {
     let mut cx = Checker::new(index, file);
     for item in &ast.items {
         match item {
             Item::Segment(s) => cx.segment(s),
             Item::Flow(f) => cx.flow(f),
-            Item::Template(t) => cx.template(t, template_text),
+            Item::Template(t) => cx.template(t, files),
             Item::Policy(p) => cx.policy(p),
             Item::Event(_) | Item::Type(_) | Item::Profile(_) | Item::Test(_) | Item::Error(_) => {}
         }

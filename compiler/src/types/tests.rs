@@ -632,3 +632,26 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn template_file_problems_can_be_reported_in_the_file() {
+    let src = r#"
+event "Order Placed" { coupon: string? }
+template email news(o: "Order Placed") {
+  subject "News"
+  html file "templates/news.html"
+  text "{{ unsubscribe_url }} {{ shop.address }}"
+}
+"#;
+    let f = crate::parser::parse_file(src, FileId(1));
+    let files = [(FileId(1), &f.file)];
+    let (index, _) = ProjectIndex::build(&files);
+    let html = "<p>{{ o.coupon }}</p>";
+    let (text, _) = crate::parser::parse_template_text(html, FileId(7));
+    let d = super::check_file_with_template_files(&index, FileId(1), &f.file, &|p| {
+        (p == "templates/news.html").then_some((FileId(7), &text))
+    });
+    assert_eq!(codes(&d), ["E0203"]);
+    assert_eq!(d[0].primary.file, FileId(7));
+    assert_eq!(d[0].primary.span.start, 6);
+}
