@@ -13,6 +13,7 @@ pub mod lexer;
 pub mod lint;
 pub mod lower;
 pub mod manifest;
+pub mod parser;
 pub mod policy;
 pub mod resolve;
 pub mod rules;

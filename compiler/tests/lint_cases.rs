@@ -12,10 +12,6 @@
 //! other stages and are left to the full harness (`cli/tests/cases.rs`).
 //! A case that does not parse fails here, so every case stays valid syntax.
 //!
-//! PENDING: this file waits in `compiler/tests/pending/` (where cargo does
-//! not build it) because it needs `parser::parse_file` and
-//! `parser::parse_template_text`, which had not landed when it was written.
-//! Move it to `compiler/tests/lint_cases.rs` once they exist.
 
 use nudge_compiler::ast;
 use nudge_compiler::diagnostic::{Code, Diagnostic};
@@ -45,6 +41,7 @@ struct Found {
     column: u32,
     code: String,
     message: String,
+    help: String,
 }
 
 #[derive(Debug, Clone)]
@@ -200,6 +197,7 @@ fn run_case(case: &Case) -> Result<(), String> {
             column,
             code: d.code.as_str().to_string(),
             message: d.message.clone(),
+            help: d.help.clone().unwrap_or_default(),
         });
     }
     found.sort();
@@ -220,7 +218,7 @@ fn run_case(case: &Case) -> Result<(), String> {
                 && e.code == f.code
                 && e.text
                     .as_ref()
-                    .is_none_or(|t| f.message.contains(t.as_str()))
+                    .is_none_or(|t| f.message.contains(t.as_str()) || f.help.contains(t.as_str()))
         });
         match hit {
             Some(i) => {
