@@ -64,7 +64,10 @@ impl CompileError {
 fn rendered(checked: &Checked) -> String {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = render::human(&checked.diagnostics, &checked.files, color, 100);
-    out.push_str(&render::summary(&checked.diagnostics, checked.checked_files));
+    out.push_str(&render::summary(
+        &checked.diagnostics,
+        checked.checked_files,
+    ));
     out.push('\n');
     out
 }
@@ -108,23 +111,31 @@ fn lower_loaded(path: &Path, loaded: &LoadedProject) -> Result<Bundle, CompileEr
         let file = id();
         let text = match &f.contents {
             SourceContents::Text(t) => t.as_str(),
-            _ => return Err(CompileError::Lower(format!("{}: not readable text", f.path))),
+            _ => {
+                return Err(CompileError::Lower(format!(
+                    "{}: not readable text",
+                    f.path
+                )));
+            }
         };
         asts.push((file, parse_file(text, file).file));
     }
     let mut template_files = BTreeMap::new();
     for (_, file) in &asts {
         for item in &file.items {
-            let ast::Item::Template(t) = item else { continue };
+            let ast::Item::Template(t) = item else {
+                continue;
+            };
             for part in &t.parts {
-                let ast::TemplateSource::File(name) = &part.value else { continue };
+                let ast::TemplateSource::File(name) = &part.value else {
+                    continue;
+                };
                 if template_files.contains_key(&name.value) {
                     continue;
                 }
                 let full = root.join(&name.value);
-                let text = std::fs::read_to_string(&full).map_err(|e| {
-                    CompileError::Load(format!("{}: {e}", full.display()))
-                })?;
+                let text = std::fs::read_to_string(&full)
+                    .map_err(|e| CompileError::Load(format!("{}: {e}", full.display())))?;
                 let (parsed, _) = parse_template_text(&text, id());
                 template_files.insert(name.value.clone(), parsed);
             }

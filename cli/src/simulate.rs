@@ -43,7 +43,9 @@ pub fn run(args: &SimulateArgs) -> u8 {
         Some(text) => match timestamp(&serde_json::Value::String(text.clone())) {
             Some(t) => Some(t),
             None => {
-                eprintln!("error: --until {text:?} is not an RFC 3339 time (e.g. 2026-12-01T00:00:00Z)");
+                eprintln!(
+                    "error: --until {text:?} is not an RFC 3339 time (e.g. 2026-12-01T00:00:00Z)"
+                );
                 return 2;
             }
         },
@@ -71,8 +73,16 @@ pub fn run(args: &SimulateArgs) -> u8 {
         },
     };
     let mut stdout = std::io::stdout().lock();
-    if stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()).is_err() {
+    if stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
         return 2;
     }
-    if sim.problems.iter().any(|p| p.severity == Severity::Error) { 1 } else { 0 }
+    if sim.problems.iter().any(|p| p.severity == Severity::Error) {
+        1
+    } else {
+        0
+    }
 }
