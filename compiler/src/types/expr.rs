@@ -103,9 +103,9 @@ impl Checker<'_> {
                                 self.file,
                                 base.span,
                                 format!(
-                                    "{} may be none (`{}?`), so `.{}` may fail",
+                                    "{} may be none (`{}`), so `.{}` may fail",
                                     describe(base),
-                                    inner,
+                                    Ty::optional((*inner).clone()),
                                     field.name
                                 ),
                             )
@@ -470,6 +470,8 @@ impl Checker<'_> {
                 ..d
             }
             .with_help(format!("test membership with `profile in {}`", id.name))
+        } else if let Some((_, place)) = self.hints.iter().find(|(n, _)| *n == id.name) {
+            d.with_help(format!("`{}` is only visible {place}", id.name))
         } else if id.name == "it" {
             d.with_help(
                 "`it` is the arriving event inside `where`, or the trigger event of a flow without `as`; name the event with `as`",

@@ -3,6 +3,7 @@
 //! durations, `send` arguments, `match` exhaustiveness, `set` and `track`.
 
 use super::Checker;
+use super::builtins;
 use super::expr::facts;
 use super::ty::Ty;
 use crate::ast::{
@@ -84,6 +85,21 @@ impl Checker<'_> {
     }
 
     pub(super) fn flow(&mut self, f: &FlowDecl) {
+        self.hints.clear();
+        crate::rules::walk::walk_steps(&f.body, &mut |step| {
+            if let StepKind::WaitFor {
+                event,
+                on_arrival: Some(_),
+                ..
+            } = &step.kind
+                && let Some(b) = &event.binding
+            {
+                self.hints.push((
+                    b.name.clone(),
+                    "in the arrival block of its `wait for` (and its `where`)",
+                ));
+            }
+        });
         // The trigger event's name in the body: its `as` name, else `it`.
         let mut trigger: Option<(String, Ty)> = None;
         for s in &f.settings {
@@ -222,7 +238,24 @@ impl Checker<'_> {
                     }
                 }
             }
-            StepKind::Webhook { url, body, .. } => {
+            StepKind::Webhook { method, url, body } => {
+                if !builtins::WEBHOOK_METHODS.contains(&method.name.as_str()) {
+                    let d = Diagnostic::new(
+                        Code::UnknownName,
+                        self.file,
+                        method.span,
+                        format!("unknown webhook method `{}`", method.name),
+                    )
+                    .with_label("not an HTTP method");
+                    let methods = builtins::WEBHOOK_METHODS.iter().copied();
+                    self.report(match did_you_mean(&method.name, methods) {
+                        Some(m) => d.with_help(format!("did you mean `{m}`?")),
+                        None => d.with_help(format!(
+                            "use one of {}",
+                            builtins::WEBHOOK_METHODS.join(", ")
+                        )),
+                    });
+                }
                 self.text(url);
                 if let Some(b) = body {
                     self.infer(b);

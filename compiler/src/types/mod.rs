@@ -83,6 +83,10 @@
 //!   (an optional counts as 0), `short_link` text, `default(x)` an optional
 //!   (or text, whose empty value is replaced) and `x` must fit its present
 //!   type. Filters give `string` except `count` (`int`) and `default`.
+//! - `shop.name`, `url`, `address`, `from_email`, `from_name` and
+//!   `reply_to` are typed as present (`string`, `url`, `string`, `email`,
+//!   `string`, `email`): they are project settings, not customer data; a
+//!   setting missing from `nudge.toml` renders as empty text.
 //! - A hole must print a present scalar: lists, records, `profile` and
 //!   `shop` are E0201 (help: use a field or `| count`).
 //! - `track "E" { ... }` of a declared event checks each field (unknown →
@@ -93,6 +97,8 @@
 //! - `send` of a template declared for another channel is E0104 (the message
 //!   names the channel it has); argument count and types are E0202; an
 //!   optional argument for a non-optional parameter is E0203.
+//! - `webhook` methods are `post`, `put`, `patch`, `get` and `delete`
+//!   (another name is E0106); holes in its URL are checked like any string.
 //! - `wait until <expr>` needs a `timestamp`; durations (`wait`, `within`,
 //!   `once per`, frequency windows, `keep history`) need a `duration`;
 //!   `holdout` and split weights need a `percent`.
@@ -166,6 +172,10 @@ pub(crate) struct Checker<'a> {
     narrowed: Vec<Narrowed>,
     /// Inside a template (per-message links and filters are available).
     in_template: bool,
+    /// Names bound somewhere in the current flow or template but visible
+    /// only in part of it, with where they are visible (for the help line
+    /// of E0106).
+    hints: Vec<(String, &'static str)>,
     /// Inside an `exit when` / `goal` condition, where a union compared
     /// with a literal outside it is lint W0005's ("can never match").
     never_match_is_lint: bool,
@@ -180,6 +190,7 @@ impl<'a> Checker<'a> {
             scope: Vec::new(),
             narrowed: Vec::new(),
             in_template: false,
+            hints: Vec::new(),
             never_match_is_lint: false,
         }
     }

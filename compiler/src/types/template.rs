@@ -23,6 +23,7 @@ impl Checker<'_> {
             .collect();
         let keys = builtins::part_keys(t.channel);
         self.in_template = true;
+        self.hints.clear();
         self.scoped(params, |cx| {
             for part in &t.parts {
                 if !keys.contains(&part.key.name.as_str()) {
@@ -97,6 +98,8 @@ impl Checker<'_> {
                     body,
                     ..
                 } => {
+                    self.hints
+                        .push((binding.name.clone(), "inside its `{% for %}` block"));
                     let t = self.infer(iterable);
                     let t = self.present(iterable, t);
                     let elem = match t {
