@@ -61,7 +61,12 @@
 //!   `p == none` narrows `p` in the `else` branch, in later `else if`
 //!   conditions and branches, and in the right side of `or`. `not` swaps the
 //!   two. Narrowing stops at a new binding of the same name (a lambda or loop
-//!   variable). It does not flow past an `if` that exits early.
+//!   variable). After an `if` whose branches all end in `exit` (and that
+//!   has no `else`), the rest of the block is narrowed as its `else` would
+//!   be (`if x == none { exit }` narrows `x` below it); likewise after
+//!   `if c { ... } else { exit }` by `c`. A narrowing of a profile trait
+//!   (`profile.x`) ends at the next `wait`, `wait until` or `wait for`:
+//!   traits may change while a journey waits. Event bindings never change.
 //! - `when date` accepts an optional `date` or `timestamp` (profiles without
 //!   the value never fire); the trigger expression sees `profile`, `shop` and
 //!   `now` only.
@@ -216,6 +221,8 @@ fn check(
 struct Narrowed {
     path: Vec<String>,
     scope_len: usize,
+    /// The suspension count when it was narrowed (see `Checker::suspensions`).
+    suspensions: u32,
 }
 
 /// The state of checking one file.
@@ -228,6 +235,11 @@ pub(crate) struct Checker<'a> {
     narrowed: Vec<Narrowed>,
     /// Inside a template (per-message links and filters are available).
     in_template: bool,
+    /// How many suspensions (`wait`, `wait until`, `wait for`) lie on the
+    /// path to the step being checked. Profile traits may change while a
+    /// journey waits, so a narrowing of `profile.x` ends at the next wait;
+    /// event bindings never change.
+    suspensions: u32,
     /// Names bound somewhere in the current flow or template but visible
     /// only in part of it, with where they are visible (for the help line
     /// of E0106).
@@ -246,6 +258,7 @@ impl<'a> Checker<'a> {
             scope: Vec::new(),
             narrowed: Vec::new(),
             in_template: false,
+            suspensions: 0,
             hints: Vec::new(),
             never_match_is_lint: false,
         }
@@ -267,12 +280,21 @@ impl<'a> Checker<'a> {
     /// Runs `f` with `paths` narrowed to their present types.
     fn narrowing<R>(&mut self, paths: Vec<Vec<String>>, f: impl FnOnce(&mut Self) -> R) -> R {
         let len = self.narrowed.len();
-        let scope_len = self.scope.len();
-        self.narrowed
-            .extend(paths.into_iter().map(|path| Narrowed { path, scope_len }));
+        self.narrow_paths(paths);
         let r = f(self);
         self.narrowed.truncate(len);
         r
+    }
+
+    /// Narrows `paths` from here on (until the caller truncates).
+    fn narrow_paths(&mut self, paths: Vec<Vec<String>>) {
+        let scope_len = self.scope.len();
+        let suspensions = self.suspensions;
+        self.narrowed.extend(paths.into_iter().map(|path| Narrowed {
+            path,
+            scope_len,
+            suspensions,
+        }));
     }
 
     fn lookup(&self, name: &str) -> Option<(usize, &Ty)> {
@@ -290,8 +312,11 @@ impl<'a> Checker<'a> {
             return false;
         };
         let binding = self.lookup(root).map(|(i, _)| i);
+        let is_profile = root == "profile" && binding.is_none();
         self.narrowed.iter().any(|n| {
-            n.path == path && binding.is_none_or(|i| i < n.scope_len)
+            n.path == path
+                && binding.is_none_or(|i| i < n.scope_len)
+                && (!is_profile || n.suspensions == self.suspensions)
                 // A binding made after the narrowing hides it.
                 && !self
                     .scope
