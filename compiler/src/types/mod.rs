@@ -94,6 +94,9 @@
 //!   type. Filters give `string` except `count` (`int`) and `default`.
 //!   Filters exist in templates only: in a string elsewhere (`track`,
 //!   `webhook`, a condition) a filter is E0108.
+//!   `{% if %}` / `{% for %}` tags outside templates are E0201.
+//! - `profile` is read trait by trait (`profile.x`, `profile in segment`);
+//!   `profile` alone as a value is E0201. `shop` is a record value.
 //! - Template part keys are checked per channel (email: `subject`,
 //!   `preheader`, `from`, `reply_to`, `html`, `text`; sms: `body`; push:
 //!   `title`, `body`, `url`); another key is E0106 with "did you mean".

@@ -86,8 +86,9 @@ impl Checker<'_> {
                 TextNode::If {
                     branches,
                     else_branch,
-                    ..
+                    span,
                 } => {
+                    self.tag_outside_template(*span, "if");
                     let mut otherwise: Vec<Vec<String>> = Vec::new();
                     for (cond, body) in branches {
                         self.narrowing(otherwise.clone(), |cx| {
@@ -104,8 +105,9 @@ impl Checker<'_> {
                     binding,
                     iterable,
                     body,
-                    ..
+                    span,
                 } => {
+                    self.tag_outside_template(*span, "for");
                     self.hints
                         .push((binding.name.clone(), "inside its `{% for %}` block"));
                     let t = self.infer(iterable);
@@ -130,6 +132,24 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+
+    /// `{% if %}` / `{% for %}` exist in template text only.
+    fn tag_outside_template(&mut self, span: crate::span::Span, tag: &str) {
+        if self.in_template {
+            return;
+        }
+        self.report(
+            Diagnostic::new(
+                Code::TypeMismatch,
+                self.file,
+                span,
+                format!("`{{% {tag} %}}` tags are only allowed in templates"),
+            )
+            .with_help(
+                "build the value with `??` or with `if` steps, or move the text into a template",
+            ),
+        );
     }
 
     fn hole(&mut self, h: &Hole) {
