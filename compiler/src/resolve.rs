@@ -121,11 +121,12 @@ impl ProjectIndex {
             Item::Event(e) if !e.extend => {
                 let key = e.name.value.clone();
                 if let Some(first) = self.events.get(&key) {
-                    out.push(duplicate(
-                        &format!("event \"{key}\""),
-                        at(e.name.span),
-                        first.at,
-                    ));
+                    out.push(
+                        duplicate(&format!("event \"{key}\""), at(e.name.span), first.at)
+                            .with_help(format!(
+                                "to add fields to it, write `extend event \"{key}\" {{ ... }}`"
+                            )),
+                    );
                 } else {
                     self.events.insert(
                         key.clone(),
@@ -152,11 +153,11 @@ impl ProjectIndex {
                         .with_help("give the record type another name"),
                     );
                 } else if let Some(first) = self.types.get(&key) {
-                    out.push(duplicate(
-                        &format!("type `{key}`"),
-                        at(t.name.span),
-                        first.at,
-                    ));
+                    out.push(
+                        duplicate(&format!("type `{key}`"), at(t.name.span), first.at).with_help(
+                            format!("to add fields to it, write `extend type {key} {{ ... }}`"),
+                        ),
+                    );
                 } else {
                     self.types.insert(
                         key.clone(),

@@ -91,7 +91,9 @@ impl<'a> ParseError<'a> {
         self.custom.is_none() && matches!(self.found, Some(Tok::Error))
     }
 
-    pub fn into_diagnostic(self, file: FileId, eof: Span) -> Diagnostic {
+    /// `line_end`: when the found token starts a new line, the point just
+    /// after the previous token — a reader sees the statement stop there.
+    pub fn into_diagnostic(self, file: FileId, eof: Span, line_end: Option<Span>) -> Diagnostic {
         if let Some(c) = self.custom {
             let mut d = Diagnostic::new(c.code, file, c.span, c.message).with_label(c.label);
             if let Some(h) = c.help {
@@ -99,7 +101,11 @@ impl<'a> ParseError<'a> {
             }
             return d;
         }
-        let found = describe_found(self.found.as_ref());
+        let found = match line_end {
+            Some(_) if self.found.is_some() => "the end of the line".to_string(),
+            _ => describe_found(self.found.as_ref()),
+        };
+        let span = line_end.or(self.span).unwrap_or(eof);
         let mut expected: Vec<String> = Vec::new();
         // After a complete expression every operator is possible; naming
         // them all would drown the point.
@@ -109,8 +115,13 @@ impl<'a> ParseError<'a> {
         if ends_line {
             expected.push("the end of the line".into());
         }
+        // Prefix operators are part of "an expression".
+        let wants_expr = self.expected.contains(&Expected::Thing("an expression"));
         for e in &self.expected {
             if ends_line && matches!(e, Expected::Symbol(_) | Expected::Keyword(_)) {
+                continue;
+            }
+            if wants_expr && matches!(e, Expected::Symbol("not" | "-")) {
                 continue;
             }
             let r = e.render();
@@ -131,14 +142,9 @@ impl<'a> ParseError<'a> {
         let help = self
             .help
             .unwrap_or("check the syntax here against docs/language.md");
-        Diagnostic::new(
-            Code::UnexpectedToken,
-            file,
-            self.span.unwrap_or(eof),
-            message,
-        )
-        .with_label(label)
-        .with_help(help)
+        Diagnostic::new(Code::UnexpectedToken, file, span, message)
+            .with_label(label)
+            .with_help(help)
     }
 }
 

@@ -245,6 +245,7 @@ pub(crate) fn expr<'a>() -> ExprP<'a> {
                 },
             }),
         ))
+        .labelled(Expected::Thing("an expression"))
     })
     .boxed()
 }

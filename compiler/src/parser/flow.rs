@@ -10,8 +10,8 @@ use super::items::CHANNELS;
 use super::text::string_text;
 use super::tokens::{
     Ex, In, bad_entry, close_brace, comma, docs, ident, ident_named, int_lit, kw, kw_of, lbrace,
-    lparen, name_lit, recover_item, recover_statement, rparen, sp, statement_end, time_of_day, tok,
-    unclosed,
+    lparen, name_lit, not_keyword, recover_item, recover_statement, rparen, sp, statement_end,
+    time_of_day, tok, unclosed,
 };
 use crate::ast::{
     Block, Category, EventMatch, Expr, ExprKind, FlowDecl, FlowSetting, FlowSettingKind, Item,
@@ -255,7 +255,13 @@ fn step<'a>(expr: ExprP<'a>) -> StepP<'a> {
         let wait = step_of(
             statement(
                 kw("wait"),
-                choice((wait_until, wait_for, expr.clone().map(StepKind::Wait))),
+                choice((
+                    wait_until,
+                    wait_for,
+                    not_keyword(&["until", "for"])
+                        .ignore_then(expr.clone())
+                        .map(StepKind::Wait),
+                )),
                 "write it as `wait 1h`, `wait until 10:00 local` or `wait for \"Event\" within 2d { ... }`",
             ),
             |k| k,

@@ -171,7 +171,7 @@ fn profile<'a>() -> impl Parser<'a, In<'a>, Item, Ex<'a>> + Clone {
 fn field_block<'a>(what: &'static str) -> impl Parser<'a, In<'a>, Vec<FieldDecl>, Ex<'a>> + Clone {
     let rest = colon()
         .ignore_then(type_expr())
-        .then_ignore(comma().or_not())
+        .then_ignore(comma().ignored().or(field_boundary()))
         .map(Some)
         .map_err(|e: ParseError<'a>| {
             e.with_help("write a field as `name: Type`, e.g. `order_id: string`")
@@ -207,6 +207,12 @@ fn field_block<'a>(what: &'static str) -> impl Parser<'a, In<'a>, Vec<FieldDecl>
             }
             fields.into_iter().flatten().collect()
         })
+}
+
+/// Where a field may end without a comma: at the end of its line, or
+/// before the next `name:` on the same line.
+fn field_boundary<'a>() -> impl Parser<'a, In<'a>, (), Ex<'a>> + Clone {
+    statement_end().or(ident_named("a field name").then(colon()).ignored().rewind())
 }
 
 /// `int`, `Product`, `list<T>`, `T?`, `"Checkout Started"`, `"a" | "b"`.

@@ -46,7 +46,7 @@ pub fn parse_file(text: &str, file: FileId) -> Parsed {
     let (out, errors) = items::file(expr::expr())
         .parse(tokens::input(&toks, eof))
         .into_output_errors();
-    add_errors(&mut diagnostics, errors, file, eof);
+    add_errors(&mut diagnostics, errors, file, &toks);
     sort(&mut diagnostics);
     Parsed {
         file: out.unwrap_or_default(),
@@ -64,7 +64,7 @@ pub fn parse_template_text(text: &str, file: FileId) -> (ast::Text, Vec<Diagnost
     let whole = Span::from(0..eof);
     let parser = text::file_text(expr::expr(), whole).then_ignore(chumsky::prelude::end());
     let (out, errors) = parser.parse(tokens::input(&toks, eof)).into_output_errors();
-    add_errors(&mut diagnostics, errors, file, eof);
+    add_errors(&mut diagnostics, errors, file, &toks);
     sort(&mut diagnostics);
     let text = out.unwrap_or(ast::Text {
         nodes: vec![ast::TextNode::Error(whole)],
@@ -77,14 +77,22 @@ fn add_errors(
     out: &mut Vec<Diagnostic>,
     errors: Vec<error::ParseError<'_>>,
     file: FileId,
-    eof: usize,
+    toks: &[(tokens::Tk<'_>, chumsky::span::SimpleSpan)],
 ) {
-    let eof = Span::from(eof..eof);
+    // An error at the end of input points just after the last token.
+    let end = toks.last().map_or(0, |t| t.0.span.end);
+    let eof = Span::new(end, end);
     for e in errors {
         if e.already_reported() {
             continue;
         }
-        let d = e.into_diagnostic(file, eof);
+        let line_end = e.span.and_then(|s| {
+            let i = toks.partition_point(|t| t.0.span.start < s.start);
+            let t = toks.get(i)?;
+            let prev = toks.get(i.checked_sub(1)?)?;
+            (t.0.span == s && t.0.nl).then(|| Span::new(prev.0.span.end, prev.0.span.end))
+        });
+        let d = e.into_diagnostic(file, eof, line_end);
         // Two recovery levels may see the same broken token; say it once.
         if !out
             .iter()

@@ -50,9 +50,9 @@ pub(crate) fn policy<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Item, Ex<'a
         "write it as `frequency email: 1 per 1d, 4 per 7d`",
     );
     let quiet = rule(
-        kw("quiet").then(kw("hours")).ignored().boxed(),
-        channel
-            .or_not()
+        kw("quiet").ignored().boxed(),
+        kw("hours")
+            .ignore_then(channel.or_not())
             .then_ignore(colon())
             .then(time_of_day())
             .then_ignore(kw("to"))
@@ -66,8 +66,9 @@ pub(crate) fn policy<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Item, Ex<'a
         "write it as `quiet hours sms: 21:00 to 09:00 local`",
     );
     let capped = rule(
-        kw("when").then(kw("capped")).ignored().boxed(),
-        colon()
+        kw("when").ignored().boxed(),
+        kw("capped")
+            .ignore_then(colon())
             .ignore_then(kw_of(
                 &[("skip", CappedAction::Skip), ("defer", CappedAction::Defer)],
                 "`skip` or `defer`",
@@ -77,15 +78,18 @@ pub(crate) fn policy<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Item, Ex<'a
         "write it as `when capped: skip` or `when capped: defer`",
     );
     let timezone = rule(
-        kw("default").then(kw("timezone")).ignored().boxed(),
-        name_lit("a timezone name in quotes")
-            .map(PolicyRuleKind::DefaultTimezone)
+        kw("default").ignored().boxed(),
+        kw("timezone")
+            .ignore_then(name_lit("a timezone name in quotes").map(PolicyRuleKind::DefaultTimezone))
             .boxed(),
         "write it as `default timezone \"Europe/Istanbul\"`",
     );
     let history = rule(
-        kw("keep").then(kw("history")).ignored().boxed(),
-        expr.map(PolicyRuleKind::KeepHistory).boxed(),
+        kw("keep").ignored().boxed(),
+        kw("history")
+            .ignore_then(expr)
+            .map(PolicyRuleKind::KeepHistory)
+            .boxed(),
         "write it as `keep history 400d`",
     );
     let entry = docs().ignore_then(choice((

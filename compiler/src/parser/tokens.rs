@@ -561,3 +561,16 @@ pub(crate) fn statement_end<'a>() -> impl Parser<'a, In<'a>, (), Ex<'a>> + Clone
         )),
     })
 }
+
+/// Succeeds, consuming nothing, unless the next token is one of `words`:
+/// keeps a keyword that started another form from being read as a name.
+pub(crate) fn not_keyword<'a>(
+    words: &'static [&'static str],
+) -> impl Parser<'a, In<'a>, (), Ex<'a>> + Clone {
+    custom(move |inp: &mut Inp<'a, '_>| match inp.peek_ref() {
+        Some(Tk {
+            tok: Tok::Ident(w), ..
+        }) if words.contains(w) => Err(peek_err(inp, Expected::Thing("an expression"))),
+        _ => Ok(()),
+    })
+}

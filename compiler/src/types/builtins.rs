@@ -47,8 +47,10 @@ pub const TYPE_NAMES: &[&str] = &[
     "url",
 ];
 
-/// The fields of `shop` (from `nudge.toml` `[shop]`). All are present at
-/// run time: the manifest check requires them or fills defaults.
+/// The fields of `shop` (from `nudge.toml` `[shop]`). They are typed as
+/// present: they are project settings, not customer data, so asking for a
+/// default in every template would only add noise. A setting missing from
+/// the manifest renders as empty text.
 pub fn shop_field(name: &str) -> Option<Ty> {
     Some(match name {
         "name" | "address" | "from_name" => Ty::String,
@@ -94,6 +96,9 @@ pub const FILTERS: &[&str] = &[
     "short_link",
     "default",
 ];
+
+/// HTTP methods a `webhook` step may use.
+pub const WEBHOOK_METHODS: &[&str] = &["post", "put", "patch", "get", "delete"];
 
 /// The part keys a template of this channel may have.
 pub fn part_keys(channel: Channel) -> &'static [&'static str] {

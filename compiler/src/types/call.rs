@@ -322,6 +322,8 @@ impl Checker<'_> {
                 _ => self.summable(method, elem),
             };
         };
+        self.hints
+            .push((param.name.clone(), "inside the lambda that names it"));
         let bindings = vec![(param.name.clone(), elem.clone())];
         match name {
             "any" | "all" | "count" | "first" => {

@@ -3,6 +3,7 @@
 //! durations, `send` arguments, `match` exhaustiveness, `set` and `track`.
 
 use super::Checker;
+use super::builtins;
 use super::expr::facts;
 use super::ty::Ty;
 use crate::ast::{
@@ -84,6 +85,21 @@ impl Checker<'_> {
     }
 
     pub(super) fn flow(&mut self, f: &FlowDecl) {
+        self.hints.clear();
+        crate::rules::walk::walk_steps(&f.body, &mut |step| {
+            if let StepKind::WaitFor {
+                event,
+                on_arrival: Some(_),
+                ..
+            } = &step.kind
+                && let Some(b) = &event.binding
+            {
+                self.hints.push((
+                    b.name.clone(),
+                    "in the arrival block of its `wait for` (and its `where`)",
+                ));
+            }
+        });
         // The trigger event's name in the body: its `as` name, else `it`.
         let mut trigger: Option<(String, Ty)> = None;
         for s in &f.settings {
@@ -150,9 +166,26 @@ impl Checker<'_> {
     }
 
     fn block(&mut self, b: &Block) {
+        let len = self.narrowed.len();
         for step in &b.steps {
             self.step(step);
+            // `if x == none { exit }`: below it, `x` is present.
+            let after = facts_after(step);
+            if !after.is_empty() {
+                self.narrow_paths(after);
+            }
         }
+        self.narrowed.truncate(len);
+    }
+
+    /// Runs `f` for one of several alternative paths (a branch, an arm):
+    /// each starts from the suspensions `before` them; `most` keeps the
+    /// most any of them waited, for the steps after them.
+    fn alternative(&mut self, before: u32, most: &mut u32, f: impl FnOnce(&mut Self)) {
+        self.suspensions = before;
+        f(self);
+        *most = (*most).max(self.suspensions);
+        self.suspensions = *most;
     }
 
     fn step(&mut self, step: &Step) {
@@ -162,10 +195,14 @@ impl Checker<'_> {
                 template,
                 args,
             } => self.send(*channel, template, args),
-            StepKind::Wait(d) => self.duration(d, "`wait`"),
-            StepKind::WaitUntil(WaitUntil::TimeOfDay { .. }) => {}
+            StepKind::Wait(d) => {
+                self.duration(d, "`wait`");
+                self.suspensions += 1;
+            }
+            StepKind::WaitUntil(WaitUntil::TimeOfDay { .. }) => self.suspensions += 1,
             StepKind::WaitUntil(WaitUntil::Timestamp(e)) => {
                 self.check_fits(e, &Ty::Timestamp, Code::TypeMismatch, "`wait until`");
+                self.suspensions += 1;
             }
             StepKind::WaitFor {
                 event,
@@ -174,16 +211,22 @@ impl Checker<'_> {
                 on_timeout,
             } => {
                 let ev = self.event_ty(&event.event);
-                self.event_condition(event, &ev);
                 if let Some(w) = within {
                     self.duration(w, "the `within` of `wait for`");
                 }
+                // The condition is judged when an event arrives: after waiting.
+                self.suspensions += 1;
+                self.event_condition(event, &ev);
+                let before = self.suspensions;
+                let mut most = before;
                 if let Some(b) = on_arrival {
                     let name = event.binding.as_ref().map_or("it", |b| b.name.as_str());
-                    self.scoped(vec![(name.to_string(), ev)], |cx| cx.block(b));
+                    self.alternative(before, &mut most, |cx| {
+                        cx.scoped(vec![(name.to_string(), ev)], |cx| cx.block(b))
+                    });
                 }
                 if let Some(b) = on_timeout {
-                    self.block(b);
+                    self.alternative(before, &mut most, |cx| cx.block(b));
                 }
             }
             StepKind::If {
@@ -191,24 +234,34 @@ impl Checker<'_> {
                 else_block,
             } => {
                 let mut otherwise: Vec<Vec<String>> = Vec::new();
+                let before = self.suspensions;
+                let mut most = before;
                 for (cond, body) in branches {
+                    self.suspensions = before;
                     self.narrowing(otherwise.clone(), |cx| {
                         cx.condition(cond, "`if`");
-                        cx.narrowing(facts(cond, true), |cx| cx.block(body));
+                        cx.alternative(before, &mut most, |cx| {
+                            cx.narrowing(facts(cond, true), |cx| cx.block(body))
+                        });
                     });
                     otherwise.extend(facts(cond, false));
                 }
                 if let Some(b) = else_block {
-                    self.narrowing(otherwise, |cx| cx.block(b));
+                    self.narrowing(otherwise, |cx| {
+                        cx.alternative(before, &mut most, |cx| cx.block(b))
+                    });
                 }
+                self.suspensions = most;
             }
             StepKind::Match { scrutinee, arms } => {
                 self.match_step(step, scrutinee, arms);
             }
             StepKind::Split { arms, .. } => {
+                let before = self.suspensions;
+                let mut most = before;
                 for arm in arms {
                     self.percent(&arm.weight, "a split weight");
-                    self.block(&arm.body);
+                    self.alternative(before, &mut most, |cx| cx.block(&arm.body));
                 }
             }
             StepKind::Set { target, value } => self.set(target, value),
@@ -222,7 +275,24 @@ impl Checker<'_> {
                     }
                 }
             }
-            StepKind::Webhook { url, body, .. } => {
+            StepKind::Webhook { method, url, body } => {
+                if !builtins::WEBHOOK_METHODS.contains(&method.name.as_str()) {
+                    let d = Diagnostic::new(
+                        Code::UnknownName,
+                        self.file,
+                        method.span,
+                        format!("unknown webhook method `{}`", method.name),
+                    )
+                    .with_label("not an HTTP method");
+                    let methods = builtins::WEBHOOK_METHODS.iter().copied();
+                    self.report(match did_you_mean(&method.name, methods) {
+                        Some(m) => d.with_help(format!("did you mean `{m}`?")),
+                        None => d.with_help(format!(
+                            "use one of {}",
+                            builtins::WEBHOOK_METHODS.join(", ")
+                        )),
+                    });
+                }
                 self.text(url);
                 if let Some(b) = body {
                     self.infer(b);
@@ -388,8 +458,10 @@ impl Checker<'_> {
                 );
             }
         }
+        let before = self.suspensions;
+        let mut most = before;
         for arm in arms {
-            self.block(&arm.body);
+            self.alternative(before, &mut most, |cx| cx.block(&arm.body));
         }
     }
 
@@ -420,6 +492,39 @@ impl Checker<'_> {
         let ty = self.profile_field(field);
         let what = format!("`profile.{}`", field.name);
         self.check_fits(value, &ty, Code::TypeMismatch, &what);
+    }
+}
+
+/// The paths narrowed after an `if` that leaves the flow on some paths:
+/// with every branch ending in `exit` and no `else`, all its conditions are
+/// false below it; with an exiting `else` after one branch, that branch's
+/// condition is true below it.
+fn facts_after(step: &Step) -> Vec<Vec<String>> {
+    let StepKind::If {
+        branches,
+        else_block,
+    } = &step.kind
+    else {
+        return Vec::new();
+    };
+    match (else_block, branches.as_slice()) {
+        (None, _) if branches.iter().all(|(_, b)| always_exits(b)) => {
+            branches.iter().flat_map(|(c, _)| facts(c, false)).collect()
+        }
+        (Some(e), [(c, b)]) if always_exits(e) && !always_exits(b) => facts(c, true),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether every path through the block ends in `exit`.
+fn always_exits(b: &Block) -> bool {
+    match b.steps.last().map(|s| &s.kind) {
+        Some(StepKind::Exit) => true,
+        Some(StepKind::If {
+            branches,
+            else_block: Some(e),
+        }) => branches.iter().all(|(_, b)| always_exits(b)) && always_exits(e),
+        _ => false,
     }
 }
 

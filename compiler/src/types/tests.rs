@@ -422,3 +422,236 @@ fn template_part_keys_and_filters() {
     assert_eq!(d[0].help.as_deref(), Some("did you mean `body`?"));
     assert_eq!(d[2].help.as_deref(), Some("did you mean `upper`?"));
 }
+
+/// Checks `src` (one project file) after a small prelude file; returns
+/// `CODE line:col` of every diagnostic of the project file, in order.
+fn check_src(src: &str) -> Vec<String> {
+    check_src_with(src, &[])
+}
+
+fn check_src_with(src: &str, template_files: &[(&str, &str)]) -> Vec<String> {
+    let prelude = r#"
+event "Order Placed" {
+  order_id: string
+  total: money
+  coupon: string?
+  placed_at: timestamp
+  items: list<Item>
+  channel: "web" | "app" | "store"
+}
+type Item { name: string  price: money?  qty: int }
+profile {
+  first_name: string?
+  vip_since: date?
+  points: int
+  level: "a" | "b"
+}
+segment loyal "Ordered often" = count("Order Placed", within: 90d) >= 3
+"#;
+    let std = crate::parser::parse_file(prelude, FileId(0));
+    assert!(std.diagnostics.is_empty(), "{:?}", std.diagnostics);
+    let f = crate::parser::parse_file(src, FileId(1));
+    assert!(f.diagnostics.is_empty(), "{:?}", f.diagnostics);
+    let files = [(FileId(0), &std.file), (FileId(1), &f.file)];
+    let (index, mut d) = ProjectIndex::build(&files);
+    let texts: Vec<(String, Text)> = template_files
+        .iter()
+        .map(|(p, t)| {
+            let (text, _) = crate::parser::parse_template_text(t, FileId(2));
+            (p.to_string(), text)
+        })
+        .collect();
+    let lookup = |p: &str| texts.iter().find(|(q, _)| q == p).map(|(_, t)| t);
+    d.extend(check_file(&index, FileId(1), &f.file, &lookup));
+    let lines = crate::span::LineIndex::new(src);
+    d.iter()
+        .map(|d| {
+            assert!(d.help.is_some(), "no help: {d:?}");
+            let (l, c) = lines.line_col(src, d.primary.span.start);
+            format!("{} {l}:{c}", d.code.as_str())
+        })
+        .collect()
+}
+
+#[test]
+fn parsed_narrowing_in_else_if_chains_and_templates() {
+    let src = r#"
+template sms hi(o: "Order Placed") {
+  body "{% if o.coupon == none %}no{% else if o.coupon == "X" %}{{ o.coupon }}{% else %}{{ o.coupon | upper }}{% endif %} {{ o.coupon }}"
+}
+flow f {
+  category transactional
+  when "Order Placed" as o
+  if o.coupon == none { exit } else if o.coupon == "SAVE" { send sms hi(o) }
+  if not (o.coupon == none) and o.coupon + "!" == "SAVE!" { exit }
+}
+"#;
+    // Only the last hole of the body is unguarded.
+    assert_eq!(check_src(src), ["E0203 3:126"]);
+}
+
+#[test]
+fn parsed_lambda_parameters_hide_narrowing() {
+    let src = r#"
+flow f {
+  category transactional
+  when "Order Placed" as o
+  if o.coupon != none and o.items.any(o => o.qty > 1) and o.coupon == "A" { exit }
+  if o.items.any(i => i.price != none and i.price > 5 USD) { exit }
+  if o.items.all(i => i.price > 5 USD) { exit }
+}
+"#;
+    assert_eq!(check_src(src), ["E0203 7:23"]);
+}
+
+#[test]
+fn parsed_aggregates_and_list_methods() {
+    let src = r#"
+segment big "Spent a lot" = sum("Order Placed".total, within: 365d) >= 500 USD
+segment recent "Recent" = days_since(last("Order Placed")?.placed_at ?? now) < 30
+segment app "Used the app" = (last("Order Placed".channel) ?? "web") == "app"
+segment typo "Typo" = count("Order Place", within: 30d) > 1
+segment many "Big baskets" = (first("Order Placed")?.items ?? []).count() > 3
+flow f {
+  category transactional
+  when "Order Placed" as o
+  if o.items.map(i => i.qty).sum() > 10 and (o.items.first()?.name ?? "") == "Tent" { exit }
+  if o.items.sum(i => i.price ?? 0 USD) > 10 EUR { exit }
+}
+"#;
+    assert_eq!(check_src(src), ["E0101 5:29"]);
+}
+
+#[test]
+fn parsed_time_arithmetic_and_date_triggers() {
+    let src = r#"
+flow birthday {
+  category transactional
+  when date profile.vip_since at 10:00 local
+  if age(profile.vip_since ?? 2020-01-01) >= 1 and now - 1d > now - 2w { exit }
+}
+flow later {
+  category transactional
+  when date profile.points
+  exit
+}
+flow inactive {
+  category transactional
+  when inactive "Order Placd" for 90d
+  wait until now + 1d
+  wait 1d * 2 + 3h
+}
+"#;
+    assert_eq!(check_src(src), ["E0201 9:13", "E0101 14:17"]);
+}
+
+#[test]
+fn parsed_template_files_are_checked_at_their_path() {
+    let src = r#"
+template email news(o: "Order Placed") {
+  subject "News"
+  html file "templates/news.html"
+  text "{{ unsubscribe_url }} {{ shop.address }}"
+}
+"#;
+    let html = "<p>{{ o.coupon }}</p>{% for i in o.items %}{{ i.name }}{% endfor %}";
+    assert_eq!(
+        check_src_with(src, &[("templates/news.html", html)]),
+        ["E0203 4:13"]
+    );
+}
+
+#[test]
+fn parsed_unions_in_equality_lists_and_defaults() {
+    let src = r#"
+flow f {
+  category transactional
+  when "Order Placed" as o where o.channel in ["web", "ap"]
+  if profile.level == "c" or profile.level != "b" { exit }
+  if o.channel in ["web", "app"] and "kiosk" == o.channel { exit }
+}
+"#;
+    assert_eq!(check_src(src), ["E0201 4:55", "E0201 5:23", "E0201 6:38"]);
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Sources that exercise most of the checker: the shop example's flows.
+    const EXAMPLES: &[&str] = &[
+        include_str!("../../../examples/shop/flows/abandoned_checkout.flow"),
+        include_str!("../../../examples/shop/flows/post_purchase.flow"),
+        include_str!("../../../examples/shop/flows/vip.flow"),
+        include_str!("../../../examples/shop/flows/welcome.flow"),
+    ];
+
+    /// Parses the stdlib and `src` and checks `src`; spans must lie in it.
+    fn check_damaged(src: &str) -> Result<(), TestCaseError> {
+        let mut parsed: Vec<crate::parser::Parsed> = nudge_stdlib::FILES
+            .iter()
+            .enumerate()
+            .map(|(i, (_, text))| crate::parser::parse_file(text, FileId(i as u32)))
+            .collect();
+        let id = FileId(parsed.len() as u32);
+        parsed.push(crate::parser::parse_file(src, id));
+        let files: Vec<(FileId, &File)> = parsed
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (FileId(i as u32), &p.file))
+            .collect();
+        let (index, _) = ProjectIndex::build(&files);
+        if let Some((_, f)) = files.last() {
+            for d in check_file(&index, id, f, &|_| None) {
+                prop_assert!(d.primary.file == id);
+                prop_assert!(d.primary.span.end as usize <= src.len());
+                prop_assert!(d.help.is_some());
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Damaged flows (a piece cut out, some text put in) give
+        /// diagnostics, never a panic.
+        #[test]
+        fn damaged_sources_never_panic(
+            which in 0usize..4,
+            cut_at in 0usize..4000,
+            cut_len in 0usize..40,
+            insert in "[a-z_.?!=<>+*/()\\[\\]{} \"0-9%\n]{0,12}",
+        ) {
+            let src = EXAMPLES.get(which).copied().unwrap_or_default();
+            let boundary = |i: usize| (0..=i.min(src.len())).rev().find(|j| src.is_char_boundary(*j)).unwrap_or(0);
+            let start = boundary(cut_at);
+            let end = boundary(start + cut_len).max(start);
+            let damaged = format!("{}{}{}", &src[..start], insert, &src[end..]);
+            check_damaged(&damaged)?;
+        }
+    }
+}
+
+#[test]
+fn template_file_problems_can_be_reported_in_the_file() {
+    let src = r#"
+event "Order Placed" { coupon: string? }
+template email news(o: "Order Placed") {
+  subject "News"
+  html file "templates/news.html"
+  text "{{ unsubscribe_url }} {{ shop.address }}"
+}
+"#;
+    let f = crate::parser::parse_file(src, FileId(1));
+    let files = [(FileId(1), &f.file)];
+    let (index, _) = ProjectIndex::build(&files);
+    let html = "<p>{{ o.coupon }}</p>";
+    let (text, _) = crate::parser::parse_template_text(html, FileId(7));
+    let d = super::check_file_with_template_files(&index, FileId(1), &f.file, &|p| {
+        (p == "templates/news.html").then_some((FileId(7), &text))
+    });
+    assert_eq!(codes(&d), ["E0203"]);
+    assert_eq!(d[0].primary.file, FileId(7));
+    assert_eq!(d[0].primary.span.start, 6);
+}
