@@ -44,6 +44,9 @@ enum Deny {
 
 /// The diagnostics of one checked path and the files they point into.
 pub struct Checked {
+    /// The database the project was checked in (`nudge build` lowers from it).
+    pub db: Database,
+    pub project: Project,
     pub diagnostics: Vec<Diagnostic>,
     pub files: Files,
     /// Number of the project's own files (stdlib and manifest not counted).
@@ -87,6 +90,8 @@ pub fn check_project(loaded: &LoadedProject) -> Result<Checked, project::LoadErr
     project.set_template_files(&mut db).to(templates);
     Ok(Checked {
         diagnostics: db::diagnostics(&db, project).clone(),
+        db,
+        project,
         files,
         checked_files: loaded.files.len(),
     })
