@@ -35,8 +35,36 @@ impl Checker<'_> {
         self.check_fits(e, &Ty::Duration, Code::TypeMismatch, what);
     }
 
-    fn percent(&mut self, e: &Expr, what: &str) {
-        self.check_fits(e, &Ty::Percent, Code::TypeMismatch, what);
+    /// A duration the compiler must know (a flow setting): a literal such
+    /// as `7d` (arithmetic of literals is folded; its sign is E0303's).
+    fn const_duration(&mut self, e: &Expr, what: &str) {
+        if self.check_fits(e, &Ty::Duration, Code::TypeMismatch, what)
+            && crate::rules::const_duration(e).is_none()
+        {
+            self.not_constant(e, what, "a duration literal such as `7d`");
+        }
+    }
+
+    /// A percentage the compiler must know: a literal such as `10%`.
+    fn const_percent(&mut self, e: &Expr, what: &str) {
+        if self.check_fits(e, &Ty::Percent, Code::TypeMismatch, what)
+            && crate::rules::const_percent(e).is_none()
+        {
+            self.not_constant(e, what, "a percentage literal such as `10%`");
+        }
+    }
+
+    fn not_constant(&mut self, e: &Expr, what: &str, wanted: &str) {
+        self.report(
+            Diagnostic::new(
+                Code::TypeMismatch,
+                self.file,
+                e.span,
+                format!("{what} must be {wanted}"),
+            )
+            .with_label("not known before the flow runs")
+            .with_help(format!("write {wanted}")),
+        );
     }
 
     /// The record type of an event, reporting it if unknown.
@@ -132,7 +160,7 @@ impl Checker<'_> {
                     }
                     TriggerKind::Inactive { event, duration } => {
                         self.event_ty(event);
-                        self.duration(duration, "the inactivity period");
+                        self.const_duration(duration, "the inactivity period");
                     }
                 }
             }
@@ -142,7 +170,7 @@ impl Checker<'_> {
             for s in &f.settings {
                 match &s.kind {
                     FlowSettingKind::Reentry(Reentry::OncePer(d)) => {
-                        cx.duration(d, "the reentry period")
+                        cx.const_duration(d, "the reentry period")
                     }
                     FlowSettingKind::ExitWhen(m) => {
                         let ev = cx.event_ty(&m.event);
@@ -155,9 +183,9 @@ impl Checker<'_> {
                         cx.never_match_is_lint = true;
                         cx.event_condition(event, &ev);
                         cx.never_match_is_lint = false;
-                        cx.duration(within, "the goal window");
+                        cx.const_duration(within, "the goal window");
                     }
-                    FlowSettingKind::Holdout(e) => cx.percent(e, "`holdout`"),
+                    FlowSettingKind::Holdout(e) => cx.const_percent(e, "`holdout`"),
                     _ => {}
                 }
             }
@@ -260,7 +288,7 @@ impl Checker<'_> {
                 let before = self.suspensions;
                 let mut most = before;
                 for arm in arms {
-                    self.percent(&arm.weight, "a split weight");
+                    self.const_percent(&arm.weight, "a split weight");
                     self.alternative(before, &mut most, |cx| cx.block(&arm.body));
                 }
             }

@@ -118,7 +118,10 @@
 //!   (another name is E0106); holes in its URL are checked like any string.
 //! - `wait until <expr>` needs a `timestamp`; durations (`wait`, `within`,
 //!   `once per`, frequency windows, `keep history`) need a `duration`;
-//!   `holdout` and split weights need a `percent`.
+//!   `holdout` and split weights need a `percent`. `reentry once per`,
+//!   `goal ... within`, `when inactive ... for`, `holdout` and split weights
+//!   must be known at compile time: a literal (or arithmetic of literals),
+//!   else E0201.
 //! - A `match` over a string union must cover every literal unless it has
 //!   `_` (E0205, listing the missing ones); a match over a plain `string`
 //!   needs `_`; an arm literal outside the union is E0201.
