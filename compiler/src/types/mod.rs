@@ -5,7 +5,9 @@
 //! |---|---|
 //! | `ty.rs` | the `Ty` type, what fits where |
 //! | `builtins.rs` | built-in types, names, functions, methods, filters, template parts |
-//! | `expr.rs` | expressions: names, fields, operators, literals, narrowing |
+//! | `expr.rs` | expressions: names, fields, literals, narrowing |
+//! | `ops.rs` | operators: logic, comparisons, `in`, `??`, arithmetic |
+//! | `fit.rs` | what a value must be where it is used (present, `bool`, a declared type) |
 //! | `call.rs` | aggregates, `days_since` / `age`, list methods with lambdas |
 //! | `flow.rs` | flows (trigger, settings, steps), segments, policies |
 //! | `template.rs` | templates: parts, holes, filters, `{% if %}` / `{% for %}` |
@@ -150,7 +152,9 @@
 pub mod builtins;
 mod call;
 mod expr;
+mod fit;
 mod flow;
+mod ops;
 mod template;
 pub mod ty;
 
