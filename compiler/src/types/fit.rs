@@ -47,13 +47,17 @@ impl Checker<'_> {
                 ),
             )
             .with_label("may be none")
-            .with_help(format!(
-                "give a default with `?? ...`, or check `{} != none` first",
-                match path_of(e) {
-                    Some(p) => p.join("."),
-                    None => "it".to_string(),
-                }
-            )),
+            .with_help(match path_of(e) {
+                Some(p) if self.narrowed_before_wait(&p) => format!(
+                    "`{}` was checked before a wait, and profile traits may change while a journey waits: check it again after the wait, or use `??`",
+                    p.join(".")
+                ),
+                Some(p) => format!(
+                    "give a default with `?? ...`, or check `{} != none` first",
+                    p.join(".")
+                ),
+                None => "give a default with `?? ...`".to_string(),
+            }),
         );
     }
 

@@ -316,6 +316,16 @@ impl<'a> Checker<'a> {
             .map(|(i, (_, t))| (i, t))
     }
 
+    /// Whether a profile path was narrowed but a wait since has ended it.
+    fn narrowed_before_wait(&self, path: &[String]) -> bool {
+        path.first().is_some_and(|r| r == "profile")
+            && self.lookup("profile").is_none()
+            && self
+                .narrowed
+                .iter()
+                .any(|n| n.path == path && n.suspensions != self.suspensions)
+    }
+
     /// Whether a path is narrowed here.
     fn is_narrowed(&self, path: &[String]) -> bool {
         let Some(root) = path.first() else {
