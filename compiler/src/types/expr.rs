@@ -94,7 +94,7 @@ impl Checker<'_> {
                 self.narrow(e, ty)
             }
             ExprKind::Field { base, field } => {
-                let base_ty = self.infer(base);
+                let base_ty = self.field_base(base);
                 let base_ty = match base_ty {
                     Ty::Optional(inner) => {
                         self.report(
@@ -123,7 +123,7 @@ impl Checker<'_> {
                 self.narrow(e, ty)
             }
             ExprKind::OptionalField { base, field } => {
-                let base_ty = self.infer(base);
+                let base_ty = self.field_base(base);
                 let optional = base_ty.is_optional();
                 let ty = self.field(base_ty.unwrap_optional(), field);
                 let ty = if optional { Ty::optional(ty) } else { ty };
@@ -213,6 +213,16 @@ impl Checker<'_> {
             }
             ExprKind::Paren(inner) => self.infer(inner),
             ExprKind::Error => Ty::Error,
+        }
+    }
+
+    /// The type of the base of a field access: `profile` is a record here.
+    fn field_base(&mut self, base: &Expr) -> Ty {
+        match &strip(base).kind {
+            ExprKind::Name(id) if id.name == "profile" && self.lookup("profile").is_none() => {
+                Ty::Profile
+            }
+            _ => self.infer(base),
         }
     }
 
@@ -442,7 +452,23 @@ impl Checker<'_> {
             return t.clone();
         }
         match id.name.as_str() {
-            "profile" => return Ty::Profile,
+            "profile" => {
+                // `profile` is read trait by trait (`profile.x`, `profile in
+                // segment`); the whole customer record is not a value.
+                self.report(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        self.file,
+                        id.span,
+                        "`profile` is not a value by itself",
+                    )
+                    .with_label("use one of its traits")
+                    .with_help(
+                        "read a trait such as `profile.first_name`, or test `profile in segment`",
+                    ),
+                );
+                return Ty::Error;
+            }
             "shop" => return Ty::Shop,
             "now" => return Ty::Timestamp,
             _ => {}
