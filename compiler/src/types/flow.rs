@@ -4,7 +4,7 @@
 
 use super::Checker;
 use super::builtins;
-use super::expr::facts;
+use super::expr::{facts, strip};
 use super::ty::Ty;
 use crate::ast::{
     Block, EventMatch, Expr, ExprKind, FlowDecl, FlowSettingKind, Ident, Name, Pattern, PolicyDecl,
@@ -553,13 +553,6 @@ fn always_exits(b: &Block) -> bool {
             else_block: Some(e),
         }) => branches.iter().all(|(_, b)| always_exits(b)) && always_exits(e),
         _ => false,
-    }
-}
-
-fn strip(e: &Expr) -> &Expr {
-    match &e.kind {
-        ExprKind::Paren(inner) => strip(inner),
-        _ => e,
     }
 }
 
