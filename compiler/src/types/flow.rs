@@ -347,9 +347,21 @@ impl Checker<'_> {
                 .templates()
                 .filter(|t| t.channel == channel)
                 .map(|t| t.name.as_str());
-            let d = match did_you_mean(&template.name, same_channel) {
-                Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                None => d.with_help(format!(
+            let any_channel = index.templates().map(|t| t.name.as_str());
+            let d = match (
+                did_you_mean(&template.name, same_channel),
+                did_you_mean(&template.name, any_channel),
+            ) {
+                (Some(s), _) => d.with_help(format!("did you mean `{s}`?")),
+                (None, Some(s)) => {
+                    let other = index.template(s).map_or(channel, |t| t.channel);
+                    d.with_help(format!(
+                        "did you mean `{s}`? It is {} template: `send {} {s}(...)`",
+                        with_article(other),
+                        other.as_str()
+                    ))
+                }
+                (None, None) => d.with_help(format!(
                     "declare it with `template {} {}(...) {{ ... }}`",
                     channel.as_str(),
                     template.name
