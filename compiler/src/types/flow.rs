@@ -4,7 +4,7 @@
 
 use super::Checker;
 use super::builtins;
-use super::expr::facts;
+use super::expr::{facts, strip};
 use super::ty::Ty;
 use crate::ast::{
     Block, EventMatch, Expr, ExprKind, FlowDecl, FlowSettingKind, Ident, Name, Pattern, PolicyDecl,
@@ -35,8 +35,36 @@ impl Checker<'_> {
         self.check_fits(e, &Ty::Duration, Code::TypeMismatch, what);
     }
 
-    fn percent(&mut self, e: &Expr, what: &str) {
-        self.check_fits(e, &Ty::Percent, Code::TypeMismatch, what);
+    /// A duration the compiler must know (a flow setting): a literal such
+    /// as `7d` (arithmetic of literals is folded; its sign is E0303's).
+    fn const_duration(&mut self, e: &Expr, what: &str) {
+        if self.check_fits(e, &Ty::Duration, Code::TypeMismatch, what)
+            && crate::rules::const_duration(e).is_none()
+        {
+            self.not_constant(e, what, "a duration literal such as `7d`");
+        }
+    }
+
+    /// A percentage the compiler must know: a literal such as `10%`.
+    fn const_percent(&mut self, e: &Expr, what: &str) {
+        if self.check_fits(e, &Ty::Percent, Code::TypeMismatch, what)
+            && crate::rules::const_percent(e).is_none()
+        {
+            self.not_constant(e, what, "a percentage literal such as `10%`");
+        }
+    }
+
+    fn not_constant(&mut self, e: &Expr, what: &str, wanted: &str) {
+        self.report(
+            Diagnostic::new(
+                Code::TypeMismatch,
+                self.file,
+                e.span,
+                format!("{what} must be {wanted}"),
+            )
+            .with_label("not known before the flow runs")
+            .with_help(format!("write {wanted}")),
+        );
     }
 
     /// The record type of an event, reporting it if unknown.
@@ -132,7 +160,7 @@ impl Checker<'_> {
                     }
                     TriggerKind::Inactive { event, duration } => {
                         self.event_ty(event);
-                        self.duration(duration, "the inactivity period");
+                        self.const_duration(duration, "the inactivity period");
                     }
                 }
             }
@@ -142,7 +170,7 @@ impl Checker<'_> {
             for s in &f.settings {
                 match &s.kind {
                     FlowSettingKind::Reentry(Reentry::OncePer(d)) => {
-                        cx.duration(d, "the reentry period")
+                        cx.const_duration(d, "the reentry period")
                     }
                     FlowSettingKind::ExitWhen(m) => {
                         let ev = cx.event_ty(&m.event);
@@ -155,9 +183,9 @@ impl Checker<'_> {
                         cx.never_match_is_lint = true;
                         cx.event_condition(event, &ev);
                         cx.never_match_is_lint = false;
-                        cx.duration(within, "the goal window");
+                        cx.const_duration(within, "the goal window");
                     }
-                    FlowSettingKind::Holdout(e) => cx.percent(e, "`holdout`"),
+                    FlowSettingKind::Holdout(e) => cx.const_percent(e, "`holdout`"),
                     _ => {}
                 }
             }
@@ -260,7 +288,7 @@ impl Checker<'_> {
                 let before = self.suspensions;
                 let mut most = before;
                 for arm in arms {
-                    self.percent(&arm.weight, "a split weight");
+                    self.const_percent(&arm.weight, "a split weight");
                     self.alternative(before, &mut most, |cx| cx.block(&arm.body));
                 }
             }
@@ -319,9 +347,21 @@ impl Checker<'_> {
                 .templates()
                 .filter(|t| t.channel == channel)
                 .map(|t| t.name.as_str());
-            let d = match did_you_mean(&template.name, same_channel) {
-                Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                None => d.with_help(format!(
+            let any_channel = index.templates().map(|t| t.name.as_str());
+            let d = match (
+                did_you_mean(&template.name, same_channel),
+                did_you_mean(&template.name, any_channel),
+            ) {
+                (Some(s), _) => d.with_help(format!("did you mean `{s}`?")),
+                (None, Some(s)) => {
+                    let other = index.template(s).map_or(channel, |t| t.channel);
+                    d.with_help(format!(
+                        "did you mean `{s}`? It is {} template: `send {} {s}(...)`",
+                        with_article(other),
+                        other.as_str()
+                    ))
+                }
+                (None, None) => d.with_help(format!(
                     "declare it with `template {} {}(...) {{ ... }}`",
                     channel.as_str(),
                     template.name
@@ -525,13 +565,6 @@ fn always_exits(b: &Block) -> bool {
             else_block: Some(e),
         }) => branches.iter().all(|(_, b)| always_exits(b)) && always_exits(e),
         _ => false,
-    }
-}
-
-fn strip(e: &Expr) -> &Expr {
-    match &e.kind {
-        ExprKind::Paren(inner) => strip(inner),
-        _ => e,
     }
 }
 

@@ -5,7 +5,9 @@
 //! |---|---|
 //! | `ty.rs` | the `Ty` type, what fits where |
 //! | `builtins.rs` | built-in types, names, functions, methods, filters, template parts |
-//! | `expr.rs` | expressions: names, fields, operators, literals, narrowing |
+//! | `expr.rs` | expressions: names, fields, literals, narrowing |
+//! | `ops.rs` | operators: logic, comparisons, `in`, `??`, arithmetic |
+//! | `fit.rs` | what a value must be where it is used (present, `bool`, a declared type) |
 //! | `call.rs` | aggregates, `days_since` / `age`, list methods with lambdas |
 //! | `flow.rs` | flows (trigger, settings, steps), segments, policies |
 //! | `template.rs` | templates: parts, holes, filters, `{% if %}` / `{% for %}` |
@@ -118,7 +120,10 @@
 //!   (another name is E0106); holes in its URL are checked like any string.
 //! - `wait until <expr>` needs a `timestamp`; durations (`wait`, `within`,
 //!   `once per`, frequency windows, `keep history`) need a `duration`;
-//!   `holdout` and split weights need a `percent`.
+//!   `holdout` and split weights need a `percent`. `reentry once per`,
+//!   `goal ... within`, `when inactive ... for`, `holdout` and split weights
+//!   must be known at compile time: a literal (or arithmetic of literals),
+//!   else E0201.
 //! - A `match` over a string union must cover every literal unless it has
 //!   `_` (E0205, listing the missing ones); a match over a plain `string`
 //!   needs `_`; an arm literal outside the union is E0201.
@@ -147,7 +152,9 @@
 pub mod builtins;
 mod call;
 mod expr;
+mod fit;
 mod flow;
+mod ops;
 mod template;
 pub mod ty;
 
@@ -307,6 +314,16 @@ impl<'a> Checker<'a> {
             .rev()
             .find(|(_, (n, _))| n == name)
             .map(|(i, (_, t))| (i, t))
+    }
+
+    /// Whether a profile path was narrowed but a wait since has ended it.
+    fn narrowed_before_wait(&self, path: &[String]) -> bool {
+        path.first().is_some_and(|r| r == "profile")
+            && self.lookup("profile").is_none()
+            && self
+                .narrowed
+                .iter()
+                .any(|n| n.path == path && n.suspensions != self.suspensions)
     }
 
     /// Whether a path is narrowed here.

@@ -655,3 +655,26 @@ template email news(o: "Order Placed") {
     assert_eq!(d[0].primary.file, FileId(7));
     assert_eq!(d[0].primary.span.start, 6);
 }
+
+#[test]
+fn unknown_template_suggests_one_of_another_channel() {
+    let src = r#"
+template sms last_call() {
+  body "Last call"
+}
+flow f {
+  category transactional
+  when "Order Placed"
+  send email last_cal()
+}
+"#;
+    assert_eq!(check_src(src), ["E0104 8:14"]);
+    let f = crate::parser::parse_file(src, FileId(1));
+    let std = crate::parser::parse_file(r#"event "Order Placed" { id: string }"#, FileId(0));
+    let (index, _) = ProjectIndex::build(&[(FileId(0), &std.file), (FileId(1), &f.file)]);
+    let d = check_file(&index, FileId(1), &f.file, &|_| None);
+    assert_eq!(
+        d[0].help.as_deref(),
+        Some("did you mean `last_call`? It is an SMS template: `send sms last_call(...)`")
+    );
+}
