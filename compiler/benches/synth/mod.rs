@@ -84,7 +84,7 @@ flow checkout_{i} {{
   priority {priority}
   when "Checkout Started" as checkout where checkout.value ?? 0 USD >= {threshold} USD
   reentry once per 7d
-  exit when "Order Completed" where it.checkout_id == checkout.checkout_id
+  exit when "Order Completed" where it.checkout_id != none and it.checkout_id == checkout.checkout_id
   goal "Order Completed" within 5d
 
   wait 1h
@@ -95,7 +95,10 @@ flow checkout_{i} {{
   }} else {{
     split test_{i} {{
       50% control {{ send email reminder_{i}(checkout) }}
-      50% again {{ wait 4h  send email reminder_{i}(checkout) }}
+      50% again {{
+        wait 4h
+        send email reminder_{i}(checkout)
+      }}
     }}
   }}
   wait until 10:00 local
