@@ -209,3 +209,55 @@ proptest! {
         }
     }
 }
+
+/// Operators put in place of another.
+const OPERATORS: &[&str] = &[
+    "==", "!=", ">=", "<=", " < ", " > ", "??", "?.", ".", " + ", " - ", " * ", " / ", " and ",
+    " or ", " in ",
+];
+
+/// Byte ranges of the operators of a source (outside nothing: strings
+/// included, which only makes some mutants plain text).
+fn operators(src: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for op in OPERATORS {
+        let mut from = 0;
+        while let Some(i) = src.get(from..).and_then(|s| s.find(op)) {
+            out.push((from + i, from + i + op.len()));
+            from += i + op.len();
+        }
+    }
+    out.sort();
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(std::env::var("CHECKED_LOWERS_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(128)))]
+
+    #[test]
+    fn accepted_operator_mutants_lower(file in 0usize..16, at in 0usize..10_000, with in 0usize..OPERATORS.len()) {
+        let ex = example();
+        let n = ex.flows.len().max(1);
+        let mut flows = ex.flows.clone();
+        let Some(src) = flows.get(file % n).cloned() else { return Ok(()) };
+        let ops = operators(&src);
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let (a, b) = ops[at % ops.len()];
+        let mutated = format!("{}{}{}", &src[..a], OPERATORS[with], &src[b..]);
+        if let Some(slot) = flows.get_mut(file % n) {
+            *slot = mutated.clone();
+        }
+        if let Err(e) = run(ex, &flows) {
+            let line_start = mutated[..a].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = mutated[a..].find('\n').map_or(mutated.len(), |i| a + i);
+            panic!(
+                "accepted by the checker but not lowered: {e}\n  `{}` replaced by `{}` in:\n  {}",
+                &src[a..b],
+                OPERATORS[with],
+                &mutated[line_start..line_end]
+            );
+        }
+    }
+}
