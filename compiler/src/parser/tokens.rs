@@ -28,7 +28,7 @@ pub(crate) struct Tk<'a> {
 }
 
 pub(crate) type In<'a> = MappedInput<'a, Tk<'a>, SimpleSpan, &'a [(Tk<'a>, SimpleSpan)]>;
-pub(crate) type Ex<'a> = extra::Err<ParseError<'a>>;
+pub(crate) type Ex<'a> = extra::Err<ParseError>;
 pub(crate) type Inp<'a, 'p> = InputRef<'a, 'p, In<'a>, Ex<'a>>;
 
 /// Our span of a chumsky span.
@@ -45,6 +45,11 @@ pub(crate) fn prepare<'a>(src: &str, toks: Vec<Token<'a>>) -> Vec<(Tk<'a>, Simpl
         let start = span.start as usize;
         let gap = bytes.get(prev_end.min(start)..start).unwrap_or(&[]);
         let nl = out.is_empty() || gap.contains(&b'\n');
+        // A `///` after code on the same line documents nothing: read it as
+        // the comment it looks like.
+        if matches!(tok, Tok::Doc(_)) && !nl {
+            continue;
+        }
         prev_end = prev_end.max(span.end as usize);
         let s = SimpleSpan::from(span.start as usize..span.end as usize);
         out.push((
@@ -85,7 +90,7 @@ pub(crate) const ITEM_KEYWORDS: &[&str] = &[
     "event", "extend", "type", "profile", "segment", "template", "flow", "policy", "test",
 ];
 
-fn peek_err<'a>(inp: &mut Inp<'a, '_>, what: Expected) -> ParseError<'a> {
+fn peek_err<'a>(inp: &mut Inp<'a, '_>, what: Expected) -> ParseError {
     ParseError::expected(what, inp.peek_ref())
 }
 
@@ -221,6 +226,7 @@ pub(crate) fn name_lit<'a>(what: &'static str) -> impl Parser<'a, In<'a>, Name, 
         if let Some(h) = hole {
             inp.emit(ParseError::custom(Custom {
                 code: Code::UnexpectedToken,
+                secondary: None,
                 span: h,
                 message: format!(
                     "expected {what} without `{{{{ }}}}` or `{{% %}}`, found a template hole"
@@ -364,6 +370,7 @@ pub(crate) fn bad_entry<'a>(
             };
             inp.emit(ParseError::custom(Custom {
                 code: Code::UnexpectedToken,
+                secondary: None,
                 span: found_span,
                 message: format!("expected {what}, found {found}"),
                 label: match suggestion {
@@ -419,9 +426,10 @@ pub(crate) fn close_brace<'a>() -> impl Parser<'a, In<'a>, Option<Span>, Ex<'a>>
 }
 
 /// The report for a `{` that is never closed.
-pub(crate) fn unclosed(open: Span, what: &str) -> ParseError<'static> {
+pub(crate) fn unclosed(open: Span, what: &str) -> ParseError {
     ParseError::custom(Custom {
         code: Code::UnexpectedToken,
+        secondary: None,
         span: open,
         message: format!("this `{{` of {what} is never closed"),
         label: "unclosed `{`".into(),
