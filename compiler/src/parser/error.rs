@@ -50,7 +50,7 @@ pub(crate) struct Custom {
 }
 
 /// Most expectations kept per error; more would not fit in a sentence.
-const MAX_EXPECTED: usize = 8;
+const MAX_EXPECTED: usize = 5;
 
 /// What would have been accepted, kept inline: errors are built for every
 /// failed alternative and must not allocate.

@@ -71,7 +71,7 @@ fn pieces<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Vec<Piece>, Ex<'a>> + 
             ..
         }) => {
             let node = TextNode::Literal(s.clone(), *span);
-            inp.skip();
+            let _ = inp.next_ref();
             Ok(Piece::Node(node))
         }
         other => Err(ParseError::expected(Expected::Thing("text"), other)),
@@ -206,7 +206,7 @@ fn skip_through_raw(inp: &mut Inp<'_, '_>, closer: &Tok<'static>) {
     while let Some(t) = inp.peek_ref() {
         let tk = &t.tok;
         if depth == 0 && tk == closer {
-            inp.skip();
+            let _ = inp.next_ref();
             return;
         }
         // The enclosing string ends: the closer is missing (the lexer said so).
@@ -218,7 +218,7 @@ fn skip_through_raw(inp: &mut Inp<'_, '_>, closer: &Tok<'static>) {
             Tok::HoleClose | Tok::TagClose | Tok::StrEnd => depth = depth.saturating_sub(1),
             _ => {}
         }
-        inp.skip();
+        let _ = inp.next_ref();
     }
 }
 

@@ -102,7 +102,7 @@ pub(crate) fn tok<'a>(
     custom(move |inp: &mut Inp<'a, '_>| match inp.peek_ref() {
         Some(tk) if tk.tok == t => {
             let s = tk.span;
-            inp.skip();
+            let _ = inp.next_ref();
             Ok(s)
         }
         _ => Err(peek_err(inp, Expected::Symbol(shown))),
@@ -134,7 +134,7 @@ pub(crate) fn kw<'a>(word: &'static str) -> impl Parser<'a, In<'a>, Span, Ex<'a>
             ..
         }) if *w == word => {
             let s = *span;
-            inp.skip();
+            let _ = inp.next_ref();
             Ok(s)
         }
         _ => Err(peek_err(inp, Expected::Keyword(word))),
@@ -155,7 +155,7 @@ pub(crate) fn kw_of<'a, T: Copy + 'a>(
             && let Some((_, v)) = words.iter().find(|(k, _)| k == w)
         {
             let s = *span;
-            inp.skip();
+            let _ = inp.next_ref();
             return Ok((*v, s));
         }
         Err(peek_err(inp, Expected::Thing(what)))
@@ -180,7 +180,7 @@ pub(crate) fn ident_named<'a>(
                 name: (*w).to_string(),
                 span: *span,
             };
-            inp.skip();
+            let _ = inp.next_ref();
             Ok(id)
         }
         _ => Err(peek_err(inp, Expected::Thing(what))),
@@ -199,7 +199,7 @@ pub(crate) fn name_lit<'a>(what: &'static str) -> impl Parser<'a, In<'a>, Name, 
             }) => *span,
             _ => return Err(peek_err(inp, Expected::Thing(what))),
         };
-        inp.skip();
+        let _ = inp.next_ref();
         let mut value = String::new();
         let mut depth = 0usize;
         let mut hole: Option<Span> = None;
@@ -208,7 +208,7 @@ pub(crate) fn name_lit<'a>(what: &'static str) -> impl Parser<'a, In<'a>, Name, 
             end = tk.span;
             match &tk.tok {
                 Tok::StrEnd if depth == 0 => {
-                    inp.skip();
+                    let _ = inp.next_ref();
                     break;
                 }
                 Tok::Text(s) if depth == 0 => value.push_str(s),
@@ -221,7 +221,7 @@ pub(crate) fn name_lit<'a>(what: &'static str) -> impl Parser<'a, In<'a>, Name, 
                 Tok::HoleClose | Tok::TagClose | Tok::StrEnd => depth = depth.saturating_sub(1),
                 _ => {}
             }
-            inp.skip();
+            let _ = inp.next_ref();
         }
         if let Some(h) = hole {
             inp.emit(ParseError::custom(Custom {
@@ -300,7 +300,7 @@ pub(crate) fn skip_statement(inp: &mut Inp<'_, '_>, consume_first: bool) -> Opti
         }
         first.get_or_insert(t.span);
         last = Some(t.span);
-        inp.skip();
+        let _ = inp.next_ref();
     }
     Some(first?.to(last?))
 }
@@ -316,7 +316,7 @@ pub(crate) fn skip_to_item(inp: &mut Inp<'_, '_>, consume_first: bool) -> Option
         }
         first.get_or_insert(t.span);
         last = Some(t.span);
-        inp.skip();
+        let _ = inp.next_ref();
     }
     Some(first?.to(last?))
 }
@@ -399,7 +399,7 @@ pub(crate) fn docs<'a>() -> impl Parser<'a, In<'a>, Option<String>, Ex<'a>> + Cl
                 }
                 None => out = Some((*d).to_string()),
             }
-            inp.skip();
+            let _ = inp.next_ref();
         }
         Ok(out)
     })
@@ -416,7 +416,7 @@ pub(crate) fn close_brace<'a>() -> impl Parser<'a, In<'a>, Option<Span>, Ex<'a>>
             ..
         }) => {
             let s = *span;
-            inp.skip();
+            let _ = inp.next_ref();
             Ok(Some(s))
         }
         None => Ok(None),
@@ -448,7 +448,7 @@ pub(crate) fn skip_braced<'a>() -> impl Parser<'a, In<'a>, Span, Ex<'a>> + Clone
             }) => *span,
             _ => return Err(peek_err(inp, Expected::Symbol("{"))),
         };
-        inp.skip();
+        let _ = inp.next_ref();
         let mut depth = 1usize;
         let mut end = open;
         while let Some(t) = inp.peek_ref() {
@@ -457,7 +457,7 @@ pub(crate) fn skip_braced<'a>() -> impl Parser<'a, In<'a>, Span, Ex<'a>> + Clone
             }
             end = t.span;
             let tk = t.tok.clone();
-            inp.skip();
+            let _ = inp.next_ref();
             match tk {
                 Tok::LBrace => depth += 1,
                 Tok::RBrace => {
@@ -489,7 +489,7 @@ pub(crate) fn int_lit<'a>() -> impl Parser<'a, In<'a>, crate::ast::Spanned<i64>,
                 ..
             }) => {
                 let s = *span;
-                inp.skip();
+                let _ = inp.next_ref();
                 Some(s)
             }
             _ => None,
@@ -501,7 +501,7 @@ pub(crate) fn int_lit<'a>() -> impl Parser<'a, In<'a>, crate::ast::Spanned<i64>,
                 ..
             }) => {
                 let (v, s) = (*i, *span);
-                inp.skip();
+                let _ = inp.next_ref();
                 Ok(match neg {
                     Some(n) => crate::ast::Spanned::new(v.saturating_neg(), n.to(s)),
                     None => crate::ast::Spanned::new(v, s),
@@ -532,7 +532,7 @@ pub(crate) fn time_of_day<'a>() -> impl Parser<'a, In<'a>, crate::ast::TimeOfDay
                 ));
             }
         };
-        inp.skip();
+        let _ = inp.next_ref();
         let mut end = span;
         let mut local = false;
         if let Some(Tk {
@@ -544,7 +544,7 @@ pub(crate) fn time_of_day<'a>() -> impl Parser<'a, In<'a>, crate::ast::TimeOfDay
         {
             end = *ls;
             local = true;
-            inp.skip();
+            let _ = inp.next_ref();
         }
         Ok(crate::ast::TimeOfDay {
             hour,
