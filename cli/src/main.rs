@@ -1,11 +1,13 @@
 //! The `nudge` command. Argument parsing only; each command lives in its own
-//! module (`check`, `init`), output formats in `render`, disk loading in
+//! module (`check`, `build`, `simulate`, `init`), output formats in `render`, disk loading in
 //! `project`.
 
+mod build;
 mod check;
 mod init;
 mod project;
 mod render;
+mod simulate;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -29,6 +31,13 @@ enum Command {
     /// checked one after the other. Exit code: 0 clean, 1 errors (or
     /// warnings with `--deny warnings`), 2 usage or I/O error.
     Check(check::CheckArgs),
+    /// Check a project and compile it to a bundle file (deterministic: the
+    /// same sources give the same bytes).
+    Build(build::BuildArgs),
+    /// Replay a Segment-shaped event log (JSONL) through a project on a
+    /// virtual clock and print what every customer would have received,
+    /// and why not.
+    Simulate(simulate::SimulateArgs),
     /// Create a new project (nudge.toml, a welcome flow, an HTML template).
     Init {
         /// The folder to create the project in (created if missing).
@@ -52,6 +61,8 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Build(args) => build::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Init { dir } => init::run(&dir),
     };
     ExitCode::from(code)

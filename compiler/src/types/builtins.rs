@@ -97,6 +97,9 @@ pub const FILTERS: &[&str] = &[
     "default",
 ];
 
+/// HTTP methods a `webhook` step may use.
+pub const WEBHOOK_METHODS: &[&str] = &["post", "put", "patch", "get", "delete"];
+
 /// The part keys a template of this channel may have.
 pub fn part_keys(channel: Channel) -> &'static [&'static str] {
     match channel {

@@ -573,3 +573,108 @@ flow f {
 "#;
     assert_eq!(check_src(src), ["E0201 4:55", "E0201 5:23", "E0201 6:38"]);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Sources that exercise most of the checker: the shop example's flows.
+    const EXAMPLES: &[&str] = &[
+        include_str!("../../../examples/shop/flows/abandoned_checkout.flow"),
+        include_str!("../../../examples/shop/flows/post_purchase.flow"),
+        include_str!("../../../examples/shop/flows/vip.flow"),
+        include_str!("../../../examples/shop/flows/welcome.flow"),
+    ];
+
+    /// Parses the stdlib and `src` and checks `src`; spans must lie in it.
+    fn check_damaged(src: &str) -> Result<(), TestCaseError> {
+        let mut parsed: Vec<crate::parser::Parsed> = nudge_stdlib::FILES
+            .iter()
+            .enumerate()
+            .map(|(i, (_, text))| crate::parser::parse_file(text, FileId(i as u32)))
+            .collect();
+        let id = FileId(parsed.len() as u32);
+        parsed.push(crate::parser::parse_file(src, id));
+        let files: Vec<(FileId, &File)> = parsed
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (FileId(i as u32), &p.file))
+            .collect();
+        let (index, _) = ProjectIndex::build(&files);
+        if let Some((_, f)) = files.last() {
+            for d in check_file(&index, id, f, &|_| None) {
+                prop_assert!(d.primary.file == id);
+                prop_assert!(d.primary.span.end as usize <= src.len());
+                prop_assert!(d.help.is_some());
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Damaged flows (a piece cut out, some text put in) give
+        /// diagnostics, never a panic.
+        #[test]
+        fn damaged_sources_never_panic(
+            which in 0usize..4,
+            cut_at in 0usize..4000,
+            cut_len in 0usize..40,
+            insert in "[a-z_.?!=<>+*/()\\[\\]{} \"0-9%\n]{0,12}",
+        ) {
+            let src = EXAMPLES.get(which).copied().unwrap_or_default();
+            let boundary = |i: usize| (0..=i.min(src.len())).rev().find(|j| src.is_char_boundary(*j)).unwrap_or(0);
+            let start = boundary(cut_at);
+            let end = boundary(start + cut_len).max(start);
+            let damaged = format!("{}{}{}", &src[..start], insert, &src[end..]);
+            check_damaged(&damaged)?;
+        }
+    }
+}
+
+#[test]
+fn template_file_problems_can_be_reported_in_the_file() {
+    let src = r#"
+event "Order Placed" { coupon: string? }
+template email news(o: "Order Placed") {
+  subject "News"
+  html file "templates/news.html"
+  text "{{ unsubscribe_url }} {{ shop.address }}"
+}
+"#;
+    let f = crate::parser::parse_file(src, FileId(1));
+    let files = [(FileId(1), &f.file)];
+    let (index, _) = ProjectIndex::build(&files);
+    let html = "<p>{{ o.coupon }}</p>";
+    let (text, _) = crate::parser::parse_template_text(html, FileId(7));
+    let d = super::check_file_with_template_files(&index, FileId(1), &f.file, &|p| {
+        (p == "templates/news.html").then_some((FileId(7), &text))
+    });
+    assert_eq!(codes(&d), ["E0203"]);
+    assert_eq!(d[0].primary.file, FileId(7));
+    assert_eq!(d[0].primary.span.start, 6);
+}
+
+#[test]
+fn unknown_template_suggests_one_of_another_channel() {
+    let src = r#"
+template sms last_call() {
+  body "Last call"
+}
+flow f {
+  category transactional
+  when "Order Placed"
+  send email last_cal()
+}
+"#;
+    assert_eq!(check_src(src), ["E0104 8:14"]);
+    let f = crate::parser::parse_file(src, FileId(1));
+    let std = crate::parser::parse_file(r#"event "Order Placed" { id: string }"#, FileId(0));
+    let (index, _) = ProjectIndex::build(&[(FileId(0), &std.file), (FileId(1), &f.file)]);
+    let d = check_file(&index, FileId(1), &f.file, &|_| None);
+    assert_eq!(
+        d[0].help.as_deref(),
+        Some("did you mean `last_call`? It is an SMS template: `send sms last_call(...)`")
+    );
+}

@@ -13,8 +13,9 @@
 //!   early). Below `MAX_ENTRIES` events per window the value is exact.
 //!
 //! Values are read "as of now": entries older than the window never count,
-//! whether or not pruning has run yet. A window is inclusive: `within: 7d`
-//! counts an event exactly 7 days old.
+//! whether or not pruning has run yet. A window is the last `d` up to and
+//! including now, `(now - d, now]`, the same as frequency caps: `within: 7d`
+//! no longer counts an event exactly 7 days old.
 
 use crate::vm::arith::{Arith, arith};
 use nudge_bytecode::Value;
@@ -128,7 +129,7 @@ impl AggState {
     /// Drops entries that fell out of the window at `now`.
     pub fn prune(&mut self, a: &Aggregate, now: i64) {
         if let Some(w) = window_ms(a) {
-            self.entries.retain(|e| e.at >= now.saturating_sub(w));
+            self.entries.retain(|e| e.at > now.saturating_sub(w));
         }
     }
 
@@ -138,7 +139,7 @@ impl AggState {
         let live = self
             .entries
             .iter()
-            .filter(|e| since.is_none_or(|s| e.at >= s) && e.at <= now);
+            .filter(|e| since.is_none_or(|s| e.at > s) && e.at <= now);
         match a.kind {
             AggregateKind::Count => {
                 Value::Int(i64::try_from(live.map(|e| e.n).sum::<u64>()).unwrap_or(i64::MAX))
@@ -161,7 +162,7 @@ impl AggState {
         let w = window_ms(a)?;
         self.entries
             .iter()
-            .map(|e| e.at.saturating_add(w).saturating_add(1))
+            .map(|e| e.at.saturating_add(w))
             .find(|&t| t > now)
     }
 
@@ -206,7 +207,7 @@ mod tests {
         s.record(&a, 10 * DAY, &order(50));
         assert_eq!(s.value(&a, 20 * DAY), usd(150));
         assert_eq!(s.value(&a, 35 * DAY), usd(50));
-        assert_eq!(s.next_expiry(&a, 20 * DAY), Some(30 * DAY + 1));
+        assert_eq!(s.next_expiry(&a, 20 * DAY), Some(30 * DAY));
         s.prune(&a, 35 * DAY);
         assert_eq!(s.entries.len(), 1);
         assert_eq!(s.value(&a, 41 * DAY), Value::Int(0));
@@ -245,7 +246,7 @@ mod tests {
         }
         assert_eq!(l.value(&last, 10 * DAY), usd(3));
         assert_eq!(f.value(&first, 10 * DAY), usd(1));
-        assert_eq!(e.value(&exists, 10 * DAY), Value::Bool(true));
-        assert_eq!(e.value(&exists, 11 * DAY), Value::Bool(false));
+        assert_eq!(e.value(&exists, 10 * DAY - 1), Value::Bool(true));
+        assert_eq!(e.value(&exists, 10 * DAY), Value::Bool(false));
     }
 }

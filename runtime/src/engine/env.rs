@@ -35,11 +35,10 @@ impl Env for ProfileEnv<'_> {
     }
 
     fn profile_trait(&self, name: &str) -> Value {
-        self.profile
-            .traits
-            .get(name)
-            .cloned()
-            .unwrap_or(Value::None)
+        match self.profile.traits.get(name) {
+            Some(v) => v.clone(),
+            None => missing_trait(name),
+        }
     }
 
     fn aggregate(&self, index: u16) -> Value {
@@ -59,5 +58,18 @@ impl Env for ProfileEnv<'_> {
             .get(usize::from(index))
             .copied()
             .unwrap_or(false)
+    }
+}
+
+/// The value of a trait no identify call has set. The stdlib declares the
+/// consent traits as plain `bool`s (flows write `if profile.sms_consent`),
+/// so they must never read as none: SMS is opt-in (false until the customer
+/// agrees), marketing email opt-out (true until they unsubscribe), as
+/// `policy.rs` enforces them. Other traits are optional and read as none.
+fn missing_trait(name: &str) -> Value {
+    match name {
+        "sms_consent" => Value::Bool(false),
+        "email_consent" => Value::Bool(true),
+        _ => Value::None,
     }
 }

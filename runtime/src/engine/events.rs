@@ -3,7 +3,8 @@
 //!
 //! For a track event:
 //! 1. de-duplicate by message id;
-//! 2. consent: "Unsubscribed" and an SMS STOP reply flip consent at once
+//! 2. consent: "Unsubscribed" (its `channel`, else email and SMS) and an
+//!    SMS STOP reply flip consent at once
 //!    (before anything else can send);
 //! 3. history: aggregates and `when inactive` silences;
 //! 4. goals: conversions are attributed before `exit when` removes the
@@ -160,13 +161,15 @@ impl Cx<'_, '_> {
                 .map(|s| s.trim().to_ascii_uppercase())
         };
         match name {
-            "Unsubscribed" => {
-                if prop("channel").as_deref() == Some("SMS") {
-                    self.set_consent("sms_consent", false, "sms unsubscribed");
-                } else {
+            // `channel` names one channel; absent, every marketing channel.
+            "Unsubscribed" => match prop("channel").as_deref() {
+                Some("SMS") => self.set_consent("sms_consent", false, "sms unsubscribed"),
+                Some("EMAIL") => self.set_consent("email_consent", false, "email unsubscribed"),
+                _ => {
                     self.set_consent("email_consent", false, "email unsubscribed");
+                    self.set_consent("sms_consent", false, "sms unsubscribed");
                 }
-            }
+            },
             "SMS Received" => {
                 let body = prop("body").or_else(|| prop("text")).unwrap_or_default();
                 if STOP_WORDS.contains(&body.as_str()) {

@@ -150,13 +150,7 @@ impl SendCheck<'_> {
                 let mut sorted = counted;
                 sorted.sort_unstable();
                 let leaves = sorted.get(surplus - 1).copied().unwrap_or(self.now);
-                return Some((
-                    cap,
-                    leaves
-                        .saturating_add(window)
-                        .saturating_add(1)
-                        .max(self.now + 1),
-                ));
+                return Some((cap, leaves.saturating_add(window).max(self.now + 1)));
             }
         }
         None
@@ -272,7 +266,7 @@ mod tests {
                 Category::Marketing
             ),
             Verdict::Defer {
-                until: noon + 7 * DAY + 1,
+                until: noon + 7 * DAY,
                 reason: Deferral::FrequencyCap {
                     cap: "email 2 per 7d".into()
                 }

@@ -721,7 +721,7 @@ fn capped_sends_defer_until_the_cap_has_room() {
         .until(t0 + 10 * DAY);
     assert_eq!(
         r.sent(),
-        vec![(t0, "welcome".into()), (t0 + DAY + 1, "reminder".into())]
+        vec![(t0, "welcome".into()), (t0 + DAY, "reminder".into())]
     );
 }
 
@@ -1044,7 +1044,7 @@ fn segments_enter_on_events_and_leave_when_the_window_passes() {
         r.sent(),
         vec![
             (t0 + DAY, "welcome".into()),
-            (t0 + 30 * DAY + 1, "offer".into())
+            (t0 + 30 * DAY, "offer".into())
         ]
     );
 }

@@ -19,6 +19,7 @@ use ingest::{LineProblem, Reader};
 use nudge_bytecode::Bundle;
 use report::FlowFunnel;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Simulation {
@@ -32,6 +33,9 @@ pub struct Simulation {
     pub clock: i64,
     /// Journeys still waiting at the end.
     pub waiting: usize,
+    /// Per flow, the largest suspended journey seen (its encoded
+    /// `JourneyState`: flow version, resume point, locals), in bytes.
+    pub journey_bytes: BTreeMap<String, usize>,
 }
 
 /// Reads `log` and runs it. `until` (unix ms) runs the clock past the last
@@ -51,12 +55,21 @@ pub fn run(bundle: &Bundle, mut inputs: Vec<Input>, until: Option<i64>) -> Simul
     let mut trace = Vec::new();
     let mut effects = Vec::new();
     let count = inputs.len();
+    let mut journey_bytes = BTreeMap::new();
     for input in inputs {
         let out = engine.handle(&mut state, input);
+        measure(bundle, &state, &out.trace, &mut journey_bytes);
         trace.extend(out.trace);
         effects.extend(out.effects);
     }
     if let Some(until) = until {
+        // Timer by timer, so journeys parked on the way are measured.
+        while let Some(next) = Engine::next_due(&state).filter(|t| *t <= until) {
+            let out = engine.advance(&mut state, next);
+            measure(bundle, &state, &out.trace, &mut journey_bytes);
+            trace.extend(out.trace);
+            effects.extend(out.effects);
+        }
         let out = engine.advance(&mut state, until);
         trace.extend(out.trace);
         effects.extend(out.effects);
@@ -70,5 +83,30 @@ pub fn run(bundle: &Bundle, mut inputs: Vec<Input>, until: Option<i64>) -> Simul
         effects,
         clock: state.clock,
         waiting,
+        journey_bytes,
+    }
+}
+
+/// Records the encoded size of the journeys of the profiles a step touched
+/// (as they park), keeping the largest per flow.
+fn measure(
+    bundle: &Bundle,
+    state: &EngineState,
+    trace: &[TraceRecord],
+    sizes: &mut BTreeMap<String, usize>,
+) {
+    let mut touched: Vec<&str> = trace.iter().map(|r| r.profile.as_str()).collect();
+    touched.dedup();
+    for p in touched.iter().filter_map(|p| state.profiles.get(*p)) {
+        for j in &p.journeys {
+            let n = j.vm.encode().map(|b| b.len()).unwrap_or(0);
+            let flow = bundle
+                .flows
+                .get(usize::from(j.flow))
+                .map(|f| f.name.clone())
+                .unwrap_or_default();
+            let slot = sizes.entry(flow).or_insert(0);
+            *slot = n.max(*slot);
+        }
     }
 }

@@ -279,7 +279,7 @@ pub fn human(sim: &Simulation) -> String {
             let _ = writeln!(out, "    exits: {}", join(&f.exits));
         }
         if f.converted > 0 {
-            let rev: Vec<String> = f.revenue.iter().map(|(k, v)| format!("{v} {k}")).collect();
+            let rev: Vec<String> = f.revenue.values().cloned().collect();
             let _ = writeln!(
                 out,
                 "    converted: {} (holdout {}){}",
@@ -292,6 +292,18 @@ pub fn human(sim: &Simulation) -> String {
                 }
             );
         }
+    }
+    if !sim.journey_bytes.is_empty() {
+        let sizes: Vec<String> = sim
+            .journey_bytes
+            .iter()
+            .map(|(flow, n)| format!("{flow} {n} B"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nLargest suspended journey (encoded): {}",
+            sizes.join(", ")
+        );
     }
     let _ = writeln!(
         out,

@@ -1,0 +1,115 @@
+//! `nudge build` and `nudge simulate` end to end over `tests/simulate/tiny`
+//! (a cart flow with an exit, a goal, a split and a quiet-hours SMS across
+//! the New York DST change; a welcome series hitting a cap; STOP; sloppy
+//! and broken log lines) and over `examples/shop`.
+
+#![allow(clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn nudge(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nudge"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run nudge: {e}"))
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+const TINY: [&str; 5] = [
+    "simulate",
+    "tests/simulate/tiny",
+    "--events",
+    "tests/simulate/tiny/events.jsonl",
+    "--until=2026-03-12T00:00:00Z",
+];
+
+#[test]
+fn simulate_tiny_reads_like_a_story() {
+    let o = nudge(&TINY);
+    // Two lines were skipped: exit code 1, and they are listed first.
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    insta::assert_snapshot!(stdout(&o));
+}
+
+#[test]
+fn simulate_json_is_one_object_for_tools() {
+    let mut args = TINY.to_vec();
+    args.push("--format=json");
+    let o = nudge(&args);
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("not JSON: {e}"));
+    assert_eq!(v["inputs"], 10);
+    assert_eq!(v["problems"][0]["line"], 2);
+    assert!(v["trace"].as_array().is_some_and(|t| t.len() > 20));
+    assert_eq!(v["funnel"][0]["flow"], "cart");
+}
+
+#[test]
+fn build_is_byte_identical_twice_and_usage_errors_exit_2() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let a = dir.join("shop-a.nbc");
+    let b = dir.join("shop-b.nbc");
+    for out in [&a, &b] {
+        let o = nudge(&["build", "examples/shop", "-o", &out.to_string_lossy()]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let (a, b) = (std::fs::read(a), std::fs::read(b));
+    assert!(a.as_ref().is_ok_and(|a| a.starts_with(b"NUDGEBC\0")));
+    assert_eq!(a.ok(), b.ok());
+    let o = nudge(&["simulate", "examples/shop", "--events", "no/such.jsonl"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = nudge(&[
+        "simulate",
+        "examples/shop",
+        "--events",
+        "examples/shop/events.jsonl",
+        "--until",
+        "soon",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn the_example_shop_simulates_cleanly_with_small_journeys() {
+    let o = nudge(&[
+        "simulate",
+        "examples/shop",
+        "--events",
+        "examples/shop/events.jsonl",
+        "--until=2027-06-01T00:00:00Z",
+        "--format=json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("not JSON: {e}"));
+    let sizes = v["journey_bytes"].as_object().cloned().unwrap_or_default();
+    assert!(!sizes.is_empty());
+    for (flow, n) in sizes {
+        assert!(n.as_u64().is_some_and(|n| n < 512), "{flow}: {n} bytes");
+    }
+}
