@@ -13,7 +13,7 @@ use super::tokens::{
 };
 use crate::ast::{
     Channel, EventDecl, FieldDecl, File, Item, Param, ProfileDecl, SegmentDecl, TemplateDecl,
-    TemplatePart, TemplateSource, TestDecl, TypeDecl, TypeExpr, TypeExprKind,
+    TemplatePart, TemplateSource, TestDecl, Text, TextNode, TypeDecl, TypeExpr, TypeExprKind,
 };
 use crate::lexer::Tok;
 use crate::span::Span;
@@ -322,7 +322,18 @@ fn template<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Item, Ex<'a>> + Clon
                 "write a part as `subject \"...\"`, `text \"\"\"...\"\"\"` or `html file \"path\"`",
             )
         })
-        .recover_with(via_parser(recover_statement()));
+        .recover_with(via_parser(recover_statement()))
+        // A broken value still makes a part (an error node), so the
+        // template is not also reported as missing it.
+        .map_with(|value, e| {
+            Some(value.unwrap_or_else(|| {
+                let span = sp(e.span());
+                TemplateSource::Inline(Text {
+                    nodes: vec![TextNode::Error(span)],
+                    span,
+                })
+            }))
+        });
     let part = choice((
         ident_named("a template part")
             .then(value)
