@@ -7,18 +7,11 @@
 //! hash maps.
 
 use crate::check::{Checked, check_project};
-use crate::project::{self, LoadedProject};
+use crate::project;
 use crate::render;
 use clap::Args;
 use nudge_bytecode::Bundle;
-use nudge_compiler::ast;
-use nudge_compiler::db::{self, SourceContents};
-use nudge_compiler::lower::{LowerInput, lower_project};
-use nudge_compiler::manifest::Manifest;
-use nudge_compiler::parser::{parse_file, parse_template_text};
-use nudge_compiler::policy::Policy;
-use nudge_compiler::span::FileId;
-use std::collections::BTreeMap;
+use nudge_compiler::db;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -72,85 +65,17 @@ fn rendered(checked: &Checked) -> String {
     out
 }
 
-/// Loads, checks and lowers a project.
+/// Loads, checks and lowers a project, all through the project database
+/// (the same queries `nudge check` runs, then `db::bundle`).
 pub fn compile(path: &Path) -> Result<Bundle, CompileError> {
     let loaded = project::load(path).map_err(|e| CompileError::Load(e.to_string()))?;
-    let checked = check_project(&loaded);
+    let checked = check_project(&loaded).map_err(|e| CompileError::Load(e.to_string()))?;
     if checked.diagnostics.iter().any(|d| d.is_error()) {
         return Err(CompileError::Diagnostics(rendered(&checked)));
     }
-    lower_loaded(path, &loaded)
-}
-
-fn lower_loaded(path: &Path, loaded: &LoadedProject) -> Result<Bundle, CompileError> {
-    let root = if path.is_dir() {
-        path.to_path_buf()
-    } else {
-        path.parent().map(Path::to_path_buf).unwrap_or_default()
-    };
-    // The same FileIds as `check_project`: stdlib, manifest, project files.
-    let mut next = db::first_project_file_id().0;
-    let mut id = || {
-        let i = FileId(next);
-        next += 1;
-        i
-    };
-    let manifest = match &loaded.manifest {
-        Some(m) => Manifest::parse(m.contents.text(), id()).0,
-        None => Manifest::default(),
-    };
-    let mut asts: Vec<(FileId, ast::File)> = nudge_stdlib::FILES
-        .iter()
-        .enumerate()
-        .map(|(i, (_, text))| {
-            let file = db::stdlib_file_id(i);
-            (file, parse_file(text, file).file)
-        })
-        .collect();
-    for f in &loaded.files {
-        let file = id();
-        let text = match &f.contents {
-            SourceContents::Text(t) => t.as_str(),
-            _ => {
-                return Err(CompileError::Lower(format!(
-                    "{}: not readable text",
-                    f.path
-                )));
-            }
-        };
-        asts.push((file, parse_file(text, file).file));
-    }
-    let mut template_files = BTreeMap::new();
-    for (_, file) in &asts {
-        for item in &file.items {
-            let ast::Item::Template(t) = item else {
-                continue;
-            };
-            for part in &t.parts {
-                let ast::TemplateSource::File(name) = &part.value else {
-                    continue;
-                };
-                if template_files.contains_key(&name.value) {
-                    continue;
-                }
-                let full = root.join(&name.value);
-                let text = std::fs::read_to_string(&full)
-                    .map_err(|e| CompileError::Load(format!("{}: {e}", full.display())))?;
-                let (parsed, _) = parse_template_text(&text, id());
-                template_files.insert(name.value.clone(), parsed);
-            }
-        }
-    }
-    let with_ids: Vec<(FileId, &ast::File)> = asts.iter().map(|(i, f)| (*i, f)).collect();
-    let (policy, _) = Policy::collect_files(&manifest, &with_ids);
-    let files: Vec<&ast::File> = asts.iter().map(|(_, f)| f).collect();
-    lower_project(&LowerInput {
-        files: &files,
-        template_files: &template_files,
-        policy: &policy,
-        shop: &manifest.shop,
-    })
-    .map_err(|e| CompileError::Lower(e.to_string()))
+    db::bundle(&checked.db, checked.project)
+        .clone()
+        .map_err(|e| CompileError::Lower(e.to_string()))
 }
 
 pub fn run(args: &BuildArgs) -> u8 {

@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use nudge_compiler::Diagnostic;
 use nudge_compiler::db::{self, Database, Project, SourceContents, SourceFile};
 use nudge_compiler::span::FileId;
+use salsa::Setter;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -43,6 +44,9 @@ enum Deny {
 
 /// The diagnostics of one checked path and the files they point into.
 pub struct Checked {
+    /// The database the project was checked in (`nudge build` lowers from it).
+    pub db: Database,
+    pub project: Project,
     pub diagnostics: Vec<Diagnostic>,
     pub files: Files,
     /// Number of the project's own files (stdlib and manifest not counted).
@@ -50,8 +54,8 @@ pub struct Checked {
 }
 
 /// Checks a loaded project through the database.
-pub fn check_project(loaded: &LoadedProject) -> Checked {
-    let db = Database::default();
+pub fn check_project(loaded: &LoadedProject) -> Result<Checked, project::LoadError> {
+    let mut db = Database::default();
     let mut files = Files::default();
     let mut sources: Vec<SourceFile> = db.stdlib_files();
     for &s in &sources {
@@ -75,20 +79,30 @@ pub fn check_project(loaded: &LoadedProject) -> Checked {
     for f in &loaded.files {
         sources.push(add(&f.path, &f.contents, &mut files));
     }
-    let project = Project::new(&db, sources, manifest);
-    Checked {
+    let project = Project::new(&db, sources, manifest, Vec::new());
+    // Second step: read the template files the sources name.
+    let mut templates = Vec::new();
+    for relative in db::template_references(&db, project).clone() {
+        if let Some(file) = project::read_template_file(&loaded.root, &relative)? {
+            templates.push((relative, add(&file.path, &file.contents, &mut files)));
+        }
+    }
+    project.set_template_files(&mut db).to(templates);
+    Ok(Checked {
         diagnostics: db::diagnostics(&db, project).clone(),
+        db,
+        project,
         files,
         checked_files: loaded.files.len(),
-    }
+    })
 }
 
 pub fn run(args: &CheckArgs) -> u8 {
     let mut exit = 0u8;
     let mut all: Vec<Checked> = Vec::new();
     for path in &args.paths {
-        match project::load(path) {
-            Ok(loaded) => all.push(check_project(&loaded)),
+        match project::load(path).and_then(|loaded| check_project(&loaded)) {
+            Ok(checked) => all.push(checked),
             Err(e) => {
                 eprintln!("error: {e}");
                 exit = 2;

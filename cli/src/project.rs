@@ -19,6 +19,9 @@ pub struct LoadedFile {
 
 /// What `nudge check PATH` checks.
 pub struct LoadedProject {
+    /// The folder template file paths (`html file "..."`) are relative to:
+    /// the project folder, or a lone file's folder.
+    pub root: PathBuf,
     pub manifest: Option<LoadedFile>,
     pub files: Vec<LoadedFile>,
 }
@@ -74,17 +77,34 @@ pub fn load(path: &Path) -> Result<LoadedProject, LoadError> {
             .map(|p| read_file(p))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(LoadedProject {
+            root: path.to_path_buf(),
             manifest: Some(manifest),
             files,
         })
     } else if path.extension().is_some_and(|e| e == "flow") {
         Ok(LoadedProject {
+            root: path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(".")),
             manifest: None,
             files: vec![read_file(path)?],
         })
     } else {
         Err(LoadError::NotFlowFile(path.to_path_buf()))
     }
+}
+
+/// Reads a template file named by a `file "..."` part, relative to the
+/// project root. `None` when there is no such file (the database reports
+/// E0007 at the reference); a file that exists but cannot be read is an
+/// error.
+pub fn read_template_file(root: &Path, relative: &str) -> Result<Option<LoadedFile>, LoadError> {
+    let path = root.join(relative);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    read_file(&path).map(Some)
 }
 
 /// Reads a file, refusing to read more than the size limit into memory.

@@ -249,7 +249,6 @@ fn marker_for(path: &Path) -> &'static str {
 }
 
 #[test]
-#[ignore = "db::diagnostics does not parse, resolve, check or lint yet (waiting for the parser): run with `cargo test -p nudge --test cases -- --ignored`"]
 fn cases() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cases");
     let mut units = Vec::new();

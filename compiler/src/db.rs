@@ -11,9 +11,19 @@
 //! FileIds: the stdlib files come first ([`stdlib_file_id`]), then the
 //! project's files in the order the loader gives them.
 
+use crate::ast::{File, Item, Name, TemplateSource, Text};
 use crate::diagnostic::{Code, Diagnostic};
+use crate::lint;
+use crate::lower::{self, LowerError, LowerInput};
 use crate::manifest::Manifest;
+use crate::parser::{self, Parsed};
+use crate::policy::Policy;
+use crate::resolve::ProjectIndex;
+use crate::rules::{self, ProjectDecls};
 use crate::span::{FileId, Span};
+use crate::types;
+use nudge_bytecode::format::Bundle;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Larger source files are not read (E0002).
 pub const MAX_SOURCE_BYTES: u64 = 16 * 1024 * 1024;
@@ -84,7 +94,8 @@ pub struct SourceFile {
     pub contents: SourceContents,
 }
 
-/// The whole project: its `.flow` files (stdlib first) and its manifest.
+/// The whole project: its `.flow` files (stdlib first), its manifest and
+/// the template files its templates load.
 #[salsa::input(debug)]
 pub struct Project {
     #[returns(ref)]
@@ -92,6 +103,12 @@ pub struct Project {
     /// `nudge.toml`, when the project has one (a lone file has none).
     #[returns(copy)]
     pub manifest_file: Option<SourceFile>,
+    /// The files named by `html file "..."` (and other `file` parts), keyed
+    /// by the path as written, that the loader found. The loader asks
+    /// [`template_references`] which paths to read; a referenced path
+    /// missing here is reported as E0007.
+    #[returns(ref)]
+    pub template_files: Vec<(String, SourceFile)>,
 }
 
 /// The database trait every query takes.
@@ -197,15 +214,193 @@ pub fn manifest(db: &dyn Db, project: Project) -> (Manifest, Vec<Diagnostic>) {
     }
 }
 
+/// The syntax tree of one `.flow` file, with its syntax diagnostics.
+#[salsa::tracked(returns(ref))]
+pub fn parse(db: &dyn Db, file: SourceFile) -> Parsed {
+    parser::parse_file(file.contents(db).text(), file.id(db))
+}
+
+/// The parsed text of one template file (`html file "..."`).
+#[salsa::tracked(returns(ref))]
+pub fn parse_template(db: &dyn Db, file: SourceFile) -> (Text, Vec<Diagnostic>) {
+    parser::parse_template_text(file.contents(db).text(), file.id(db))
+}
+
+/// Every template file path the project's templates name, as written,
+/// sorted and without repeats: what the loader must read.
+#[salsa::tracked(returns(ref))]
+pub fn template_references(db: &dyn Db, project: Project) -> Vec<String> {
+    let mut paths: Vec<String> = Vec::new();
+    for &file in project.files(db) {
+        for_each_template_file(&parse(db, file).file, |path| paths.push(path.value.clone()));
+    }
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+fn for_each_template_file(file: &File, mut f: impl FnMut(&Name)) {
+    for item in &file.items {
+        if let Item::Template(t) = item {
+            for part in &t.parts {
+                if let TemplateSource::File(path) = &part.value {
+                    f(path);
+                }
+            }
+        }
+    }
+}
+
+/// The project's policy: `[policy]` of the manifest merged with every
+/// `policy { }` block.
+#[salsa::tracked(returns(ref))]
+pub fn policy(db: &dyn Db, project: Project) -> (Policy, Vec<Diagnostic>) {
+    let parsed: Vec<(FileId, &File)> = project
+        .files(db)
+        .iter()
+        .map(|&f| (f.id(db), &parse(db, f).file))
+        .collect();
+    Policy::collect_files(&manifest(db, project).0, &parsed)
+}
+
+/// The project's declarations, indexed, with the errors found while
+/// collecting them (duplicates, unknown types in declarations).
+#[salsa::tracked(returns(ref))]
+pub fn index(db: &dyn Db, project: Project) -> (ProjectIndex, Vec<Diagnostic>) {
+    let parsed: Vec<(FileId, &File)> = project
+        .files(db)
+        .iter()
+        .map(|&f| (f.id(db), &parse(db, f).file))
+        .collect();
+    ProjectIndex::build(&parsed)
+}
+
+/// One file of one project: the key of per-file checking.
+#[salsa::interned(debug)]
+pub struct ProjectFile<'db> {
+    pub project: Project,
+    pub file: SourceFile,
+}
+
+/// Name and type errors of one file. Reads only the project index, this
+/// file's tree and the template files this file names, so an edit to
+/// another file that leaves the index unchanged does not re-run it.
+#[salsa::tracked(returns(ref))]
+pub fn type_check<'db>(db: &'db dyn Db, key: ProjectFile<'db>) -> Vec<Diagnostic> {
+    let project = *key.project(db);
+    let file = *key.file(db);
+    let ast = &parse(db, file).file;
+    let templates = template_texts(db, project);
+    let lookup = |path: &str| templates.get(path);
+    types::check_file(&index(db, project).0, file.id(db), ast, &lookup)
+}
+
+/// Parsed template files by the path as written.
+fn template_texts(db: &dyn Db, project: Project) -> BTreeMap<String, Text> {
+    project
+        .template_files(db)
+        .iter()
+        .map(|(path, f)| (path.clone(), parse_template(db, *f).0.clone()))
+        .collect()
+}
+
+/// Structural rules (E03xx), lints (W codes) and missing template files
+/// (E0007) of the project's own files. These look across the whole project
+/// (which flows send a template, the frequency caps), so they run as one
+/// query over a shared index of its declarations.
+#[salsa::tracked(returns(ref))]
+pub fn project_rules(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
+    let files = project.files(db);
+    let parsed: Vec<(FileId, &File)> = files
+        .iter()
+        .map(|&f| (f.id(db), &parse(db, f).file))
+        .collect();
+    let decls = ProjectDecls::from_files(&parsed);
+    let (policy, _) = policy(db, project);
+    let (manifest, _) = manifest(db, project);
+    let templates = template_texts(db, project);
+    let lookup = |path: &str| templates.get(path);
+    let loaded: BTreeSet<&str> = project
+        .template_files(db)
+        .iter()
+        .map(|(p, _)| p.as_str())
+        .collect();
+    let mut out = Vec::new();
+    for &(id, ast) in parsed.iter().filter(|(id, _)| !is_stdlib(*id)) {
+        out.extend(rules::check_file_with(&decls, id, ast, &lookup));
+        out.extend(lint::lint_file_with(
+            &decls, policy, manifest, id, ast, &lookup,
+        ));
+        for_each_template_file(ast, |path| {
+            if !loaded.contains(path.value.as_str()) {
+                out.push(missing_template_file(id, path));
+            }
+        });
+    }
+    out
+}
+
+fn missing_template_file(file: FileId, path: &Name) -> Diagnostic {
+    Diagnostic::new(
+        Code::MissingTemplateFile,
+        file,
+        path.span,
+        format!("template file `{}` was not found", path.value),
+    )
+    .with_label("no such file")
+    .with_help("paths are relative to the project folder (the one holding nudge.toml), or to the .flow file's folder when checking a lone file")
+}
+
+/// True for the stdlib's own files.
+pub fn is_stdlib(file: FileId) -> bool {
+    file < first_project_file_id()
+}
+
 /// Every diagnostic of the project, sorted by file, then position, then code.
 #[salsa::tracked(returns(ref))]
 pub fn diagnostics(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
     let mut all: Vec<Diagnostic> = manifest(db, project).1.clone();
     for &file in project.files(db) {
         all.extend(source_problems(db, file).iter().cloned());
+        all.extend(parse(db, file).diagnostics.iter().cloned());
     }
+    for (_, file) in project.template_files(db) {
+        all.extend(source_problems(db, *file).iter().cloned());
+        all.extend(parse_template(db, *file).1.iter().cloned());
+    }
+    all.extend(policy(db, project).1.iter().cloned());
+    all.extend(index(db, project).1.iter().cloned());
+    for &file in project.files(db) {
+        if !is_stdlib(file.id(db)) {
+            all.extend(
+                type_check(db, ProjectFile::new(db, project, file))
+                    .iter()
+                    .cloned(),
+            );
+        }
+    }
+    all.extend(project_rules(db, project).iter().cloned());
     sort_diagnostics(&mut all);
+    all.dedup();
     all
+}
+
+/// The bundle of a project that checked without errors (`nudge build`).
+#[salsa::tracked(returns(ref))]
+pub fn bundle(db: &dyn Db, project: Project) -> Result<Bundle, LowerError> {
+    let files: Vec<&File> = project
+        .files(db)
+        .iter()
+        .map(|&f| &parse(db, f).file)
+        .collect();
+    let templates = template_texts(db, project);
+    let (manifest, _) = manifest(db, project);
+    lower::lower_project(&LowerInput {
+        files: &files,
+        template_files: &templates,
+        policy: &policy(db, project).0,
+        shop: &manifest.shop,
+    })
 }
 
 /// The order diagnostics are shown in: file, start, end, code.
@@ -246,43 +441,111 @@ mod tests {
         (db, log)
     }
 
-    fn executed(log: &Mutex<Vec<String>>, query: &str) -> usize {
-        log.lock()
-            .map(|mut l| {
-                let n = l.iter().filter(|k| k.starts_with(query)).count();
-                l.clear();
-                n
-            })
-            .unwrap_or(0)
+    /// How many executions of each query the log holds (by the query's
+    /// name, the part of the key before `(`); clears the log.
+    fn executed(log: &Mutex<Vec<String>>) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        if let Ok(mut l) = log.lock() {
+            for key in l.drain(..) {
+                let name = key.split('(').next().unwrap_or("").to_string();
+                *counts.entry(name).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    fn count(counts: &std::collections::BTreeMap<String, usize>, query: &str) -> usize {
+        counts.get(query).copied().unwrap_or(0)
+    }
+
+    fn text(t: &str) -> SourceContents {
+        SourceContents::Text(t.to_string())
     }
 
     #[test]
     fn editing_one_file_reruns_only_its_queries() {
         let (mut db, log) = counting_db();
+        let first = first_project_file_id().0;
         let a = SourceFile::new(
             &db,
             "a.flow".into(),
-            FileId(10),
-            SourceContents::Text("a".into()),
+            FileId(first),
+            text("flow a {\n  when \"Signed Up\"\n  wait 1h\n}\n"),
         );
         let b = SourceFile::new(
             &db,
             "b.flow".into(),
-            FileId(11),
-            SourceContents::Text("b".into()),
+            FileId(first + 1),
+            text("flow b {\n  when \"Signed Up\"\n  wait 1h\n}\n"),
         );
-        let project = Project::new(&db, vec![a, b], None);
-        assert!(diagnostics(&db, project).is_empty());
-        assert_eq!(executed(&log, "source_problems"), 2);
+        let mut files = db.stdlib_files();
+        files.extend([a, b]);
+        let project = Project::new(&db, files, None, Vec::new());
+        assert_eq!(diagnostics(&db, project), &Vec::<Diagnostic>::new());
+        let first_run = executed(&log);
+        assert_eq!(count(&first_run, "type_check"), 2, "{first_run:?}");
 
+        // An edit inside a flow body that leaves every declaration as it was.
+        a.set_contents(&mut db)
+            .to(text("flow a {\n  when \"Signed Up\"\n  wait 2h\n}\n"));
+        assert!(diagnostics(&db, project).is_empty());
+        let counts = executed(&log);
+        // Only a is parsed and type-checked again: the index was rebuilt,
+        // came out equal, so b's check was reused.
+        assert_eq!(count(&counts, "parse"), 1, "{counts:?}");
+        assert_eq!(count(&counts, "source_problems"), 1, "{counts:?}");
+        assert_eq!(count(&counts, "type_check"), 1, "{counts:?}");
+
+        // A file that is not UTF-8 is E0001 and nothing else.
         a.set_contents(&mut db)
             .to(SourceContents::from_bytes(vec![b'a', 0xff]));
         let all = diagnostics(&db, project);
-        assert_eq!(all.len(), 1);
+        assert_eq!(all.len(), 1, "{all:?}");
         assert_eq!(all[0].code, Code::InvalidUtf8);
-        assert_eq!(all[0].primary.file, FileId(10));
-        // Only a's query ran again; b's result was reused.
-        assert_eq!(executed(&log, "source_problems"), 1);
+        assert_eq!(all[0].primary.file, FileId(first));
+    }
+
+    #[test]
+    fn template_files_are_inputs_and_missing_ones_are_reported() {
+        let mut db = Database::default();
+        let first = first_project_file_id().0;
+        let flow = SourceFile::new(
+            &db,
+            "t.flow".into(),
+            FileId(first),
+            text(concat!(
+                "template email hi() {\n",
+                "  subject \"Hi\"\n",
+                "  html file \"hi.html\"\n",
+                "  text \"Hi {{ unsubscribe_url }} {{ shop.address }}\"\n",
+                "}\n",
+            )),
+        );
+        let mut files = db.stdlib_files();
+        files.push(flow);
+        let project = Project::new(&db, files, None, Vec::new());
+        assert_eq!(
+            template_references(&db, project),
+            &vec!["hi.html".to_string()]
+        );
+        let all = diagnostics(&db, project);
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert_eq!(all[0].code, Code::MissingTemplateFile);
+
+        // The loader found it; a typo inside it is checked like inline text.
+        let html = SourceFile::new(
+            &db,
+            "hi.html".into(),
+            FileId(first + 1),
+            text("<p>Hi {{ profile.frist_name ?? \"there\" }}</p>"),
+        );
+        project
+            .set_template_files(&mut db)
+            .to(vec![("hi.html".to_string(), html)]);
+        let all = diagnostics(&db, project);
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert_eq!(all[0].code, Code::UnknownTrait);
+        assert!(all[0].message.contains("hi.html"), "{all:?}");
     }
 
     #[test]

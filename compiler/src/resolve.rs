@@ -264,10 +264,10 @@ impl ProjectIndex {
             Item::Type(t) => {
                 let fields = self.fields(file, &t.fields, out);
                 let key = &t.name.name;
-                let known = self.types.keys().map(String::as_str).collect::<Vec<_>>();
-                let suggestion = did_you_mean(key, known).map(str::to_string);
                 let Some(info) = self.types.get_mut(key) else {
                     if t.extend {
+                        let known = self.types.keys().map(String::as_str);
+                        let suggestion = did_you_mean(key, known);
                         let d = Diagnostic::new(
                             Code::UnknownType,
                             file,

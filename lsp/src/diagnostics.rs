@@ -77,7 +77,7 @@ mod tests {
             FileId(50),
             SourceContents::Text("[project]\nnme = \"x\"\n".into()),
         );
-        let project = Project::new(&db, db.stdlib_files(), Some(manifest));
+        let project = Project::new(&db, db.stdlib_files(), Some(manifest), Vec::new());
         let found = file_diagnostics(&db, project, manifest);
         let unknown_key = found.iter().find(|d| d.message.contains("nme"));
         assert!(

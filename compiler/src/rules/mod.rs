@@ -496,10 +496,20 @@ pub fn part_text<'x, 't: 'x, 'l: 'x>(
     source: &'t TemplateSource,
     template_text: &TemplateTextLookup<'l>,
 ) -> Option<&'x Text> {
-    match source {
+    let text = match source {
         TemplateSource::Inline(t) => Some(t),
         TemplateSource::File(path) => template_text(&path.value),
+    }?;
+    // Text the parser could not read has had its diagnostic; rules and lints
+    // about its content would only guess.
+    if text
+        .nodes
+        .iter()
+        .any(|n| matches!(n, ast::TextNode::Error(_)))
+    {
+        return None;
     }
+    Some(text)
 }
 
 /// E0305 for one email template.

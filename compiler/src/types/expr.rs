@@ -1,11 +1,12 @@
-//! Expressions: literals, names, field access, operators, list and record
-//! literals, and the narrowing of optionals by `!= none` tests. Calls,
-//! aggregates and list methods are in `call.rs`.
+//! Expressions: literals, names, field access, list and record literals,
+//! and the narrowing of optionals by `!= none` tests. Operators are in
+//! `ops.rs`, calls in `call.rs`, what a value must be where it is used in
+//! `fit.rs`.
 
 use super::Checker;
 use super::builtins;
-use super::ty::{Misfit, Ty, fits, join};
-use crate::ast::{BinaryOp, Expr, ExprKind, FieldInit, Ident, Lit, UnaryOp};
+use super::ty::{Ty, join};
+use crate::ast::{BinaryOp, Expr, ExprKind, Ident, Lit, UnaryOp};
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::span::Span;
 
@@ -41,12 +42,43 @@ pub(super) fn string_literal(e: &Expr) -> Option<String> {
     }
 }
 
-fn is_none_literal(e: &Expr) -> bool {
+pub(super) fn is_none_literal(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Lit(Lit::None) => true,
         ExprKind::Paren(inner) => is_none_literal(inner),
         _ => false,
     }
+}
+
+/// Whether lowering can read `e` as a constant duration: a literal,
+/// perhaps in parentheses. Literal arithmetic that folds to zero or less
+/// counts too: rule E0303 reports it, once.
+pub(super) fn constant_duration(e: &Expr) -> bool {
+    fn literal(e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Lit(Lit::Duration(_)) => true,
+            ExprKind::Paren(inner) => literal(inner),
+            _ => false,
+        }
+    }
+    literal(e) || crate::rules::const_duration(e).is_some_and(|secs| secs <= 0)
+}
+
+/// Whether lowering can read `e` as a constant percentage: a literal,
+/// perhaps in parentheses. One outside 0%..100% counts too: rule E0310
+/// reports it, once.
+pub(super) fn constant_percent(e: &Expr) -> bool {
+    fn literal(e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Lit(Lit::Percent(_)) => true,
+            ExprKind::Paren(inner) => literal(inner),
+            _ => false,
+        }
+    }
+    literal(e)
+        || crate::rules::const_percent(e).is_some_and(|p| {
+            p < rust_decimal::Decimal::ZERO || p > rust_decimal::Decimal::ONE_HUNDRED
+        })
 }
 
 /// The paths a condition narrows to their present type when it is `true`
@@ -94,7 +126,7 @@ impl Checker<'_> {
                 self.narrow(e, ty)
             }
             ExprKind::Field { base, field } => {
-                let base_ty = self.infer(base);
+                let base_ty = self.field_base(base);
                 let base_ty = match base_ty {
                     Ty::Optional(inner) => {
                         self.report(
@@ -123,7 +155,7 @@ impl Checker<'_> {
                 self.narrow(e, ty)
             }
             ExprKind::OptionalField { base, field } => {
-                let base_ty = self.infer(base);
+                let base_ty = self.field_base(base);
                 let optional = base_ty.is_optional();
                 let ty = self.field(base_ty.unwrap_optional(), field);
                 let ty = if optional { Ty::optional(ty) } else { ty };
@@ -216,6 +248,16 @@ impl Checker<'_> {
         }
     }
 
+    /// The type of the base of a field access: `profile` is a record here.
+    fn field_base(&mut self, base: &Expr) -> Ty {
+        match &strip(base).kind {
+            ExprKind::Name(id) if id.name == "profile" && self.lookup("profile").is_none() => {
+                Ty::Profile
+            }
+            _ => self.infer(base),
+        }
+    }
+
     /// An optional type narrowed to its present type where a `!= none` test
     /// guards this path.
     fn narrow(&self, e: &Expr, ty: Ty) -> Ty {
@@ -228,221 +270,29 @@ impl Checker<'_> {
         ty
     }
 
-    /// Reports E0203 if `ty` is optional; returns the present type.
-    pub(super) fn present(&mut self, e: &Expr, ty: Ty) -> Ty {
-        match ty {
-            Ty::Optional(inner) => {
-                self.optional_error(e, &inner);
-                *inner
-            }
-            Ty::None => {
-                self.report(
-                    Diagnostic::new(
-                        Code::OptionalWithoutDefault,
-                        self.file,
-                        e.span,
-                        "`none` is used where a value is needed",
-                    )
-                    .with_help("use a value here"),
-                );
-                Ty::Error
-            }
-            other => other,
-        }
-    }
-
-    fn optional_error(&mut self, e: &Expr, inner: &Ty) {
-        self.report(
-            Diagnostic::new(
-                Code::OptionalWithoutDefault,
-                self.file,
-                e.span,
-                format!(
-                    "{} may be none (`{}`)",
-                    describe(e),
-                    Ty::optional(inner.clone())
-                ),
-            )
-            .with_label("may be none")
-            .with_help(format!(
-                "give a default with `?? ...`, or check `{} != none` first",
-                match path_of(e) {
-                    Some(p) => p.join("."),
-                    None => "it".to_string(),
-                }
-            )),
-        );
-    }
-
-    /// A condition: must be a present `bool`.
-    pub(super) fn condition(&mut self, e: &Expr, what: &str) {
-        let t = self.infer(e);
-        let t = self.present(e, t);
-        if !matches!(t, Ty::Bool | Ty::Error) {
-            self.report(
-                Diagnostic::new(
-                    Code::TypeMismatch,
-                    self.file,
-                    e.span,
-                    format!("{what} needs a `bool`, found `{t}`"),
-                )
-                .with_label(format!("this is `{t}`"))
-                .with_help("write a comparison such as `x > 0` or `x != none`"),
-            );
-        }
-    }
-
-    /// Checks that `e` can be used where a value of type `expected` is;
-    /// `code` is the code of a plain type mismatch (E0201, or E0202 for
-    /// template arguments). Returns `false` if something was reported.
-    pub(super) fn check_fits(&mut self, e: &Expr, expected: &Ty, code: Code, what: &str) -> bool {
-        let present = expected.unwrap_optional();
-        // A string literal where a union is expected must be one of it.
-        if let Ty::Union(items) = present
-            && let Some(s) = string_literal(e)
-        {
-            return self.union_member(e.span, &s, items);
-        }
-        match (&e.kind, present) {
-            (ExprKind::Record(fields), Ty::Record(_) | Ty::Event(_)) => {
-                return self.record_literal(e.span, fields, present);
-            }
-            (ExprKind::List(items), Ty::List(elem)) => {
-                let mut ok = true;
-                for item in items {
-                    ok &= self.check_fits(item, elem, code, what);
-                }
-                return ok;
-            }
-            (ExprKind::Paren(inner), _) => return self.check_fits(inner, expected, code, what),
-            _ => {}
-        }
-        let found = self.infer(e);
-        self.report_misfit(e, &found, expected, code, what)
-    }
-
-    /// Reports why `found` (the type of `e`) does not fit `expected`.
-    pub(super) fn report_misfit(
-        &mut self,
-        e: &Expr,
-        found: &Ty,
-        expected: &Ty,
-        code: Code,
-        what: &str,
-    ) -> bool {
-        match fits(found, expected) {
-            Ok(()) => true,
-            Err(Misfit::Optional) => {
-                self.optional_error(e, found.unwrap_optional());
-                false
-            }
-            Err(Misfit::Currency(found_c, expected_c)) => {
-                self.report(
-                    Diagnostic::new(
-                        Code::MixedCurrencies,
-                        self.file,
-                        e.span,
-                        format!("{what} is in {expected_c}, but this is {found_c}"),
-                    )
-                    .with_label(format!("money in {found_c}"))
-                    .with_help(format!("use an amount in {expected_c}")),
-                );
-                false
-            }
-            Err(Misfit::Type) => {
-                let d = Diagnostic::new(
-                    code,
-                    self.file,
-                    e.span,
-                    format!("{what} should be `{expected}`, found `{found}`"),
-                )
-                .with_label(format!("this is `{found}`"));
-                self.report(d.with_help(conversion_help(found, expected)));
-                false
-            }
-        }
-    }
-
-    /// A string literal that must be one of a union's members.
-    pub(super) fn union_member(&mut self, span: Span, s: &str, items: &[String]) -> bool {
-        if items.iter().any(|i| i == s) {
-            return true;
-        }
-        let union = Ty::Union(items.to_vec());
-        let d = Diagnostic::new(
-            Code::TypeMismatch,
-            self.file,
-            span,
-            format!("\"{s}\" is not one of {union}"),
-        )
-        .with_label("not a member of the union");
-        self.report(match did_you_mean(s, items.iter().map(String::as_str)) {
-            Some(m) => d.with_help(format!("did you mean \"{m}\"?")),
-            None => d.with_help(format!("use one of {union}")),
-        });
-        false
-    }
-
-    /// `{ field: value, ... }` where a record or event type is expected.
-    pub(super) fn record_literal(
-        &mut self,
-        span: Span,
-        fields: &[FieldInit],
-        expected: &Ty,
-    ) -> bool {
-        let index = self.index;
-        let Some(declared) = index.fields_of(expected) else {
-            return true;
-        };
-        let mut ok = true;
-        for f in fields {
-            match declared.iter().find(|d| d.name == f.name.value) {
-                Some(d) => {
-                    let what = format!("field `{}`", d.name);
-                    ok &= self.check_fits(&f.value, &d.ty, Code::TypeMismatch, &what);
-                }
-                None => {
-                    self.infer(&f.value);
-                    let names = declared.iter().map(|d| d.name.as_str());
-                    self.report(unknown_field(
-                        self.file,
-                        f.name.span,
-                        &f.name.value,
-                        expected,
-                        names,
-                    ));
-                    ok = false;
-                }
-            }
-        }
-        let missing: Vec<String> = declared
-            .iter()
-            .filter(|d| !d.ty.is_optional() && !d.ty.is_error())
-            .filter(|d| !fields.iter().any(|f| f.name.value == d.name))
-            .map(|d| format!("`{}: {}`", d.name, d.ty))
-            .collect();
-        if !missing.is_empty() {
-            self.report(
-                Diagnostic::new(
-                    Code::TypeMismatch,
-                    self.file,
-                    span,
-                    format!("{expected} is missing {}", missing.join(", ")),
-                )
-                .with_help("give every field that is not optional"),
-            );
-            ok = false;
-        }
-        ok
-    }
-
     /// What a plain name stands for.
     fn name(&mut self, id: &Ident) -> Ty {
         if let Some((_, t)) = self.lookup(&id.name) {
             return t.clone();
         }
         match id.name.as_str() {
-            "profile" => return Ty::Profile,
+            "profile" => {
+                // `profile` is read trait by trait (`profile.x`, `profile in
+                // segment`); the whole customer record is not a value.
+                self.report(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        self.file,
+                        id.span,
+                        "`profile` is not a value by itself",
+                    )
+                    .with_label("use one of its traits")
+                    .with_help(
+                        "read a trait such as `profile.first_name`, or test `profile in segment`",
+                    ),
+                );
+                return Ty::Error;
+            }
             "shop" => return Ty::Shop,
             "now" => return Ty::Timestamp,
             _ => {}
@@ -615,326 +465,9 @@ impl Checker<'_> {
         }
         Ty::list(elem.unwrap_or(Ty::Error))
     }
-
-    fn binary(&mut self, op: BinaryOp, op_span: Span, lhs: &Expr, rhs: &Expr) -> Ty {
-        match op {
-            BinaryOp::And | BinaryOp::Or => {
-                let word = format!("`{}`", op.as_str());
-                self.condition(lhs, &word);
-                let narrowed = facts(lhs, op == BinaryOp::And);
-                self.narrowing(narrowed, |cx| cx.condition(rhs, &word));
-                Ty::Bool
-            }
-            BinaryOp::Eq | BinaryOp::Ne => {
-                if is_none_literal(rhs) || is_none_literal(lhs) {
-                    // Testing for none is how optionals are unwrapped.
-                    self.infer(lhs);
-                    self.infer(rhs);
-                    return Ty::Bool;
-                }
-                let l = self.infer(lhs);
-                let r = self.infer(rhs);
-                let l = self.present(lhs, l);
-                let r = self.present(rhs, r);
-                self.comparable(op, op_span, lhs, &l, rhs, &r, false);
-                Ty::Bool
-            }
-            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
-                let l = self.infer(lhs);
-                let r = self.infer(rhs);
-                let l = self.present(lhs, l);
-                let r = self.present(rhs, r);
-                self.comparable(op, op_span, lhs, &l, rhs, &r, true);
-                Ty::Bool
-            }
-            BinaryOp::In => self.membership(op_span, lhs, rhs),
-            BinaryOp::Default => self.default(lhs, rhs),
-            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => {
-                let l = self.infer(lhs);
-                let r = self.infer(rhs);
-                let l = self.present(lhs, l);
-                let r = self.present(rhs, r);
-                self.arithmetic(op, op_span, &l, &r)
-            }
-        }
-    }
-
-    /// `==`, `!=` (any compatible types) and `<`-style comparisons (ordered
-    /// types only).
-    #[allow(clippy::too_many_arguments)]
-    fn comparable(
-        &mut self,
-        op: BinaryOp,
-        op_span: Span,
-        lhs: &Expr,
-        l: &Ty,
-        rhs: &Expr,
-        r: &Ty,
-        ordered: bool,
-    ) {
-        if l.is_error() || r.is_error() {
-            return;
-        }
-        // A union compared with a literal: the literal must be a member.
-        let lint_owns = self.never_match_is_lint && op == BinaryOp::Eq;
-        if let (Ty::Union(items), Some(s)) = (l, string_literal(rhs)) {
-            if !lint_owns {
-                self.union_member(rhs.span, &s, items);
-            }
-            return;
-        }
-        if let (Some(s), Ty::Union(items)) = (string_literal(lhs), r) {
-            if !lint_owns {
-                self.union_member(lhs.span, &s, items);
-            }
-            return;
-        }
-        let joined = join(l, r);
-        let order_ok = !ordered || (l.is_ordered() && r.is_ordered());
-        match joined {
-            Some(_) if order_ok => {}
-            _ => {
-                if let (Ty::Money(Some(a)), Ty::Money(Some(b))) = (l, r) {
-                    self.report(mixed_currencies(self.file, op_span, op, a, b));
-                    return;
-                }
-                let help = if ordered && joined.is_some() {
-                    format!("`{l}` values have no order; compare with `==` or `!=`")
-                } else {
-                    conversion_help(r, l)
-                };
-                self.report(
-                    Diagnostic::new(
-                        Code::TypeMismatch,
-                        self.file,
-                        op_span,
-                        format!("cannot compare `{l}` with `{r}` using `{}`", op.as_str()),
-                    )
-                    .with_help(help),
-                );
-            }
-        }
-    }
-
-    /// `profile in segment` or `x in list`.
-    fn membership(&mut self, op_span: Span, lhs: &Expr, rhs: &Expr) -> Ty {
-        let is_profile = matches!(&strip(lhs).kind, ExprKind::Name(id)
-            if id.name == "profile" && self.lookup("profile").is_none());
-        if is_profile {
-            match &strip(rhs).kind {
-                ExprKind::Name(seg) => {
-                    if self.index.segment(&seg.name).is_none() {
-                        let d = Diagnostic::new(
-                            Code::UnknownSegment,
-                            self.file,
-                            seg.span,
-                            format!("unknown segment `{}`", seg.name),
-                        )
-                        .with_label("no such segment");
-                        let names = self.index.segments().map(|s| s.name.as_str());
-                        self.report(match did_you_mean(&seg.name, names) {
-                            Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                            None => d.with_help(format!(
-                                "declare it with `segment {} \"...\" = <condition>`",
-                                seg.name
-                            )),
-                        });
-                    }
-                }
-                _ => {
-                    self.infer(rhs);
-                    self.report(
-                        Diagnostic::new(
-                            Code::TypeMismatch,
-                            self.file,
-                            rhs.span,
-                            "`profile in` needs a segment name",
-                        )
-                        .with_help("write `profile in vip` with a declared segment"),
-                    );
-                }
-            }
-            return Ty::Bool;
-        }
-        let l = self.infer(lhs);
-        let l = self.present(lhs, l);
-        let r = self.infer(rhs);
-        let r = self.present(rhs, r);
-        match (&l, &r) {
-            (Ty::Error, _) | (_, Ty::Error) => {}
-            (Ty::Union(items), Ty::List(_)) => {
-                // Literal items of a list literal must be members.
-                if let ExprKind::List(list) = &strip(rhs).kind
-                    && !self.never_match_is_lint
-                {
-                    for item in list {
-                        if let Some(s) = string_literal(item) {
-                            self.union_member(item.span, &s, items);
-                        }
-                    }
-                }
-            }
-            (_, Ty::List(elem)) => {
-                if let (Some(s), Ty::Union(items)) = (string_literal(lhs), &**elem) {
-                    self.union_member(lhs.span, &s, items);
-                } else if !elem.is_error() && join(&l, elem).is_none() {
-                    self.report(
-                        Diagnostic::new(
-                            mismatch_code(&l, elem),
-                            self.file,
-                            op_span,
-                            format!("cannot look for `{l}` in a `{r}`"),
-                        )
-                        .with_help("the value and the list items must have the same type"),
-                    );
-                }
-            }
-            _ => {
-                self.report(
-                    Diagnostic::new(
-                        Code::TypeMismatch,
-                        self.file,
-                        rhs.span,
-                        format!("`in` needs a list on the right, found `{r}`"),
-                    )
-                    .with_help("write `x in [a, b]`, or `profile in segment` for a segment"),
-                );
-            }
-        }
-        Ty::Bool
-    }
-
-    /// `a ?? b`.
-    fn default(&mut self, lhs: &Expr, rhs: &Expr) -> Ty {
-        let l = self.infer(lhs);
-        let present = match &l {
-            Ty::Optional(inner) => (**inner).clone(),
-            Ty::None => return self.infer(rhs),
-            other => other.clone(),
-        };
-        if let (Ty::Union(items), Some(s)) = (&present, string_literal(rhs)) {
-            self.union_member(rhs.span, &s, items);
-            return present;
-        }
-        let r = self.infer(rhs);
-        let r_present = r.unwrap_optional().clone();
-        let result = if fits(&r_present, &present).is_ok() {
-            present
-        } else if fits(&present, &r_present).is_ok() {
-            r_present
-        } else {
-            if let (Ty::Money(Some(a)), Ty::Money(Some(b))) = (&present, &r_present) {
-                self.report(mixed_currencies(
-                    self.file,
-                    rhs.span,
-                    BinaryOp::Default,
-                    a,
-                    b,
-                ));
-            } else {
-                self.report(
-                    Diagnostic::new(
-                        Code::TypeMismatch,
-                        self.file,
-                        rhs.span,
-                        format!("the default is `{r_present}`, but the value is `{present}`"),
-                    )
-                    .with_label(format!("this is `{r_present}`"))
-                    .with_help(format!("give a default of type `{present}`")),
-                );
-            }
-            Ty::Error
-        };
-        if r.is_optional() {
-            Ty::optional(result)
-        } else {
-            result
-        }
-    }
-
-    fn arithmetic(&mut self, op: BinaryOp, op_span: Span, l: &Ty, r: &Ty) -> Ty {
-        use BinaryOp::{Add, Div, Mul, Sub};
-        use Ty as T;
-        let result = match (op, l, r) {
-            (_, T::Error, _) | (_, _, T::Error) => Some(T::Error),
-            (Div, T::Int, T::Int) => Some(T::Decimal),
-            (_, T::Int, T::Int) => Some(T::Int),
-            (_, T::Int | T::Decimal, T::Int | T::Decimal) => Some(T::Decimal),
-            (Add | Sub | Div, T::Money(a), T::Money(b)) => {
-                if let (Some(a), Some(b)) = (a, b)
-                    && a != b
-                {
-                    self.report(mixed_currencies(self.file, op_span, op, a, b));
-                    return T::Error;
-                }
-                if op == Div {
-                    Some(T::Decimal)
-                } else {
-                    Some(T::Money(a.clone().or_else(|| b.clone())))
-                }
-            }
-            (Mul, T::Money(c), T::Int | T::Decimal | T::Percent) => Some(T::Money(c.clone())),
-            (Div, T::Money(c), T::Int | T::Decimal) => Some(T::Money(c.clone())),
-            (Mul, T::Int | T::Decimal | T::Percent, T::Money(c)) => Some(T::Money(c.clone())),
-            (Mul, T::Int | T::Decimal, T::Percent) | (Mul, T::Percent, T::Int | T::Decimal) => {
-                Some(T::Decimal)
-            }
-            (Add | Sub, T::Percent, T::Percent) => Some(T::Percent),
-            (Add | Sub, T::Duration, T::Duration) => Some(T::Duration),
-            (Mul, T::Duration, T::Int) | (Mul, T::Int, T::Duration) => Some(T::Duration),
-            (Div, T::Duration, T::Int) => Some(T::Duration),
-            (Div, T::Duration, T::Duration) => Some(T::Decimal),
-            (Add, T::Timestamp, T::Duration) | (Add, T::Duration, T::Timestamp) => {
-                Some(T::Timestamp)
-            }
-            (Sub, T::Timestamp, T::Duration) => Some(T::Timestamp),
-            (Sub, T::Timestamp, T::Timestamp) => Some(T::Duration),
-            (Add, T::Date, T::Duration) | (Add, T::Duration, T::Date) => Some(T::Date),
-            (Sub, T::Date, T::Duration) => Some(T::Date),
-            (Sub, T::Date, T::Date) => Some(T::Duration),
-            (Add, a, b) if a.is_text() && b.is_text() => Some(T::String),
-            _ => None,
-        };
-        match result {
-            Some(t) => t,
-            None => self.arith_error(op, op_span, l, r),
-        }
-    }
-
-    fn arith_error(&mut self, op: BinaryOp, op_span: Span, l: &Ty, r: &Ty) -> Ty {
-        let verb = match op {
-            BinaryOp::Add => "add",
-            BinaryOp::Sub => "subtract",
-            BinaryOp::Mul => "multiply",
-            _ => "divide",
-        };
-        let help = match (l, r) {
-            (Ty::Money(_), Ty::Int | Ty::Decimal) | (Ty::Int | Ty::Decimal, Ty::Money(_))
-                if matches!(op, BinaryOp::Add | BinaryOp::Sub) =>
-            {
-                "write the number as money, e.g. `5 USD`".to_string()
-            }
-            (Ty::Duration, Ty::Int | Ty::Decimal) | (Ty::Int | Ty::Decimal, Ty::Duration)
-                if matches!(op, BinaryOp::Add | BinaryOp::Sub) =>
-            {
-                "write the number as a duration, e.g. `3d`".to_string()
-            }
-            _ => "see the arithmetic table in docs/language.md".to_string(),
-        };
-        self.report(
-            Diagnostic::new(
-                Code::TypeMismatch,
-                self.file,
-                op_span,
-                format!("cannot {verb} `{l}` and `{r}` with `{}`", op.as_str()),
-            )
-            .with_help(help),
-        );
-        Ty::Error
-    }
 }
 
-fn strip(e: &Expr) -> &Expr {
+pub(super) fn strip(e: &Expr) -> &Expr {
     match &e.kind {
         ExprKind::Paren(inner) => strip(inner),
         _ => e,
@@ -955,7 +488,7 @@ fn literal(lit: &Lit) -> Ty {
     }
 }
 
-fn mismatch_code(a: &Ty, b: &Ty) -> Code {
+pub(super) fn mismatch_code(a: &Ty, b: &Ty) -> Code {
     match (a, b) {
         (Ty::Money(Some(x)), Ty::Money(Some(y))) if x != y => Code::MixedCurrencies,
         _ => Code::TypeMismatch,

@@ -4,7 +4,7 @@
 
 use super::Checker;
 use super::builtins;
-use super::expr::facts;
+use super::expr::{constant_duration, constant_percent, facts, strip};
 use super::ty::Ty;
 use crate::ast::{
     Block, EventMatch, Expr, ExprKind, FlowDecl, FlowSettingKind, Ident, Name, Pattern, PolicyDecl,
@@ -35,8 +35,32 @@ impl Checker<'_> {
         self.check_fits(e, &Ty::Duration, Code::TypeMismatch, what);
     }
 
-    fn percent(&mut self, e: &Expr, what: &str) {
-        self.check_fits(e, &Ty::Percent, Code::TypeMismatch, what);
+    /// A duration the compiler must know (a flow setting): a literal such
+    /// as `7d`.
+    fn const_duration(&mut self, e: &Expr, what: &str) {
+        if self.check_fits(e, &Ty::Duration, Code::TypeMismatch, what) && !constant_duration(e) {
+            self.not_constant(e, what, "a duration literal such as `7d`");
+        }
+    }
+
+    /// A percentage the compiler must know: a literal such as `10%`.
+    fn const_percent(&mut self, e: &Expr, what: &str) {
+        if self.check_fits(e, &Ty::Percent, Code::TypeMismatch, what) && !constant_percent(e) {
+            self.not_constant(e, what, "a percentage literal such as `10%`");
+        }
+    }
+
+    fn not_constant(&mut self, e: &Expr, what: &str, wanted: &str) {
+        self.report(
+            Diagnostic::new(
+                Code::TypeMismatch,
+                self.file,
+                e.span,
+                format!("{what} must be {wanted}"),
+            )
+            .with_label("not known before the flow runs")
+            .with_help(format!("write {wanted}")),
+        );
     }
 
     /// The record type of an event, reporting it if unknown.
@@ -132,7 +156,7 @@ impl Checker<'_> {
                     }
                     TriggerKind::Inactive { event, duration } => {
                         self.event_ty(event);
-                        self.duration(duration, "the inactivity period");
+                        self.const_duration(duration, "the inactivity period");
                     }
                 }
             }
@@ -142,7 +166,7 @@ impl Checker<'_> {
             for s in &f.settings {
                 match &s.kind {
                     FlowSettingKind::Reentry(Reentry::OncePer(d)) => {
-                        cx.duration(d, "the reentry period")
+                        cx.const_duration(d, "the reentry period")
                     }
                     FlowSettingKind::ExitWhen(m) => {
                         let ev = cx.event_ty(&m.event);
@@ -155,9 +179,9 @@ impl Checker<'_> {
                         cx.never_match_is_lint = true;
                         cx.event_condition(event, &ev);
                         cx.never_match_is_lint = false;
-                        cx.duration(within, "the goal window");
+                        cx.const_duration(within, "the goal window");
                     }
-                    FlowSettingKind::Holdout(e) => cx.percent(e, "`holdout`"),
+                    FlowSettingKind::Holdout(e) => cx.const_percent(e, "`holdout`"),
                     _ => {}
                 }
             }
@@ -166,9 +190,26 @@ impl Checker<'_> {
     }
 
     fn block(&mut self, b: &Block) {
+        let len = self.narrowed.len();
         for step in &b.steps {
             self.step(step);
+            // `if x == none { exit }`: below it, `x` is present.
+            let after = facts_after(step);
+            if !after.is_empty() {
+                self.narrow_paths(after);
+            }
         }
+        self.narrowed.truncate(len);
+    }
+
+    /// Runs `f` for one of several alternative paths (a branch, an arm):
+    /// each starts from the suspensions `before` them; `most` keeps the
+    /// most any of them waited, for the steps after them.
+    fn alternative(&mut self, before: u32, most: &mut u32, f: impl FnOnce(&mut Self)) {
+        self.suspensions = before;
+        f(self);
+        *most = (*most).max(self.suspensions);
+        self.suspensions = *most;
     }
 
     fn step(&mut self, step: &Step) {
@@ -178,10 +219,14 @@ impl Checker<'_> {
                 template,
                 args,
             } => self.send(*channel, template, args),
-            StepKind::Wait(d) => self.duration(d, "`wait`"),
-            StepKind::WaitUntil(WaitUntil::TimeOfDay { .. }) => {}
+            StepKind::Wait(d) => {
+                self.duration(d, "`wait`");
+                self.suspensions += 1;
+            }
+            StepKind::WaitUntil(WaitUntil::TimeOfDay { .. }) => self.suspensions += 1,
             StepKind::WaitUntil(WaitUntil::Timestamp(e)) => {
                 self.check_fits(e, &Ty::Timestamp, Code::TypeMismatch, "`wait until`");
+                self.suspensions += 1;
             }
             StepKind::WaitFor {
                 event,
@@ -190,16 +235,22 @@ impl Checker<'_> {
                 on_timeout,
             } => {
                 let ev = self.event_ty(&event.event);
-                self.event_condition(event, &ev);
                 if let Some(w) = within {
                     self.duration(w, "the `within` of `wait for`");
                 }
+                // The condition is judged when an event arrives: after waiting.
+                self.suspensions += 1;
+                self.event_condition(event, &ev);
+                let before = self.suspensions;
+                let mut most = before;
                 if let Some(b) = on_arrival {
                     let name = event.binding.as_ref().map_or("it", |b| b.name.as_str());
-                    self.scoped(vec![(name.to_string(), ev)], |cx| cx.block(b));
+                    self.alternative(before, &mut most, |cx| {
+                        cx.scoped(vec![(name.to_string(), ev)], |cx| cx.block(b))
+                    });
                 }
                 if let Some(b) = on_timeout {
-                    self.block(b);
+                    self.alternative(before, &mut most, |cx| cx.block(b));
                 }
             }
             StepKind::If {
@@ -207,24 +258,34 @@ impl Checker<'_> {
                 else_block,
             } => {
                 let mut otherwise: Vec<Vec<String>> = Vec::new();
+                let before = self.suspensions;
+                let mut most = before;
                 for (cond, body) in branches {
+                    self.suspensions = before;
                     self.narrowing(otherwise.clone(), |cx| {
                         cx.condition(cond, "`if`");
-                        cx.narrowing(facts(cond, true), |cx| cx.block(body));
+                        cx.alternative(before, &mut most, |cx| {
+                            cx.narrowing(facts(cond, true), |cx| cx.block(body))
+                        });
                     });
                     otherwise.extend(facts(cond, false));
                 }
                 if let Some(b) = else_block {
-                    self.narrowing(otherwise, |cx| cx.block(b));
+                    self.narrowing(otherwise, |cx| {
+                        cx.alternative(before, &mut most, |cx| cx.block(b))
+                    });
                 }
+                self.suspensions = most;
             }
             StepKind::Match { scrutinee, arms } => {
                 self.match_step(step, scrutinee, arms);
             }
             StepKind::Split { arms, .. } => {
+                let before = self.suspensions;
+                let mut most = before;
                 for arm in arms {
-                    self.percent(&arm.weight, "a split weight");
-                    self.block(&arm.body);
+                    self.const_percent(&arm.weight, "a split weight");
+                    self.alternative(before, &mut most, |cx| cx.block(&arm.body));
                 }
             }
             StepKind::Set { target, value } => self.set(target, value),
@@ -282,9 +343,21 @@ impl Checker<'_> {
                 .templates()
                 .filter(|t| t.channel == channel)
                 .map(|t| t.name.as_str());
-            let d = match did_you_mean(&template.name, same_channel) {
-                Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                None => d.with_help(format!(
+            let any_channel = index.templates().map(|t| t.name.as_str());
+            let d = match (
+                did_you_mean(&template.name, same_channel),
+                did_you_mean(&template.name, any_channel),
+            ) {
+                (Some(s), _) => d.with_help(format!("did you mean `{s}`?")),
+                (None, Some(s)) => {
+                    let other = index.template(s).map_or(channel, |t| t.channel);
+                    d.with_help(format!(
+                        "did you mean `{s}`? It is {} template: `send {} {s}(...)`",
+                        with_article(other),
+                        other.as_str()
+                    ))
+                }
+                (None, None) => d.with_help(format!(
                     "declare it with `template {} {}(...) {{ ... }}`",
                     channel.as_str(),
                     template.name
@@ -421,8 +494,10 @@ impl Checker<'_> {
                 );
             }
         }
+        let before = self.suspensions;
+        let mut most = before;
         for arm in arms {
-            self.block(&arm.body);
+            self.alternative(before, &mut most, |cx| cx.block(&arm.body));
         }
     }
 
@@ -456,10 +531,36 @@ impl Checker<'_> {
     }
 }
 
-fn strip(e: &Expr) -> &Expr {
-    match &e.kind {
-        ExprKind::Paren(inner) => strip(inner),
-        _ => e,
+/// The paths narrowed after an `if` that leaves the flow on some paths:
+/// with every branch ending in `exit` and no `else`, all its conditions are
+/// false below it; with an exiting `else` after one branch, that branch's
+/// condition is true below it.
+fn facts_after(step: &Step) -> Vec<Vec<String>> {
+    let StepKind::If {
+        branches,
+        else_block,
+    } = &step.kind
+    else {
+        return Vec::new();
+    };
+    match (else_block, branches.as_slice()) {
+        (None, _) if branches.iter().all(|(_, b)| always_exits(b)) => {
+            branches.iter().flat_map(|(c, _)| facts(c, false)).collect()
+        }
+        (Some(e), [(c, b)]) if always_exits(e) && !always_exits(b) => facts(c, true),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether every path through the block ends in `exit`.
+fn always_exits(b: &Block) -> bool {
+    match b.steps.last().map(|s| &s.kind) {
+        Some(StepKind::Exit) => true,
+        Some(StepKind::If {
+            branches,
+            else_block: Some(e),
+        }) => branches.iter().all(|(_, b)| always_exits(b)) && always_exits(e),
+        _ => false,
     }
 }
 

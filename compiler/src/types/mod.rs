@@ -5,7 +5,10 @@
 //! |---|---|
 //! | `ty.rs` | the `Ty` type, what fits where |
 //! | `builtins.rs` | built-in types, names, functions, methods, filters, template parts |
-//! | `expr.rs` | expressions: names, fields, operators, calls, aggregates, narrowing |
+//! | `expr.rs` | expressions: names, fields, literals, narrowing |
+//! | `ops.rs` | operators: logic, comparisons, `in`, `??`, arithmetic |
+//! | `fit.rs` | what a value must be where it is used (present, `bool`, a declared type) |
+//! | `call.rs` | aggregates, `days_since` / `age`, list methods with lambdas |
 //! | `flow.rs` | flows (trigger, settings, steps), segments, policies |
 //! | `template.rs` | templates: parts, holes, filters, `{% if %}` / `{% for %}` |
 //!
@@ -28,6 +31,8 @@
 //!   any currency; two known, different currencies are E0204 in `+`, `-`,
 //!   `/`, comparisons, `??`, list literals and anywhere a value must fit a
 //!   declared type.
+//!   Money of an unknown currency combined with a known one takes the
+//!   known one (`order.total + 5 EUR` is EUR money).
 //! - Arithmetic: `money ± money`, `money * number`, `number * money`,
 //!   `money / number` (money), `money / money` (decimal), `money * percent`
 //!   and `percent * money` (a share of the amount), `number * percent`
@@ -47,6 +52,7 @@
 //!   `?.`), list methods, `match` scrutinees, `send` arguments to non-optional
 //!   parameters, `set` values for non-optional traits, `track` fields and
 //!   function arguments. `days_since` and `age` need a present argument.
+//!   The `none` literal where a value is needed is E0203 too.
 //! - `a ?? b`: `b` must fit the present type of `a`; the result is that type
 //!   (optional only if `b` is). `??` on a value that is not optional is
 //!   allowed (it does nothing). `a?.b` on a value that is not optional acts
@@ -57,7 +63,12 @@
 //!   `p == none` narrows `p` in the `else` branch, in later `else if`
 //!   conditions and branches, and in the right side of `or`. `not` swaps the
 //!   two. Narrowing stops at a new binding of the same name (a lambda or loop
-//!   variable). It does not flow past an `if` that exits early.
+//!   variable). After an `if` whose branches all end in `exit` (and that
+//!   has no `else`), the rest of the block is narrowed as its `else` would
+//!   be (`if x == none { exit }` narrows `x` below it); likewise after
+//!   `if c { ... } else { exit }` by `c`. A narrowing of a profile trait
+//!   (`profile.x`) ends at the next `wait`, `wait until` or `wait for`:
+//!   traits may change while a journey waits. Event bindings never change.
 //! - `when date` accepts an optional `date` or `timestamp` (profiles without
 //!   the value never fire); the trigger expression sees `profile`, `shop` and
 //!   `now` only.
@@ -73,7 +84,7 @@
 //!   events that have them) and returns that type; `last`/`first` return an
 //!   optional event (or an optional field value, with a field path);
 //!   `count` returns `int`, `exists` returns `bool`. `within:` must be a
-//!   duration literal (the runtime sizes its history by it).
+//!   duration literal (the runtime sizes its history by it; E0206).
 //! - List methods: `any`/`all` take a `bool` lambda; `count()` or
 //!   `count(p => bool)`; `sum()` over a list of summable values or
 //!   `sum(p => value)`; `map(p => value)` gives a list; `first()` or
@@ -83,6 +94,14 @@
 //!   (an optional counts as 0), `short_link` text, `default(x)` an optional
 //!   (or text, whose empty value is replaced) and `x` must fit its present
 //!   type. Filters give `string` except `count` (`int`) and `default`.
+//!   Filters exist in templates only: in a string elsewhere (`track`,
+//!   `webhook`, a condition) a filter is E0108.
+//!   `{% if %}` / `{% for %}` tags outside templates are E0201.
+//! - `profile` is read trait by trait (`profile.x`, `profile in segment`);
+//!   `profile` alone as a value is E0201. `shop` is a record value.
+//! - Template part keys are checked per channel (email: `subject`,
+//!   `preheader`, `from`, `reply_to`, `html`, `text`; sms: `body`; push:
+//!   `title`, `body`, `url`); another key is E0106 with "did you mean".
 //! - `shop.name`, `url`, `address`, `from_email`, `from_name` and
 //!   `reply_to` are typed as present (`string`, `url`, `string`, `email`,
 //!   `string`, `email`): they are project settings, not customer data; a
@@ -101,7 +120,12 @@
 //!   (another name is E0106); holes in its URL are checked like any string.
 //! - `wait until <expr>` needs a `timestamp`; durations (`wait`, `within`,
 //!   `once per`, frequency windows, `keep history`) need a `duration`;
-//!   `holdout` and split weights need a `percent`.
+//!   `holdout` and split weights need a `percent`. `reentry once per`,
+//!   `goal ... within`, `when inactive ... for`, `holdout` and split weights
+//!   must be known at compile time: a literal such as `7d` or `10%` (a
+//!   compound duration like `1h30m` is one literal; `1d + 2h` is not), else
+//!   E0201. An aggregate's `within:` must be such a literal too, else E0206
+//!   (it is a function argument).
 //! - A `match` over a string union must cover every literal unless it has
 //!   `_` (E0205, listing the missing ones); a match over a plain `string`
 //!   needs `_`; an arm literal outside the union is E0201.
@@ -109,15 +133,30 @@
 //!   E0201, except inside `exit when` / `goal` conditions, where lint W0005
 //!   reports it as a clause that can never match (one diagnostic per
 //!   mistake). `!=` against a non-member and `match` arms are always E0201.
+//! - Declarations (reported by `ProjectIndex::build`): a name declared twice
+//!   is E0109 at the second, pointing at the first (events by wire name,
+//!   types, traits across all `profile` blocks, segments, templates across
+//!   channels, flows, fields within one event or type including its
+//!   `extend`s, template parameters — a duplicate parameter still counts
+//!   for the arity of `send`); a `type` named like a built-in type is E0109;
+//!   `extend event` of an unknown event is E0101, `extend type` of an
+//!   unknown type and unknown type names are E0107; a single string in type
+//!   position naming an unknown event is E0101.
+//! - E0106 for a binding used outside the part of the flow where it is
+//!   visible says where it is visible (`wait for ... as`, `{% for %}`,
+//!   lambda parameters).
 //! - Template parts of `html file "..."`: the file's holes are checked like
-//!   inline text; since the lookup gives the text without its file, a
-//!   problem inside the file is reported at the `file "..."` path with the
-//!   message naming the file.
+//!   inline text. With `check_file` (whose lookup gives the text without its
+//!   file) a problem inside the file is reported at the `file "..."` path,
+//!   the message naming the file; `check_file_with_template_files` reports
+//!   it inside the template file.
 
 pub mod builtins;
 mod call;
 mod expr;
+mod fit;
 mod flow;
+mod ops;
 mod template;
 pub mod ty;
 
@@ -133,19 +172,53 @@ use ty::Ty;
 
 /// Every name (E01xx) and type (E02xx) error in one file. Declarations
 /// themselves (duplicates, unknown types in fields) are reported by
-/// [`ProjectIndex::build`].
+/// [`ProjectIndex::build`]. Problems inside `html file "..."` templates are
+/// reported at the path in this file (the lookup does not say which file
+/// the text came from); [`check_file_with_template_files`] reports them in
+/// the template file itself.
 pub fn check_file(
     index: &ProjectIndex,
     file: FileId,
     ast: &ast::File,
     template_text: &TemplateTextLookup<'_>,
 ) -> Vec<Diagnostic> {
+    check(index, file, ast, TemplateFiles::AtPath(template_text))
+}
+
+/// Looks up a template file by the path as written: its file id and its
+/// parsed text (parsed with that file id, so spans point into it).
+pub type TemplateFileLookup<'l> = dyn Fn(&str) -> Option<(FileId, &'l ast::Text)> + 'l;
+
+/// Like [`check_file`], but problems inside a template file are reported in
+/// that file, at the offending hole or tag.
+pub fn check_file_with_template_files(
+    index: &ProjectIndex,
+    file: FileId,
+    ast: &ast::File,
+    template_files: &TemplateFileLookup<'_>,
+) -> Vec<Diagnostic> {
+    check(index, file, ast, TemplateFiles::InFile(template_files))
+}
+
+/// How template files are found and where their problems are reported.
+#[derive(Clone, Copy)]
+enum TemplateFiles<'a, 'l> {
+    AtPath(&'a TemplateTextLookup<'l>),
+    InFile(&'a TemplateFileLookup<'l>),
+}
+
+fn check(
+    index: &ProjectIndex,
+    file: FileId,
+    ast: &ast::File,
+    files: TemplateFiles<'_, '_>,
+) -> Vec<Diagnostic> {
     let mut cx = Checker::new(index, file);
     for item in &ast.items {
         match item {
             Item::Segment(s) => cx.segment(s),
             Item::Flow(f) => cx.flow(f),
-            Item::Template(t) => cx.template(t, template_text),
+            Item::Template(t) => cx.template(t, files),
             Item::Policy(p) => cx.policy(p),
             Item::Event(_) | Item::Type(_) | Item::Profile(_) | Item::Test(_) | Item::Error(_) => {}
         }
@@ -160,6 +233,8 @@ pub fn check_file(
 struct Narrowed {
     path: Vec<String>,
     scope_len: usize,
+    /// The suspension count when it was narrowed (see `Checker::suspensions`).
+    suspensions: u32,
 }
 
 /// The state of checking one file.
@@ -172,6 +247,11 @@ pub(crate) struct Checker<'a> {
     narrowed: Vec<Narrowed>,
     /// Inside a template (per-message links and filters are available).
     in_template: bool,
+    /// How many suspensions (`wait`, `wait until`, `wait for`) lie on the
+    /// path to the step being checked. Profile traits may change while a
+    /// journey waits, so a narrowing of `profile.x` ends at the next wait;
+    /// event bindings never change.
+    suspensions: u32,
     /// Names bound somewhere in the current flow or template but visible
     /// only in part of it, with where they are visible (for the help line
     /// of E0106).
@@ -190,6 +270,7 @@ impl<'a> Checker<'a> {
             scope: Vec::new(),
             narrowed: Vec::new(),
             in_template: false,
+            suspensions: 0,
             hints: Vec::new(),
             never_match_is_lint: false,
         }
@@ -211,12 +292,21 @@ impl<'a> Checker<'a> {
     /// Runs `f` with `paths` narrowed to their present types.
     fn narrowing<R>(&mut self, paths: Vec<Vec<String>>, f: impl FnOnce(&mut Self) -> R) -> R {
         let len = self.narrowed.len();
-        let scope_len = self.scope.len();
-        self.narrowed
-            .extend(paths.into_iter().map(|path| Narrowed { path, scope_len }));
+        self.narrow_paths(paths);
         let r = f(self);
         self.narrowed.truncate(len);
         r
+    }
+
+    /// Narrows `paths` from here on (until the caller truncates).
+    fn narrow_paths(&mut self, paths: Vec<Vec<String>>) {
+        let scope_len = self.scope.len();
+        let suspensions = self.suspensions;
+        self.narrowed.extend(paths.into_iter().map(|path| Narrowed {
+            path,
+            scope_len,
+            suspensions,
+        }));
     }
 
     fn lookup(&self, name: &str) -> Option<(usize, &Ty)> {
@@ -228,14 +318,27 @@ impl<'a> Checker<'a> {
             .map(|(i, (_, t))| (i, t))
     }
 
+    /// Whether a profile path was narrowed but a wait since has ended it.
+    fn narrowed_before_wait(&self, path: &[String]) -> bool {
+        path.first().is_some_and(|r| r == "profile")
+            && self.lookup("profile").is_none()
+            && self
+                .narrowed
+                .iter()
+                .any(|n| n.path == path && n.suspensions != self.suspensions)
+    }
+
     /// Whether a path is narrowed here.
     fn is_narrowed(&self, path: &[String]) -> bool {
         let Some(root) = path.first() else {
             return false;
         };
         let binding = self.lookup(root).map(|(i, _)| i);
+        let is_profile = root == "profile" && binding.is_none();
         self.narrowed.iter().any(|n| {
-            n.path == path && binding.is_none_or(|i| i < n.scope_len)
+            n.path == path
+                && binding.is_none_or(|i| i < n.scope_len)
+                && (!is_profile || n.suspensions == self.suspensions)
                 // A binding made after the narrowing hides it.
                 && !self
                     .scope

@@ -3,18 +3,17 @@
 //! narrowing) and `{% for %}` loops. String literals with holes elsewhere
 //! are checked the same way.
 
-use super::Checker;
 use super::builtins;
 use super::expr::facts;
 use super::ty::Ty;
+use super::{Checker, TemplateFiles};
 use crate::ast::{
     Expr, ExprKind, FilterCall, Hole, Lit, TemplateDecl, TemplateSource, Text, TextNode,
 };
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
-use crate::rules::TemplateTextLookup;
 
 impl Checker<'_> {
-    pub(super) fn template(&mut self, t: &TemplateDecl, template_text: &TemplateTextLookup<'_>) {
+    pub(super) fn template(&mut self, t: &TemplateDecl, files: TemplateFiles<'_, '_>) {
         let index = self.index;
         let params: Vec<(String, Ty)> = t
             .params
@@ -49,20 +48,29 @@ impl Checker<'_> {
                 }
                 match &part.value {
                     TemplateSource::Inline(text) => cx.text(text),
-                    TemplateSource::File(path) => {
-                        if let Some(text) = template_text(&path.value) {
-                            // Problems inside the file are reported at its path
-                            // here: the lookup does not say which file it is.
-                            let start = cx.diagnostics.len();
-                            cx.text(text);
-                            for d in cx.diagnostics.iter_mut().skip(start) {
-                                d.message = format!("in `{}`: {}", path.value, d.message);
-                                d.primary.span = path.span;
-                                d.primary.file = cx.file;
-                                d.secondary.clear();
+                    TemplateSource::File(path) => match files {
+                        TemplateFiles::AtPath(lookup) => {
+                            if let Some(text) = lookup(&path.value) {
+                                // Without the file's id, its problems are
+                                // reported at its path here.
+                                let start = cx.diagnostics.len();
+                                cx.text(text);
+                                for d in cx.diagnostics.iter_mut().skip(start) {
+                                    d.message = format!("in `{}`: {}", path.value, d.message);
+                                    d.primary.span = path.span;
+                                    d.primary.file = cx.file;
+                                    d.secondary.clear();
+                                }
                             }
                         }
-                    }
+                        TemplateFiles::InFile(lookup) => {
+                            if let Some((id, text)) = lookup(&path.value) {
+                                let here = std::mem::replace(&mut cx.file, id);
+                                cx.text(text);
+                                cx.file = here;
+                            }
+                        }
+                    },
                 }
             }
         });
@@ -78,8 +86,9 @@ impl Checker<'_> {
                 TextNode::If {
                     branches,
                     else_branch,
-                    ..
+                    span,
                 } => {
+                    self.tag_outside_template(*span, "if");
                     let mut otherwise: Vec<Vec<String>> = Vec::new();
                     for (cond, body) in branches {
                         self.narrowing(otherwise.clone(), |cx| {
@@ -96,8 +105,9 @@ impl Checker<'_> {
                     binding,
                     iterable,
                     body,
-                    ..
+                    span,
                 } => {
+                    self.tag_outside_template(*span, "for");
                     self.hints
                         .push((binding.name.clone(), "inside its `{% for %}` block"));
                     let t = self.infer(iterable);
@@ -122,6 +132,24 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+
+    /// `{% if %}` / `{% for %}` exist in template text only.
+    fn tag_outside_template(&mut self, span: crate::span::Span, tag: &str) {
+        if self.in_template {
+            return;
+        }
+        self.report(
+            Diagnostic::new(
+                Code::TypeMismatch,
+                self.file,
+                span,
+                format!("`{{% {tag} %}}` tags are only allowed in templates"),
+            )
+            .with_help(
+                "build the value with `??` or with `if` steps, or move the text into a template",
+            ),
+        );
     }
 
     fn hole(&mut self, h: &Hole) {

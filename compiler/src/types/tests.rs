@@ -632,3 +632,49 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn template_file_problems_can_be_reported_in_the_file() {
+    let src = r#"
+event "Order Placed" { coupon: string? }
+template email news(o: "Order Placed") {
+  subject "News"
+  html file "templates/news.html"
+  text "{{ unsubscribe_url }} {{ shop.address }}"
+}
+"#;
+    let f = crate::parser::parse_file(src, FileId(1));
+    let files = [(FileId(1), &f.file)];
+    let (index, _) = ProjectIndex::build(&files);
+    let html = "<p>{{ o.coupon }}</p>";
+    let (text, _) = crate::parser::parse_template_text(html, FileId(7));
+    let d = super::check_file_with_template_files(&index, FileId(1), &f.file, &|p| {
+        (p == "templates/news.html").then_some((FileId(7), &text))
+    });
+    assert_eq!(codes(&d), ["E0203"]);
+    assert_eq!(d[0].primary.file, FileId(7));
+    assert_eq!(d[0].primary.span.start, 6);
+}
+
+#[test]
+fn unknown_template_suggests_one_of_another_channel() {
+    let src = r#"
+template sms last_call() {
+  body "Last call"
+}
+flow f {
+  category transactional
+  when "Order Placed"
+  send email last_cal()
+}
+"#;
+    assert_eq!(check_src(src), ["E0104 8:14"]);
+    let f = crate::parser::parse_file(src, FileId(1));
+    let std = crate::parser::parse_file(r#"event "Order Placed" { id: string }"#, FileId(0));
+    let (index, _) = ProjectIndex::build(&[(FileId(0), &std.file), (FileId(1), &f.file)]);
+    let d = check_file(&index, FileId(1), &f.file, &|_| None);
+    assert_eq!(
+        d[0].help.as_deref(),
+        Some("did you mean `last_call`? It is an SMS template: `send sms last_call(...)`")
+    );
+}
