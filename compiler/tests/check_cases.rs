@@ -6,8 +6,9 @@
 //! (`cli/tests/cases.rs`) too. The expected text must be a substring of the
 //! message or of the help line ("did you mean" is in the help).
 //!
-//! Until the project database calls the checker, this is where its cases
-//! run. A case that does not parse fails here.
+//! The full harness runs the same cases through the binary; this one runs
+//! them in-process (fast, and it pins down which stage reports what). A
+//! case that does not parse fails here.
 
 use nudge_compiler::ast;
 use nudge_compiler::diagnostic::{Code, Diagnostic};

@@ -45,24 +45,69 @@ pub(crate) struct Custom {
     pub message: String,
     pub label: String,
     pub help: Option<String>,
+    /// Another place worth showing (e.g. the tag left open).
+    pub secondary: Option<(Span, String)>,
 }
 
+/// Most expectations kept per error; more would not fit in a sentence.
+const MAX_EXPECTED: usize = 5;
+
+/// What would have been accepted, kept inline: errors are built for every
+/// failed alternative and must not allocate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct ExpectedSet {
+    items: [Option<Expected>; MAX_EXPECTED],
+}
+
+impl ExpectedSet {
+    pub fn one(e: Expected) -> Self {
+        let mut s = ExpectedSet::default();
+        s.push(e);
+        s
+    }
+
+    pub fn push(&mut self, e: Expected) {
+        for slot in &mut self.items {
+            match slot {
+                Some(x) if *x == e => return,
+                Some(_) => {}
+                None => {
+                    *slot = Some(e);
+                    return;
+                }
+            }
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Expected> + '_ {
+        self.items.iter().map_while(|x| *x)
+    }
+
+    pub fn contains(&self, e: &Expected) -> bool {
+        self.iter().any(|x| x == *e)
+    }
+
+    pub fn clear(&mut self) {
+        *self = ExpectedSet::default();
+    }
+}
+
+/// A parse error. The found token is not stored: it is looked up by span
+/// when the error becomes a diagnostic (most errors never do).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ParseError<'a> {
+pub(crate) struct ParseError {
     /// The found token's span; `None` at the end of input.
     pub span: Option<Span>,
-    pub found: Option<Tok<'a>>,
-    pub expected: Vec<Expected>,
+    pub expected: ExpectedSet,
     pub help: Option<&'static str>,
     pub custom: Option<Box<Custom>>,
 }
 
-impl<'a> ParseError<'a> {
-    pub fn expected(what: Expected, found: Option<&Tk<'a>>) -> Self {
+impl ParseError {
+    pub fn expected(what: Expected, found: Option<&Tk<'_>>) -> Self {
         ParseError {
             span: found.map(|t| t.span),
-            found: found.map(|t| t.tok.clone()),
-            expected: vec![what],
+            expected: ExpectedSet::one(what),
             help: None,
             custom: None,
         }
@@ -71,8 +116,7 @@ impl<'a> ParseError<'a> {
     pub fn custom(c: Custom) -> Self {
         ParseError {
             span: Some(c.span),
-            found: None,
-            expected: Vec::new(),
+            expected: ExpectedSet::default(),
             help: None,
             custom: Some(Box::new(c)),
         }
@@ -85,25 +129,29 @@ impl<'a> ParseError<'a> {
         self
     }
 
-    /// True when the error sits on a token the lexer (or the nesting check)
-    /// already reported; reporting it again would be a cascade.
-    pub fn already_reported(&self) -> bool {
-        self.custom.is_none() && matches!(self.found, Some(Tok::Error))
-    }
-
-    /// `line_end`: when the found token starts a new line, the point just
-    /// after the previous token — a reader sees the statement stop there.
-    pub fn into_diagnostic(self, file: FileId, eof: Span, line_end: Option<Span>) -> Diagnostic {
+    /// `found`: the token at the error (`None` at the end of input).
+    /// `line_end`: when that token starts a new line, the point just after
+    /// the previous token — a reader sees the statement stop there.
+    pub fn into_diagnostic(
+        self,
+        file: FileId,
+        eof: Span,
+        found: Option<&Tok<'_>>,
+        line_end: Option<Span>,
+    ) -> Diagnostic {
         if let Some(c) = self.custom {
             let mut d = Diagnostic::new(c.code, file, c.span, c.message).with_label(c.label);
             if let Some(h) = c.help {
                 d = d.with_help(h);
             }
+            if let Some((span, msg)) = c.secondary {
+                d = d.with_secondary(file, span, msg);
+            }
             return d;
         }
         let found = match line_end {
-            Some(_) if self.found.is_some() => "the end of the line".to_string(),
-            _ => describe_found(self.found.as_ref()),
+            Some(_) if found.is_some() => "the end of the line".to_string(),
+            _ => describe_found(found),
         };
         let span = line_end.or(self.span).unwrap_or(eof);
         let mut expected: Vec<String> = Vec::new();
@@ -117,7 +165,7 @@ impl<'a> ParseError<'a> {
         }
         // Prefix operators are part of "an expression".
         let wants_expr = self.expected.contains(&Expected::Thing("an expression"));
-        for e in &self.expected {
+        for e in self.expected.iter() {
             if ends_line && matches!(e, Expected::Symbol(_) | Expected::Keyword(_)) {
                 continue;
             }
@@ -182,7 +230,7 @@ fn expected_of(tok: &Tok<'_>) -> Expected {
     }
 }
 
-impl<'a, I> Error<'a, I> for ParseError<'a>
+impl<'a, I> Error<'a, I> for ParseError
 where
     I: Input<'a, Token = Tk<'a>>,
 {
@@ -193,10 +241,8 @@ where
         if other.custom.is_some() {
             return other;
         }
-        for e in other.expected {
-            if !self.expected.contains(&e) {
-                self.expected.push(e);
-            }
+        for e in other.expected.iter() {
+            self.expected.push(e);
         }
         if self.help.is_none() {
             self.help = other.help;
@@ -205,7 +251,7 @@ where
     }
 }
 
-impl<'a, I> LabelError<'a, I, DefaultExpected<'a, Tk<'a>>> for ParseError<'a>
+impl<'a, I> LabelError<'a, I, DefaultExpected<'a, Tk<'a>>> for ParseError
 where
     I: Input<'a, Token = Tk<'a>>,
 {
@@ -214,26 +260,24 @@ where
         found: Option<MaybeRef<'a, Tk<'a>>>,
         _span: I::Span,
     ) -> Self {
-        let expected = expected
-            .into_iter()
-            .filter_map(|e| match e {
-                DefaultExpected::Token(t) => Some(expected_of(&t.tok)),
-                DefaultExpected::EndOfInput => Some(Expected::EndOfFile),
-                _ => None,
-            })
-            .collect();
-        let found = found.as_deref();
+        let mut set = ExpectedSet::default();
+        for e in expected {
+            match e {
+                DefaultExpected::Token(t) => set.push(expected_of(&t.tok)),
+                DefaultExpected::EndOfInput => set.push(Expected::EndOfFile),
+                _ => {}
+            }
+        }
         ParseError {
-            span: found.map(|t| t.span),
-            found: found.map(|t| t.tok.clone()),
-            expected,
+            span: found.as_deref().map(|t| t.span),
+            expected: set,
             help: None,
             custom: None,
         }
     }
 }
 
-impl<'a, I> LabelError<'a, I, Expected> for ParseError<'a>
+impl<'a, I> LabelError<'a, I, Expected> for ParseError
 where
     I: Input<'a, Token = Tk<'a>>,
 {
@@ -242,11 +286,13 @@ where
         found: Option<MaybeRef<'a, Tk<'a>>>,
         _span: I::Span,
     ) -> Self {
-        let found = found.as_deref();
+        let mut set = ExpectedSet::default();
+        for e in expected {
+            set.push(e);
+        }
         ParseError {
-            span: found.map(|t| t.span),
-            found: found.map(|t| t.tok.clone()),
-            expected: expected.into_iter().collect(),
+            span: found.as_deref().map(|t| t.span),
+            expected: set,
             help: None,
             custom: None,
         }

@@ -129,8 +129,9 @@ pub(crate) fn expr<'a>() -> ExprP<'a> {
         .labelled(Expected::Thing("an expression"))
         .boxed();
 
-        let op =
-            |t: Tok<'static>, shown: &'static str, o: BinaryOp| tok(t, shown).map(move |s| (o, s));
+        // One parser per precedence level: a failed operator check costs one
+        // error, not one per operator.
+        let op = binary_ops;
         let bin = |l: Expr, (op, op_span): (BinaryOp, Span), r: Expr| Expr {
             span: l.span.to(r.span),
             kind: ExprKind::Binary {
@@ -168,12 +169,12 @@ pub(crate) fn expr<'a>() -> ExprP<'a> {
         atom.pratt((
             infix(
                 left(1),
-                op(Tok::Or, "or", BinaryOp::Or),
+                op(&[(Tok::Or, "or", BinaryOp::Or)]),
                 move |l, o, r, _| bin(l, o, r),
             ),
             infix(
                 left(2),
-                op(Tok::And, "and", BinaryOp::And),
+                op(&[(Tok::And, "and", BinaryOp::And)]),
                 move |l, o, r, _| bin(l, o, r),
             ),
             prefix(
@@ -183,36 +184,36 @@ pub(crate) fn expr<'a>() -> ExprP<'a> {
             ),
             infix(
                 left(4),
-                choice((
-                    op(Tok::EqEq, "==", BinaryOp::Eq),
-                    op(Tok::Ne, "!=", BinaryOp::Ne),
-                    op(Tok::Le, "<=", BinaryOp::Le),
-                    op(Tok::Ge, ">=", BinaryOp::Ge),
-                    op(Tok::Lt, "<", BinaryOp::Lt),
-                    op(Tok::Gt, ">", BinaryOp::Gt),
-                    op(Tok::In, "in", BinaryOp::In),
-                )),
+                op(&[
+                    (Tok::EqEq, "==", BinaryOp::Eq),
+                    (Tok::Ne, "!=", BinaryOp::Ne),
+                    (Tok::Le, "<=", BinaryOp::Le),
+                    (Tok::Ge, ">=", BinaryOp::Ge),
+                    (Tok::Lt, "<", BinaryOp::Lt),
+                    (Tok::Gt, ">", BinaryOp::Gt),
+                    (Tok::In, "in", BinaryOp::In),
+                ]),
                 move |l, o, r, _| bin(l, o, r),
             ),
             infix(
                 right(5),
-                op(Tok::QQ, "??", BinaryOp::Default),
+                op(&[(Tok::QQ, "??", BinaryOp::Default)]),
                 move |l, o, r, _| bin(l, o, r),
             ),
             infix(
                 left(6),
-                choice((
-                    op(Tok::Plus, "+", BinaryOp::Add),
-                    op(Tok::Minus, "-", BinaryOp::Sub),
-                )),
+                op(&[
+                    (Tok::Plus, "+", BinaryOp::Add),
+                    (Tok::Minus, "-", BinaryOp::Sub),
+                ]),
                 move |l, o, r, _| bin(l, o, r),
             ),
             infix(
                 left(7),
-                choice((
-                    op(Tok::Star, "*", BinaryOp::Mul),
-                    op(Tok::Slash, "/", BinaryOp::Div),
-                )),
+                op(&[
+                    (Tok::Star, "*", BinaryOp::Mul),
+                    (Tok::Slash, "/", BinaryOp::Div),
+                ]),
                 move |l, o, r, _| bin(l, o, r),
             ),
             prefix(
@@ -255,6 +256,28 @@ enum Suffix {
     Call(Vec<Arg>),
 }
 
+/// Any of `ops` (one precedence level), with its span.
+fn binary_ops<'a>(
+    ops: &'static [(Tok<'static>, &'static str, BinaryOp)],
+) -> impl Parser<'a, In<'a>, (BinaryOp, Span), Ex<'a>> + Clone {
+    custom(move |inp: &mut Inp<'a, '_>| {
+        let next = inp.peek_ref();
+        if let Some(t) = next
+            && let Some((_, _, op)) = ops.iter().find(|(k, _, _)| *k == t.tok)
+        {
+            let s = t.span;
+            let _ = inp.next_ref();
+            return Ok((*op, s));
+        }
+        let first = ops.first().map_or("", |o| o.1);
+        let mut e = ParseError::expected(Expected::Symbol(first), next);
+        for (_, shown, _) in ops.iter().skip(1) {
+            e.expected.push(Expected::Symbol(shown));
+        }
+        Err(e)
+    })
+}
+
 /// `{ name: expr, "key": expr }`: entries separated by commas or newlines.
 pub(crate) fn record_fields<'a>(
     expr: ExprP<'a>,
@@ -289,7 +312,7 @@ fn lexed_error<'a>() -> impl Parser<'a, In<'a>, Expr, Ex<'a>> + Clone {
             ..
         }) => {
             let s = *span;
-            inp.skip();
+            let _ = inp.next_ref();
             Ok(Expr::error(s))
         }
         other => Err(ParseError::expected(
@@ -337,7 +360,7 @@ fn literal<'a>() -> impl Parser<'a, In<'a>, Expr, Ex<'a>> + Clone {
                 ));
             }
         };
-        inp.skip();
+        let _ = inp.next_ref();
         if let Some(amount) = amount
             && let Some(Tk {
                 tok: Tok::Ident(code),
@@ -349,7 +372,7 @@ fn literal<'a>() -> impl Parser<'a, In<'a>, Expr, Ex<'a>> + Clone {
         {
             let currency = (*code).to_string();
             let s = span.to(*cs);
-            inp.skip();
+            let _ = inp.next_ref();
             return Ok(Expr {
                 kind: ExprKind::Lit(Lit::Money { amount, currency }),
                 span: s,

@@ -116,9 +116,7 @@ pub(crate) fn flow<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Item, Ex<'a>>
     let rest = ident_named("a flow name")
         .then(body)
         .map(Some)
-        .map_err(|e: ParseError<'a>| {
-            e.with_help("write a flow as `flow name { when ... steps ... }`")
-        })
+        .map_err(|e: ParseError| e.with_help("write a flow as `flow name { when ... steps ... }`"))
         .recover_with(via_parser(recover_item()));
     kw("flow").ignore_then(rest).map_with(|r, e| {
         let span = sp(e.span());
@@ -174,7 +172,7 @@ fn statement<'a, O: 'a>(
     keyword.ignore_then(
         rest.then_ignore(statement_end())
             .map(Some)
-            .map_err(move |e: ParseError<'a>| e.with_help(help))
+            .map_err(move |e: ParseError| e.with_help(help))
             .recover_with(via_parser(recover_statement())),
     )
 }
@@ -306,7 +304,7 @@ fn step<'a>(expr: ExprP<'a>) -> StepP<'a> {
                     .ignore_then(block.clone())
                     .then_ignore(statement_end())
                     .map(Some)
-                    .map_err(|e: ParseError<'a>| e.with_help("write an arm as `\"gold\" => { ... }`"))
+                    .map_err(|e: ParseError| e.with_help("write an arm as `\"gold\" => { ... }`"))
                     .recover_with(via_parser(recover_statement())),
             )
             .map_with(|(pattern, body), e| {
@@ -350,7 +348,7 @@ fn step<'a>(expr: ExprP<'a>) -> StepP<'a> {
                     .then(block.clone())
                     .then_ignore(statement_end())
                     .map(Some)
-                    .map_err(|e: ParseError<'a>| e.with_help("write an arm as `50% name { ... }`"))
+                    .map_err(|e: ParseError| e.with_help("write an arm as `50% name { ... }`"))
                     .recover_with(via_parser(recover_statement())),
             )
             .map_with(|(weight, rest), e| {

@@ -70,6 +70,7 @@ fn bad_item<'a>() -> impl Parser<'a, In<'a>, Item, Ex<'a>> + Clone {
         if !silent {
             inp.emit(ParseError::custom(super::error::Custom {
                 code: crate::diagnostic::Code::UnexpectedToken,
+                secondary: None,
                 span: span0,
                 message: format!(
                     "expected a declaration such as `flow`, `template`, `segment` or `event`, found {found}"
@@ -93,14 +94,14 @@ fn event_or_type<'a>() -> impl Parser<'a, In<'a>, Item, Ex<'a>> + Clone {
     let event_rest = name_lit("an event name in quotes")
         .then(field_block("the event"))
         .map(Some)
-        .map_err(|e: ParseError<'a>| {
+        .map_err(|e: ParseError| {
             e.with_help("declare an event as `event \"Order Completed\" { order_id: string }`")
         })
         .recover_with(via_parser(recover_item()));
     let type_rest = ident_named("a type name")
         .then(field_block("the type"))
         .map(Some)
-        .map_err(|e: ParseError<'a>| {
+        .map_err(|e: ParseError| {
             e.with_help("declare a record type as `type Product { product_id: string }`")
         })
         .recover_with(via_parser(recover_item()));
@@ -173,7 +174,7 @@ fn field_block<'a>(what: &'static str) -> impl Parser<'a, In<'a>, Vec<FieldDecl>
         .ignore_then(type_expr())
         .then_ignore(comma().ignored().or(field_boundary()))
         .map(Some)
-        .map_err(|e: ParseError<'a>| {
+        .map_err(|e: ParseError| {
             e.with_help("write a field as `name: Type`, e.g. `order_id: string`")
         })
         .recover_with(via_parser(recover_statement()));
@@ -272,7 +273,7 @@ fn segment<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Item, Ex<'a>> + Clone
         .then(expr)
         .then_ignore(statement_end())
         .map(Some)
-        .map_err(|e: ParseError<'a>| {
+        .map_err(|e: ParseError| {
             e.with_help("write a segment as `segment name \"description\" = <condition>`")
         })
         .recover_with(via_parser(recover_item()));
@@ -317,7 +318,7 @@ fn template<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Item, Ex<'a>> + Clon
     let value = source
         .then_ignore(statement_end())
         .map(Some)
-        .map_err(|e: ParseError<'a>| {
+        .map_err(|e: ParseError| {
             e.with_help(
                 "write a part as `subject \"...\"`, `text \"\"\"...\"\"\"` or `html file \"path\"`",
             )
@@ -367,7 +368,7 @@ fn template<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Item, Ex<'a>> + Clon
         .then(params)
         .then(body)
         .map(Some)
-        .map_err(|e: ParseError<'a>| {
+        .map_err(|e: ParseError| {
             e.with_help("write a template as `template email name(param: Type) { ... }`")
         })
         .recover_with(via_parser(recover_item()));

@@ -22,7 +22,7 @@ pub(crate) fn policy<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Item, Ex<'a
             .ignore_then(
                 rest.then_ignore(statement_end())
                     .map(Some)
-                    .map_err(move |e: ParseError<'a>| e.with_help(help))
+                    .map_err(move |e: ParseError| e.with_help(help))
                     .recover_with(via_parser(recover_statement())),
             )
             .map_with(|k, e| PolicyRule {

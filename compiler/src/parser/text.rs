@@ -71,7 +71,7 @@ fn pieces<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Vec<Piece>, Ex<'a>> + 
             ..
         }) => {
             let node = TextNode::Literal(s.clone(), *span);
-            inp.skip();
+            let _ = inp.next_ref();
             Ok(Piece::Node(node))
         }
         other => Err(ParseError::expected(Expected::Thing("text"), other)),
@@ -98,7 +98,7 @@ fn pieces<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Vec<Piece>, Ex<'a>> + 
         .then(filter.repeated().collect::<Vec<_>>())
         .then_ignore(tok(Tok::HoleClose, "}}"))
         .map(Some)
-        .map_err(|e: ParseError<'a>| {
+        .map_err(|e: ParseError| {
             e.with_help("a hole holds one expression, then filters: `{{ c.total | money }}`")
         })
         .recover_with(via_parser(skip_through(Tok::HoleClose)));
@@ -174,6 +174,7 @@ fn bad_tag<'a, O: 'a>() -> impl Parser<'a, In<'a>, Option<O>, Ex<'a>> + Clone {
         if !silent {
             inp.emit(ParseError::custom(Custom {
                 code: Code::UnexpectedToken,
+                secondary: None,
                 span,
                 message: format!(
                     "expected `if`, `else`, `endif`, `for` or `endfor` in a `{{% %}}` tag, found {found}"
@@ -205,7 +206,7 @@ fn skip_through_raw(inp: &mut Inp<'_, '_>, closer: &Tok<'static>) {
     while let Some(t) = inp.peek_ref() {
         let tk = &t.tok;
         if depth == 0 && tk == closer {
-            inp.skip();
+            let _ = inp.next_ref();
             return;
         }
         // The enclosing string ends: the closer is missing (the lexer said so).
@@ -217,7 +218,7 @@ fn skip_through_raw(inp: &mut Inp<'_, '_>, closer: &Tok<'static>) {
             Tok::HoleClose | Tok::TagClose | Tok::StrEnd => depth = depth.saturating_sub(1),
             _ => {}
         }
-        inp.skip();
+        let _ = inp.next_ref();
     }
 }
 
@@ -292,9 +293,10 @@ impl Frame {
     }
 }
 
-fn unbalanced(span: Span, message: String, label: &str, help: &str) -> ParseError<'static> {
+fn unbalanced(span: Span, message: String, label: &str, help: &str) -> ParseError {
     ParseError::custom(Custom {
         code: Code::UnbalancedTemplateTag,
+        secondary: None,
         span,
         message,
         label: label.into(),
@@ -304,10 +306,7 @@ fn unbalanced(span: Span, message: String, label: &str, help: &str) -> ParseErro
 
 /// Nests flat pieces into `if`/`for` nodes. Every unbalanced tag is reported
 /// once; the text around it is kept.
-pub(crate) fn build_tree(
-    pieces: Vec<Piece>,
-    whole: Span,
-) -> (Vec<TextNode>, Vec<ParseError<'static>>) {
+pub(crate) fn build_tree(pieces: Vec<Piece>, whole: Span) -> (Vec<TextNode>, Vec<ParseError>) {
     let mut root: Vec<TextNode> = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut errors = Vec::new();
@@ -409,14 +408,11 @@ pub(crate) fn build_tree(
                                     format!("expected `{{% {want} %}}`, found `{{% {word} %}}`"),
                                     &format!("expected `{{% {want} %}}`"),
                                     &format!(
-                                        "the innermost open tag is the one at byte {}; close it with `{{% {want} %}}` first",
-                                        open.start
+                                        "close the innermost open tag with `{{% {want} %}}` first"
                                     ),
                                 );
                                 if let Some(c) = e.custom.as_mut() {
-                                    c.help = Some(format!(
-                                        "close the innermost open tag with `{{% {want} %}}` first"
-                                    ));
+                                    c.secondary = Some((open, "the tag still open".into()));
                                 }
                                 errors.push(e);
                             }

@@ -28,7 +28,7 @@ pub(crate) struct Tk<'a> {
 }
 
 pub(crate) type In<'a> = MappedInput<'a, Tk<'a>, SimpleSpan, &'a [(Tk<'a>, SimpleSpan)]>;
-pub(crate) type Ex<'a> = extra::Err<ParseError<'a>>;
+pub(crate) type Ex<'a> = extra::Err<ParseError>;
 pub(crate) type Inp<'a, 'p> = InputRef<'a, 'p, In<'a>, Ex<'a>>;
 
 /// Our span of a chumsky span.
@@ -45,6 +45,11 @@ pub(crate) fn prepare<'a>(src: &str, toks: Vec<Token<'a>>) -> Vec<(Tk<'a>, Simpl
         let start = span.start as usize;
         let gap = bytes.get(prev_end.min(start)..start).unwrap_or(&[]);
         let nl = out.is_empty() || gap.contains(&b'\n');
+        // A `///` after code on the same line documents nothing: read it as
+        // the comment it looks like.
+        if matches!(tok, Tok::Doc(_)) && !nl {
+            continue;
+        }
         prev_end = prev_end.max(span.end as usize);
         let s = SimpleSpan::from(span.start as usize..span.end as usize);
         out.push((
@@ -85,7 +90,7 @@ pub(crate) const ITEM_KEYWORDS: &[&str] = &[
     "event", "extend", "type", "profile", "segment", "template", "flow", "policy", "test",
 ];
 
-fn peek_err<'a>(inp: &mut Inp<'a, '_>, what: Expected) -> ParseError<'a> {
+fn peek_err<'a>(inp: &mut Inp<'a, '_>, what: Expected) -> ParseError {
     ParseError::expected(what, inp.peek_ref())
 }
 
@@ -97,7 +102,7 @@ pub(crate) fn tok<'a>(
     custom(move |inp: &mut Inp<'a, '_>| match inp.peek_ref() {
         Some(tk) if tk.tok == t => {
             let s = tk.span;
-            inp.skip();
+            let _ = inp.next_ref();
             Ok(s)
         }
         _ => Err(peek_err(inp, Expected::Symbol(shown))),
@@ -129,7 +134,7 @@ pub(crate) fn kw<'a>(word: &'static str) -> impl Parser<'a, In<'a>, Span, Ex<'a>
             ..
         }) if *w == word => {
             let s = *span;
-            inp.skip();
+            let _ = inp.next_ref();
             Ok(s)
         }
         _ => Err(peek_err(inp, Expected::Keyword(word))),
@@ -150,7 +155,7 @@ pub(crate) fn kw_of<'a, T: Copy + 'a>(
             && let Some((_, v)) = words.iter().find(|(k, _)| k == w)
         {
             let s = *span;
-            inp.skip();
+            let _ = inp.next_ref();
             return Ok((*v, s));
         }
         Err(peek_err(inp, Expected::Thing(what)))
@@ -175,7 +180,7 @@ pub(crate) fn ident_named<'a>(
                 name: (*w).to_string(),
                 span: *span,
             };
-            inp.skip();
+            let _ = inp.next_ref();
             Ok(id)
         }
         _ => Err(peek_err(inp, Expected::Thing(what))),
@@ -194,7 +199,7 @@ pub(crate) fn name_lit<'a>(what: &'static str) -> impl Parser<'a, In<'a>, Name, 
             }) => *span,
             _ => return Err(peek_err(inp, Expected::Thing(what))),
         };
-        inp.skip();
+        let _ = inp.next_ref();
         let mut value = String::new();
         let mut depth = 0usize;
         let mut hole: Option<Span> = None;
@@ -203,7 +208,7 @@ pub(crate) fn name_lit<'a>(what: &'static str) -> impl Parser<'a, In<'a>, Name, 
             end = tk.span;
             match &tk.tok {
                 Tok::StrEnd if depth == 0 => {
-                    inp.skip();
+                    let _ = inp.next_ref();
                     break;
                 }
                 Tok::Text(s) if depth == 0 => value.push_str(s),
@@ -216,11 +221,12 @@ pub(crate) fn name_lit<'a>(what: &'static str) -> impl Parser<'a, In<'a>, Name, 
                 Tok::HoleClose | Tok::TagClose | Tok::StrEnd => depth = depth.saturating_sub(1),
                 _ => {}
             }
-            inp.skip();
+            let _ = inp.next_ref();
         }
         if let Some(h) = hole {
             inp.emit(ParseError::custom(Custom {
                 code: Code::UnexpectedToken,
+                secondary: None,
                 span: h,
                 message: format!(
                     "expected {what} without `{{{{ }}}}` or `{{% %}}`, found a template hole"
@@ -294,7 +300,7 @@ pub(crate) fn skip_statement(inp: &mut Inp<'_, '_>, consume_first: bool) -> Opti
         }
         first.get_or_insert(t.span);
         last = Some(t.span);
-        inp.skip();
+        let _ = inp.next_ref();
     }
     Some(first?.to(last?))
 }
@@ -310,7 +316,7 @@ pub(crate) fn skip_to_item(inp: &mut Inp<'_, '_>, consume_first: bool) -> Option
         }
         first.get_or_insert(t.span);
         last = Some(t.span);
-        inp.skip();
+        let _ = inp.next_ref();
     }
     Some(first?.to(last?))
 }
@@ -364,6 +370,7 @@ pub(crate) fn bad_entry<'a>(
             };
             inp.emit(ParseError::custom(Custom {
                 code: Code::UnexpectedToken,
+                secondary: None,
                 span: found_span,
                 message: format!("expected {what}, found {found}"),
                 label: match suggestion {
@@ -392,7 +399,7 @@ pub(crate) fn docs<'a>() -> impl Parser<'a, In<'a>, Option<String>, Ex<'a>> + Cl
                 }
                 None => out = Some((*d).to_string()),
             }
-            inp.skip();
+            let _ = inp.next_ref();
         }
         Ok(out)
     })
@@ -409,7 +416,7 @@ pub(crate) fn close_brace<'a>() -> impl Parser<'a, In<'a>, Option<Span>, Ex<'a>>
             ..
         }) => {
             let s = *span;
-            inp.skip();
+            let _ = inp.next_ref();
             Ok(Some(s))
         }
         None => Ok(None),
@@ -419,9 +426,10 @@ pub(crate) fn close_brace<'a>() -> impl Parser<'a, In<'a>, Option<Span>, Ex<'a>>
 }
 
 /// The report for a `{` that is never closed.
-pub(crate) fn unclosed(open: Span, what: &str) -> ParseError<'static> {
+pub(crate) fn unclosed(open: Span, what: &str) -> ParseError {
     ParseError::custom(Custom {
         code: Code::UnexpectedToken,
+        secondary: None,
         span: open,
         message: format!("this `{{` of {what} is never closed"),
         label: "unclosed `{`".into(),
@@ -440,7 +448,7 @@ pub(crate) fn skip_braced<'a>() -> impl Parser<'a, In<'a>, Span, Ex<'a>> + Clone
             }) => *span,
             _ => return Err(peek_err(inp, Expected::Symbol("{"))),
         };
-        inp.skip();
+        let _ = inp.next_ref();
         let mut depth = 1usize;
         let mut end = open;
         while let Some(t) = inp.peek_ref() {
@@ -449,7 +457,7 @@ pub(crate) fn skip_braced<'a>() -> impl Parser<'a, In<'a>, Span, Ex<'a>> + Clone
             }
             end = t.span;
             let tk = t.tok.clone();
-            inp.skip();
+            let _ = inp.next_ref();
             match tk {
                 Tok::LBrace => depth += 1,
                 Tok::RBrace => {
@@ -481,7 +489,7 @@ pub(crate) fn int_lit<'a>() -> impl Parser<'a, In<'a>, crate::ast::Spanned<i64>,
                 ..
             }) => {
                 let s = *span;
-                inp.skip();
+                let _ = inp.next_ref();
                 Some(s)
             }
             _ => None,
@@ -493,7 +501,7 @@ pub(crate) fn int_lit<'a>() -> impl Parser<'a, In<'a>, crate::ast::Spanned<i64>,
                 ..
             }) => {
                 let (v, s) = (*i, *span);
-                inp.skip();
+                let _ = inp.next_ref();
                 Ok(match neg {
                     Some(n) => crate::ast::Spanned::new(v.saturating_neg(), n.to(s)),
                     None => crate::ast::Spanned::new(v, s),
@@ -524,7 +532,7 @@ pub(crate) fn time_of_day<'a>() -> impl Parser<'a, In<'a>, crate::ast::TimeOfDay
                 ));
             }
         };
-        inp.skip();
+        let _ = inp.next_ref();
         let mut end = span;
         let mut local = false;
         if let Some(Tk {
@@ -536,7 +544,7 @@ pub(crate) fn time_of_day<'a>() -> impl Parser<'a, In<'a>, crate::ast::TimeOfDay
         {
             end = *ls;
             local = true;
-            inp.skip();
+            let _ = inp.next_ref();
         }
         Ok(crate::ast::TimeOfDay {
             hour,

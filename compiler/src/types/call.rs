@@ -4,9 +4,9 @@
 
 use super::Checker;
 use super::builtins;
-use super::expr::{string_literal, unknown_field};
+use super::expr::{constant_duration, string_literal, unknown_field};
 use super::ty::Ty;
-use crate::ast::{Arg, Expr, ExprKind, Ident, Lit, Name};
+use crate::ast::{Arg, Expr, ExprKind, Ident, Name};
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::span::Span;
 
@@ -122,7 +122,7 @@ impl Checker<'_> {
         }
         if let Some(w) = within
             && self.check_fits(w, &Ty::Duration, Code::TypeMismatch, "`within:`")
-            && !is_duration_literal(w)
+            && !constant_duration(w)
         {
             self.wrong_args(
                 w.span,
@@ -359,13 +359,5 @@ impl Checker<'_> {
             "sum numbers, money, percentages or durations: `.sum(p => p.price)`",
         );
         Ty::Error
-    }
-}
-
-fn is_duration_literal(e: &Expr) -> bool {
-    match &e.kind {
-        ExprKind::Lit(Lit::Duration(_)) => true,
-        ExprKind::Paren(inner) => is_duration_literal(inner),
-        _ => false,
     }
 }

@@ -50,6 +50,37 @@ pub(super) fn is_none_literal(e: &Expr) -> bool {
     }
 }
 
+/// Whether lowering can read `e` as a constant duration: a literal,
+/// perhaps in parentheses. Literal arithmetic that folds to zero or less
+/// counts too: rule E0303 reports it, once.
+pub(super) fn constant_duration(e: &Expr) -> bool {
+    fn literal(e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Lit(Lit::Duration(_)) => true,
+            ExprKind::Paren(inner) => literal(inner),
+            _ => false,
+        }
+    }
+    literal(e) || crate::rules::const_duration(e).is_some_and(|secs| secs <= 0)
+}
+
+/// Whether lowering can read `e` as a constant percentage: a literal,
+/// perhaps in parentheses. One outside 0%..100% counts too: rule E0310
+/// reports it, once.
+pub(super) fn constant_percent(e: &Expr) -> bool {
+    fn literal(e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Lit(Lit::Percent(_)) => true,
+            ExprKind::Paren(inner) => literal(inner),
+            _ => false,
+        }
+    }
+    literal(e)
+        || crate::rules::const_percent(e).is_some_and(|p| {
+            p < rust_decimal::Decimal::ZERO || p > rust_decimal::Decimal::ONE_HUNDRED
+        })
+}
+
 /// The paths a condition narrows to their present type when it is `true`
 /// (`when == true`) or when it is `false`.
 pub(super) fn facts(e: &Expr, when: bool) -> Vec<Vec<String>> {

@@ -4,7 +4,7 @@
 
 use super::Checker;
 use super::builtins;
-use super::expr::{facts, strip};
+use super::expr::{constant_duration, constant_percent, facts, strip};
 use super::ty::Ty;
 use crate::ast::{
     Block, EventMatch, Expr, ExprKind, FlowDecl, FlowSettingKind, Ident, Name, Pattern, PolicyDecl,
@@ -36,20 +36,16 @@ impl Checker<'_> {
     }
 
     /// A duration the compiler must know (a flow setting): a literal such
-    /// as `7d` (arithmetic of literals is folded; its sign is E0303's).
+    /// as `7d`.
     fn const_duration(&mut self, e: &Expr, what: &str) {
-        if self.check_fits(e, &Ty::Duration, Code::TypeMismatch, what)
-            && crate::rules::const_duration(e).is_none()
-        {
+        if self.check_fits(e, &Ty::Duration, Code::TypeMismatch, what) && !constant_duration(e) {
             self.not_constant(e, what, "a duration literal such as `7d`");
         }
     }
 
     /// A percentage the compiler must know: a literal such as `10%`.
     fn const_percent(&mut self, e: &Expr, what: &str) {
-        if self.check_fits(e, &Ty::Percent, Code::TypeMismatch, what)
-            && crate::rules::const_percent(e).is_none()
-        {
+        if self.check_fits(e, &Ty::Percent, Code::TypeMismatch, what) && !constant_percent(e) {
             self.not_constant(e, what, "a percentage literal such as `10%`");
         }
     }

@@ -84,7 +84,7 @@
 //!   events that have them) and returns that type; `last`/`first` return an
 //!   optional event (or an optional field value, with a field path);
 //!   `count` returns `int`, `exists` returns `bool`. `within:` must be a
-//!   duration literal (the runtime sizes its history by it).
+//!   duration literal (the runtime sizes its history by it; E0206).
 //! - List methods: `any`/`all` take a `bool` lambda; `count()` or
 //!   `count(p => bool)`; `sum()` over a list of summable values or
 //!   `sum(p => value)`; `map(p => value)` gives a list; `first()` or
@@ -122,8 +122,10 @@
 //!   `once per`, frequency windows, `keep history`) need a `duration`;
 //!   `holdout` and split weights need a `percent`. `reentry once per`,
 //!   `goal ... within`, `when inactive ... for`, `holdout` and split weights
-//!   must be known at compile time: a literal (or arithmetic of literals),
-//!   else E0201.
+//!   must be known at compile time: a literal such as `7d` or `10%` (a
+//!   compound duration like `1h30m` is one literal; `1d + 2h` is not), else
+//!   E0201. An aggregate's `within:` must be such a literal too, else E0206
+//!   (it is a function argument).
 //! - A `match` over a string union must cover every literal unless it has
 //!   `_` (E0205, listing the missing ones); a match over a plain `string`
 //!   needs `_`; an arm literal outside the union is E0201.

@@ -194,7 +194,7 @@ impl<'s> Reader<'s> {
         let props = obj.get("properties").and_then(Json::as_object);
         let properties = match (self.schema.event(&event), props) {
             (_, None) => Record::new(),
-            (Some(schema), Some(props)) => self.record(&event, schema, props, p),
+            (Some(schema), Some(props)) => self.record(&event, schema, props, None, p),
             (None, Some(props)) => props
                 .iter()
                 .map(|(k, v)| (k.clone(), untyped(v)))
@@ -231,17 +231,21 @@ impl<'s> Reader<'s> {
         }
     }
 
+    /// `inherited`: the currency of the enclosing event, for nested records
+    /// (a product's `price` takes its order's `currency`).
     fn record(
         &self,
         path: &str,
         schema: &RecordSchema,
         obj: &serde_json::Map<String, Json>,
+        inherited: Option<Currency>,
         p: &mut Problems,
     ) -> Record {
         let currency = obj
             .get("currency")
             .and_then(Json::as_str)
-            .and_then(|c| Currency::new(&c.trim().to_ascii_uppercase()));
+            .and_then(|c| Currency::new(&c.trim().to_ascii_uppercase()))
+            .or(inherited);
         let mut out = Record::new();
         for (name, j) in obj {
             let Some(ty) = schema.field(name) else {
@@ -292,7 +296,7 @@ impl<'s> Reader<'s> {
                 };
                 match (j, schema) {
                     (Json::Object(obj), Some(s)) => {
-                        Some(Value::Record(self.record(path, s, obj, p)))
+                        Some(Value::Record(self.record(path, s, obj, currency, p)))
                     }
                     (Json::Object(_), None) => Some(untyped(j)),
                     _ => bad(p, "an object"),
@@ -534,5 +538,72 @@ pub fn untyped(j: &Json) -> Value {
         Json::Object(o) => Value::Record(Record::from_fields(
             o.iter().map(|(k, v)| (k.clone(), untyped(v))),
         )),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::panic, reason = "a failing test may panic")]
+mod tests {
+    use super::*;
+    use nudge_bytecode::schema::FieldSchema;
+
+    fn field(name: &str, ty: FieldType) -> FieldSchema {
+        FieldSchema {
+            name: name.to_string(),
+            ty,
+        }
+    }
+
+    fn money() -> FieldType {
+        FieldType::Optional(Box::new(FieldType::Scalar(Scalar::Money)))
+    }
+
+    #[test]
+    fn nested_amounts_take_the_event_currency() {
+        let schema = Schema {
+            events: vec![RecordSchema {
+                name: "Order Completed".into(),
+                // Sorted by name, as lowering writes them.
+                fields: vec![
+                    field(
+                        "currency",
+                        FieldType::Optional(Box::new(FieldType::Scalar(Scalar::Currency))),
+                    ),
+                    field(
+                        "products",
+                        FieldType::List(Box::new(FieldType::Record("Product".into()))),
+                    ),
+                    field("revenue", money()),
+                ],
+            }],
+            records: vec![RecordSchema {
+                name: "Product".into(),
+                fields: vec![field("price", money())],
+            }],
+            traits: Vec::new(),
+        };
+        let log = r#"{"type":"track","userId":"u","timestamp":"2026-03-01T00:00:00Z","event":"Order Completed","properties":{"revenue":20,"currency":"EUR","products":[{"price":5},{"price":7,"currency":"GBP"}]}}"#;
+        let (inputs, problems) = Reader::new(&schema).read_log(log);
+        assert!(problems.is_empty(), "{problems:?}");
+        let Some((_, Input::Track { properties, .. })) = inputs.first() else {
+            panic!("no track input: {inputs:?}");
+        };
+        let currency = |v: Option<&Value>| match v {
+            Some(Value::Money(m)) => m.currency.as_str().to_string(),
+            other => format!("{other:?}"),
+        };
+        assert_eq!(currency(properties.get("revenue")), "EUR");
+        let Some(Value::List(products)) = properties.get("products") else {
+            panic!("no products: {properties:?}");
+        };
+        let prices: Vec<String> = products
+            .iter()
+            .map(|p| match p {
+                Value::Record(r) => currency(r.get("price")),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        // A product without its own currency takes the order's.
+        assert_eq!(prices, ["EUR", "GBP"]);
     }
 }
