@@ -290,9 +290,16 @@ pub fn type_check<'db>(db: &'db dyn Db, key: ProjectFile<'db>) -> Vec<Diagnostic
     let project = *key.project(db);
     let file = *key.file(db);
     let ast = &parse(db, file).file;
-    let templates = template_texts(db, project);
-    let lookup = |path: &str| templates.get(path);
-    types::check_file(&index(db, project).0, file.id(db), ast, &lookup)
+    // Problems inside a template file are reported in that file, at the
+    // hole; two templates sharing a file report them once (`diagnostics`
+    // removes repeats).
+    let templates: BTreeMap<&str, (FileId, &Text)> = project
+        .template_files(db)
+        .iter()
+        .map(|(path, f)| (path.as_str(), (f.id(db), &parse_template(db, *f).0)))
+        .collect();
+    let lookup = |path: &str| templates.get(path).copied();
+    types::check_file_with_template_files(&index(db, project).0, file.id(db), ast, &lookup)
 }
 
 /// Parsed template files by the path as written.
@@ -545,7 +552,9 @@ mod tests {
         let all = diagnostics(&db, project);
         assert_eq!(all.len(), 1, "{all:?}");
         assert_eq!(all[0].code, Code::UnknownTrait);
-        assert!(all[0].message.contains("hi.html"), "{all:?}");
+        // Reported in the template file, at the field.
+        assert_eq!(all[0].primary.file, FileId(first + 1));
+        assert_eq!(all[0].primary.span.start, 17);
     }
 
     #[test]
