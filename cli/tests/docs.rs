@@ -208,7 +208,6 @@ fn scratch_root() -> PathBuf {
 }
 
 #[test]
-#[ignore = "needs the parser and checker in the project database"]
 fn bad_examples_report_their_code_and_fixed_examples_are_clean() {
     let doc = docs_text();
     let root = scratch_root();
