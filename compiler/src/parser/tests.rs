@@ -850,3 +850,15 @@ fn broken_segment_and_template_headers_keep_their_names() {
         matches!(&p.file.items[1], Item::Template(t) if t.name.name == "t" && t.parts.len() == 1)
     );
 }
+
+#[test]
+fn unclosed_brackets_do_not_add_up_across_items() {
+    let src = "segment s = count((\n".repeat(300) + "flow f {\n  exit\n}\n";
+    let p = parse(&src);
+    assert!(
+        p.diagnostics.iter().all(|d| d.code != Code::NestingTooDeep),
+        "{:?}",
+        p.diagnostics.first()
+    );
+    assert!(matches!(p.file.items.last(), Some(Item::Flow(_))));
+}

@@ -74,7 +74,7 @@ pub(crate) fn prepare<'a>(src: &str, toks: Vec<Token<'a>>) -> Vec<(Tk<'a>, Simpl
 }
 
 /// An item keyword followed by what that item needs next.
-fn starts_item(t: &Tok<'_>, next: Option<&Tok<'_>>) -> bool {
+pub(crate) fn starts_item(t: &Tok<'_>, next: Option<&Tok<'_>>) -> bool {
     let Tok::Ident(k) = t else { return false };
     match (*k, next) {
         ("flow" | "segment" | "template", Some(Tok::Ident(_))) => true,
