@@ -50,3 +50,24 @@ fn parses_ten_megabytes_quickly() {
     );
     assert!(secs < 5.0, "took {secs:.2}s");
 }
+
+/// Broken text must stay linear too: recovery skips each mistake once.
+#[test]
+#[ignore = "performance measurement; run in release mode"]
+fn broken_text_stays_linear() {
+    let chunk = "flow f {\n  sned email x(a,\n  wait 1h )\n  if a == { exit\n  send email t(\"{{ x | }}\")\n}\nsegment s = count(\"E\", within: ) >\n}}} ((( [[[\n";
+    let small: String = chunk.repeat(2_000);
+    let big: String = chunk.repeat(20_000);
+    let time = |t: &str| {
+        let start = Instant::now();
+        let p = parse_file(t, FileId(0));
+        (start.elapsed().as_secs_f64(), p.diagnostics.len())
+    };
+    let (ts, ds) = time(&small);
+    let (tb, db) = time(&big);
+    println!(
+        "broken: {:.1} MB in {tb:.3}s ({db} diagnostics); 10x smaller in {ts:.3}s ({ds})",
+        big.len() as f64 / 1e6
+    );
+    assert!(tb < ts * 30.0 + 0.5, "not linear: {ts:.3}s vs {tb:.3}s");
+}

@@ -302,7 +302,6 @@ fn step<'a>(expr: ExprP<'a>) -> StepP<'a> {
             .then(
                 tok(Tok::FatArrow, "=>")
                     .ignore_then(block.clone())
-                    .then_ignore(statement_end())
                     .map(Some)
                     .map_err(|e: ParseError| e.with_help("write an arm as `\"gold\" => { ... }`"))
                     .recover_with(via_parser(recover_statement())),
@@ -346,7 +345,6 @@ fn step<'a>(expr: ExprP<'a>) -> StepP<'a> {
             .then(
                 ident_named("an arm name")
                     .then(block.clone())
-                    .then_ignore(statement_end())
                     .map(Some)
                     .map_err(|e: ParseError| e.with_help("write an arm as `50% name { ... }`"))
                     .recover_with(via_parser(recover_statement())),

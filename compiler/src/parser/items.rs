@@ -8,8 +8,8 @@ use super::expr::ExprP;
 use super::text::string_text;
 use super::tokens::{
     Ex, ITEM_KEYWORDS, In, Inp, bad_entry, close_brace, colon, comma, docs, ident_named, kw, kw_of,
-    lbrace, lparen, name_lit, recover_item, recover_statement, rparen, skip_braced, skip_to_item,
-    sp, statement_end, tok, unclosed,
+    lbrace, lparen, name_lit, recover_item, recover_statement, rparen, skip_braced, skip_parens,
+    skip_to_item, sp, statement_end, tok, unclosed,
 };
 use crate::ast::{
     Channel, EventDecl, FieldDecl, File, Item, Param, ProfileDecl, SegmentDecl, TemplateDecl,
@@ -267,8 +267,10 @@ pub(crate) fn type_expr<'a>() -> impl Parser<'a, In<'a>, TypeExpr, Ex<'a>> + Clo
 
 /// `segment vip "doc" = <expr>`
 fn segment<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Item, Ex<'a>> + Clone {
-    let rest = ident_named("a segment name")
-        .then(name_lit("a description").or_not())
+    // Once the name is read, a broken rest keeps the segment (with an error
+    // condition), so its uses are not reported as unknown too.
+    let rest = name_lit("a description")
+        .or_not()
         .then_ignore(tok(Tok::Assign, "="))
         .then(expr)
         .then_ignore(statement_end())
@@ -277,13 +279,23 @@ fn segment<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Item, Ex<'a>> + Clone
             e.with_help("write a segment as `segment name \"description\" = <condition>`")
         })
         .recover_with(via_parser(recover_item()));
-    kw("segment").ignore_then(rest).map_with(|r, e| {
+    let named = ident_named("a segment name")
+        .then(rest)
+        .map(Some)
+        .recover_with(via_parser(recover_item()));
+    kw("segment").ignore_then(named).map_with(|r, e| {
         let span = sp(e.span());
         match r {
-            Some(((name, doc), condition)) => Item::Segment(SegmentDecl {
+            Some((name, Some((doc, condition)))) => Item::Segment(SegmentDecl {
                 name,
                 doc,
                 condition,
+                span,
+            }),
+            Some((name, None)) => Item::Segment(SegmentDecl {
+                condition: crate::ast::Expr::error(Span::new(name.span.end, span.end)),
+                name,
+                doc: None,
                 span,
             }),
             None => Item::Error(span),
@@ -301,11 +313,20 @@ fn template<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Item, Ex<'a>> + Clon
             ty,
             span: sp(e.span()),
         });
-    let params = param
-        .separated_by(comma())
-        .allow_trailing()
-        .collect::<Vec<_>>()
-        .delimited_by(lparen(), rparen())
+    // A broken parameter list is reported and skipped to its `)`, keeping
+    // the template (and its name) for the rest of the checks.
+    let params = lparen()
+        .ignore_then(
+            param
+                .separated_by(comma())
+                .allow_trailing()
+                .collect::<Vec<_>>()
+                .then_ignore(rparen())
+                .map_err(|e: ParseError| {
+                    e.with_help("write parameters as `(name: Type, other: Type)`")
+                })
+                .recover_with(via_parser(skip_parens())),
+        )
         .or_not()
         .map(Option::unwrap_or_default);
     let source = choice((

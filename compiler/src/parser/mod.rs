@@ -45,7 +45,7 @@ pub struct Parsed {
 /// Parses a `.flow` file.
 pub fn parse_file(text: &str, file: FileId) -> Parsed {
     let (toks, mut diagnostics) = lexer::lex(text, file);
-    let toks = limit_depth(toks, file, &mut diagnostics);
+    let toks = limit_depth(text, toks, file, &mut diagnostics);
     let toks = tokens::prepare(text, toks);
     let eof = text.len();
     let (out, errors) = items::file(expr::expr())
@@ -63,7 +63,7 @@ pub fn parse_file(text: &str, file: FileId) -> Parsed {
 /// text with `{{ }}` holes and `{% %}` tags.
 pub fn parse_template_text(text: &str, file: FileId) -> (ast::Text, Vec<Diagnostic>) {
     let (toks, mut diagnostics) = lexer::lex_template_text(text, file);
-    let toks = limit_depth(toks, file, &mut diagnostics);
+    let toks = limit_depth(text, toks, file, &mut diagnostics);
     let toks = tokens::prepare(text, toks);
     let eof = text.len();
     let whole = Span::from(0..eof);
@@ -148,6 +148,7 @@ fn too_deep(file: FileId, span: Span, limit: usize) -> Diagnostic {
 /// unary operators) with one `Tok::Error` token and reports it once, so the
 /// parser's recursion stays bounded and the rest of the file still parses.
 fn limit_depth<'a>(
+    src: &str,
     toks: Vec<Token<'a>>,
     file: FileId,
     diags: &mut Vec<Diagnostic>,
@@ -156,7 +157,20 @@ fn limit_depth<'a>(
     let mut depth = 0usize;
     let mut unary_run = 0usize;
     let mut iter = toks.into_iter().peekable();
+    let mut prev_end = 0usize;
     while let Some((t, span)) = iter.next() {
+        // Brackets left open by a broken item do not count against the
+        // next one: depth restarts at each item keyword on a new line.
+        let gap = src
+            .as_bytes()
+            .get(prev_end.min(span.start as usize)..span.start as usize)
+            .unwrap_or(&[]);
+        if (prev_end == 0 || gap.contains(&b'\n'))
+            && tokens::starts_item(&t, iter.peek().map(|(n, _)| n))
+        {
+            depth = 0;
+        }
+        prev_end = span.end as usize;
         let unary = matches!(t, Tok::Minus | Tok::Not);
         if unary && unary_run >= MAX_UNARY {
             // Drop the excess operators of a long run; report the run once.

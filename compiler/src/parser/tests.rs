@@ -644,7 +644,8 @@ flow b {
             _ => "other",
         })
         .collect();
-    assert_eq!(kinds, ["error", "flow", "error", "flow"]);
+    // The broken segment keeps its name (with an error condition).
+    assert_eq!(kinds, ["error", "flow", "segment", "flow"]);
     assert!(
         p.diagnostics[0]
             .help
@@ -818,4 +819,46 @@ fn examples_parse_without_diagnostics() {
         let (_, d) = parse_template_text(&text, FileId(0));
         assert!(d.is_empty(), "{}: {d:#?}", entry.path().display());
     }
+}
+
+#[test]
+fn one_line_match_and_split_as_in_the_language_sketch() {
+    let s = steps(
+        r#"match profile.tier { "gold" => { } "silver" | "bronze" => { } _ => { } }
+  split name { 50% a { } 30% b { } 20% c { } }"#,
+    );
+    assert!(matches!(&s[0], StepKind::Match { arms, .. } if arms.len() == 3));
+    assert!(matches!(&s[1], StepKind::Split { arms, .. } if arms.len() == 3));
+}
+
+#[test]
+fn trailing_triple_slash_is_a_comment() {
+    let s = steps("wait 1h /// then remind\n  exit");
+    assert_eq!(s.len(), 2);
+}
+
+#[test]
+fn broken_segment_and_template_headers_keep_their_names() {
+    let p = parse(
+        "segment big = count(\"E\", within: ) > 3\ntemplate email t(c: , d: int) {\n  subject \"x\"\n}\n",
+    );
+    assert_eq!(p.diagnostics.len(), 2, "{:#?}", p.diagnostics);
+    assert!(
+        matches!(&p.file.items[0], Item::Segment(s) if s.name.name == "big" && s.condition.kind == ExprKind::Error)
+    );
+    assert!(
+        matches!(&p.file.items[1], Item::Template(t) if t.name.name == "t" && t.parts.len() == 1)
+    );
+}
+
+#[test]
+fn unclosed_brackets_do_not_add_up_across_items() {
+    let src = "segment s = count((\n".repeat(300) + "flow f {\n  exit\n}\n";
+    let p = parse(&src);
+    assert!(
+        p.diagnostics.iter().all(|d| d.code != Code::NestingTooDeep),
+        "{:?}",
+        p.diagnostics.first()
+    );
+    assert!(matches!(p.file.items.last(), Some(Item::Flow(_))));
 }

@@ -74,7 +74,7 @@ pub(crate) fn prepare<'a>(src: &str, toks: Vec<Token<'a>>) -> Vec<(Tk<'a>, Simpl
 }
 
 /// An item keyword followed by what that item needs next.
-fn starts_item(t: &Tok<'_>, next: Option<&Tok<'_>>) -> bool {
+pub(crate) fn starts_item(t: &Tok<'_>, next: Option<&Tok<'_>>) -> bool {
     let Tok::Ident(k) = t else { return false };
     match (*k, next) {
         ("flow" | "segment" | "template", Some(Tok::Ident(_))) => true,
@@ -580,5 +580,31 @@ pub(crate) fn not_keyword<'a>(
             tok: Tok::Ident(w), ..
         }) if words.contains(w) => Err(peek_err(inp, Expected::Thing("an expression"))),
         _ => Ok(()),
+    })
+}
+
+/// Recovery inside `( ... )` after the `(`: skips to and through the
+/// matching `)`, stopping early at a `{`, `}` or item start outside it (the
+/// `)` is missing then). Yields an empty list.
+pub(crate) fn skip_parens<'a, O: 'a>() -> impl Parser<'a, In<'a>, Vec<O>, Ex<'a>> + Clone {
+    custom(|inp: &mut Inp<'a, '_>| {
+        let mut depth = 0usize;
+        while let Some(t) = inp.peek_ref() {
+            if t.item {
+                break;
+            }
+            match t.tok {
+                Tok::LParen | Tok::LBracket => depth += 1,
+                Tok::RParen | Tok::RBracket if depth > 0 => depth -= 1,
+                Tok::RParen => {
+                    let _ = inp.next_ref();
+                    break;
+                }
+                Tok::LBrace | Tok::RBrace if depth == 0 => break,
+                _ => {}
+            }
+            let _ = inp.next_ref();
+        }
+        Ok(Vec::new())
     })
 }

@@ -70,6 +70,9 @@ impl Cx<'_, '_> {
         let id = *self.next_journey;
         *self.next_journey += 1;
         self.trace(Some(flow), Some(id), Decision::Entered { trigger, holdout });
+        // Closed conversion windows go (they are also dropped on events).
+        let now = self.now;
+        self.p.goals.retain(|g| g.deadline >= now);
         if let Some(goal) = &f.settings.goal {
             self.p.goals.push(OpenGoal {
                 journey: id,
