@@ -9,7 +9,7 @@
 use crate::build::compile;
 use clap::{Args, ValueEnum};
 use nudge_runtime::sim::ingest::{Severity, timestamp};
-use nudge_runtime::sim::{report, simulate};
+use nudge_runtime::sim::{Keep, report, simulate_keeping};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -61,7 +61,12 @@ pub fn run(args: &SimulateArgs) -> u8 {
         Ok(b) => b,
         Err(e) => return e.report(),
     };
-    let sim = simulate(&bundle, &log, until);
+    // The human report shows no effects: don't keep the rendered bodies.
+    let keep = match args.format {
+        Format::Human => Keep::TraceOnly,
+        Format::Json => Keep::Everything,
+    };
+    let sim = simulate_keeping(&bundle, &log, until, keep);
     let out = match args.format {
         Format::Human => report::human(&sim),
         Format::Json => match serde_json::to_string_pretty(&sim) {

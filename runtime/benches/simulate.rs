@@ -8,8 +8,10 @@
 //! Each phase runs in a child process (this binary again, with `--phase`),
 //! so each one's peak resident memory (VmHWM) is its own. Both include the
 //! log text itself, held in memory as `nudge simulate` holds it. The timed
-//! part of the simulate phase is `sim::simulate` (ingest, engine, trace,
-//! effects, funnel) — what `nudge simulate` does before printing.
+//! part of the simulate phase is `sim::simulate_keeping(.., Keep::TraceOnly)`
+//! (ingest, engine with every message rendered, trace, funnel; the effects
+//! are not kept) — what `nudge simulate` (human format) does before
+//! printing.
 //!
 //! The bundle comes from `nudge build examples/shop -o FILE` (`scripts/bench`
 //! makes it); default `target/bench/shop.bundle`.
@@ -121,7 +123,7 @@ fn phase(o: &Options, which: &str) {
             (inputs.len(), problems.len())
         }
         _ => {
-            let s = sim::simulate(&bundle, &log, None);
+            let s = sim::simulate_keeping(&bundle, &log, None, sim::Keep::TraceOnly);
             std::hint::black_box(&s.funnel);
             (s.inputs, s.problems.len())
         }

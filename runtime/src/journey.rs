@@ -26,6 +26,11 @@ impl JourneyState {
         postcard::to_allocvec(self)
     }
 
+    /// The length of `encode()`'s bytes, without building them.
+    pub fn encoded_len(&self) -> Result<usize, postcard::Error> {
+        postcard::experimental::serialized_size(self)
+    }
+
     pub fn decode(bytes: &[u8]) -> Result<JourneyState, postcard::Error> {
         postcard::from_bytes(bytes)
     }

@@ -454,6 +454,34 @@ impl Run<'_> {
             if op.is_effect() && !flow_mode {
                 return fail(Some(pc), "effect instruction in expression code");
             }
+            // `load x; get_field f` (how `order.total`, `shop.name` and
+            // `event.x` compile): read the field in place rather than clone
+            // the whole record onto the stack only to drop it. Same result,
+            // same fuel; anything unusual takes the general path below.
+            if let (Some(Op::GetField { name, .. }), true) = (ops.get(pc + 1), self.fuel > 0) {
+                let base = match op {
+                    Op::LoadLocal(l) => frame.get(usize::from(*l)),
+                    Op::LoadEvent => Some(self.event.unwrap_or(&Value::None)),
+                    _ => None,
+                };
+                let record = match (op, base) {
+                    (Op::LoadShop, _) => Some(Some(&self.bundle.shop)),
+                    (_, Some(Value::Record(r))) => Some(Some(r)),
+                    (_, Some(Value::None)) => Some(None),
+                    _ => None,
+                };
+                if let Some(record) = record {
+                    self.fuel -= 1;
+                    let field = self.name(*name, pc + 1)?;
+                    stack.push(
+                        record
+                            .and_then(|r| r.get(field).cloned())
+                            .unwrap_or(Value::None),
+                    );
+                    pc += 2;
+                    continue;
+                }
+            }
             let mut next = pc + 1;
             match op {
                 Op::Const(i) => match self.code.consts.get(usize::from(*i)) {

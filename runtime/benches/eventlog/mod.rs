@@ -131,7 +131,7 @@ pub fn generate(events: usize, profiles: usize) -> String {
                 let day = 1 + u % 28;
                 let line = format!(
                     r#"{{"type":"identify","userId":"u{u}","timestamp":"{ts}","messageId":"m{msg}","traits":{{"email":"user{u}@example.com","first_name":"{first}","timezone":"{zone}","birthday":"1990-{month:02}-{day:02}","email_consent":true,"sms_consent":{sms},"created_at":"{ts}"}}}}"#,
-                    sms = u % 3 == 0
+                    sms = u.is_multiple_of(3)
                 );
                 (Stage::Identified, line)
             }
@@ -167,7 +167,7 @@ pub fn generate(events: usize, profiles: usize) -> String {
                 // Traits change now and then (an address, a consent).
                 let line = format!(
                     r#"{{"type":"identify","userId":"u{u}","timestamp":"{ts}","messageId":"m{msg}","traits":{{"sms_consent":{sms}}}}}"#,
-                    sms = roll % 2 == 0
+                    sms = roll.is_multiple_of(2)
                 );
                 (Stage::Browsing, line)
             }
