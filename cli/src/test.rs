@@ -20,6 +20,8 @@ use nudge_runtime::engine::state::EngineState;
 use nudge_runtime::engine::trace::{Decision, Deferral, Suppression, TraceRecord};
 use nudge_runtime::sim::ingest::Reader;
 use serde_json::{Map, Value as Json, json};
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -45,6 +47,8 @@ pub fn run(args: &TestArgs) -> u8 {
         Err(e) => return e.report(),
     };
     let (mut passed, mut failed) = (0usize, 0usize);
+    // Written at once, so a closed pipe (`| head`) is not a panic.
+    let mut out = String::new();
     for (i, file) in loaded.files.iter().enumerate() {
         let SourceContents::Text(text) = &file.contents else {
             continue;
@@ -55,24 +59,32 @@ pub fn run(args: &TestArgs) -> u8 {
             match run_test(&bundle, &t.body) {
                 Ok(()) => {
                     passed += 1;
-                    println!("test {} ... ok", t.name.value);
+                    let _ = writeln!(out, "test {} ... ok", t.name.value);
                 }
                 Err(why) => {
                     failed += 1;
-                    let line = text[..t.span.start as usize].lines().count().max(1);
-                    println!("test {} ... FAILED", t.name.value);
-                    println!("  --> {}:{line}", file.path);
+                    let line = text
+                        .get(..t.span.start as usize)
+                        .map_or(0, |b| b.matches('\n').count())
+                        + 1;
+                    let _ = writeln!(out, "test {} ... FAILED", t.name.value);
+                    let _ = writeln!(out, "  --> {}:{line}", file.path);
                     for l in why.lines() {
-                        println!("  {l}");
+                        let _ = writeln!(out, "  {l}");
                     }
                 }
             }
         }
     }
-    println!(
+    let _ = writeln!(
+        out,
         "\ntest result: {}. {passed} passed; {failed} failed",
         if failed == 0 { "ok" } else { "FAILED" }
     );
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush());
     u8::from(failed > 0)
 }
 
@@ -162,8 +174,11 @@ fn run_test(bundle: &Bundle, body: &[nudge_compiler::ast::TestStmt]) -> Result<(
     Ok(())
 }
 
+/// Which trace records a failure message shows.
+type Related<'t> = Box<dyn Fn(&TraceRecord) -> bool + 't>;
+
 fn expect(trace: &[&TraceRecord], negated: bool, what: &Expectation) -> Result<(), String> {
-    let (found, subject, about): (bool, String, Box<dyn Fn(&TraceRecord) -> bool>) = match what {
+    let (found, subject, about): (bool, String, Related<'_>) = match what {
         Expectation::Sent {
             channel,
             template,
