@@ -373,8 +373,10 @@ pub(crate) fn bad_entry<'a>(
                 secondary: None,
                 span: found_span,
                 message: format!("expected {what}, found {found}"),
+                // The help line carries the suggestion; the label says
+                // what the word is not.
                 label: match suggestion {
-                    Some(s) => format!("did you mean `{s}`?"),
+                    Some(_) => format!("not {what}"),
                     None => format!("expected {what}"),
                 },
                 help: Some(help),

@@ -47,8 +47,9 @@
 //!   that is not one of its members is E0201.
 //! - E0203 (an optional used without a default) is reported where a present
 //!   value is needed: holes, filters other than `default` and `count`,
-//!   operands of arithmetic, `<`-style comparisons, `==`/`!=` other than
-//!   against `none`, `and`/`or`/`not`/`if` conditions, `.field` access (use
+//!   operands of arithmetic, `<`-style comparisons, `==`/`!=` between two
+//!   optionals (an optional against a present value is fine: a missing
+//!   value equals no present one), `and`/`or`/`not`/`if` conditions, `.field` access (use
 //!   `?.`), list methods, `match` scrutinees, `send` arguments to non-optional
 //!   parameters, `set` values for non-optional traits, `track` fields and
 //!   function arguments. `days_since` and `age` need a present argument.

@@ -30,8 +30,20 @@ impl Checker<'_> {
                 }
                 let l = self.infer(lhs);
                 let r = self.infer(rhs);
-                let l = self.present(lhs, l);
-                let r = self.present(rhs, r);
+                // An optional compared with a present value needs no guard:
+                // a missing value equals no present one (`==` is false,
+                // `!=` true). Two optionals still need one, or two missing
+                // values would match (`it.id == c.id` with both absent).
+                let (l, r) = match (&l, &r) {
+                    (Ty::Optional(inner), other) if !other.is_optional() => ((**inner).clone(), r),
+                    (other, Ty::Optional(inner)) if !other.is_optional() => (l, (**inner).clone()),
+                    // Both optional: one diagnostic, at the left side.
+                    (_, Ty::Optional(inner)) if l.is_optional() => {
+                        let r = (**inner).clone();
+                        (self.present(lhs, l), r)
+                    }
+                    _ => (self.present(lhs, l), self.present(rhs, r)),
+                };
                 self.comparable(op, op_span, lhs, &l, rhs, &r, false);
                 Ty::Bool
             }

@@ -228,14 +228,17 @@ fn narrowing_in_and_and_else() {
         bin(BinaryOp::Eq, url(), string("x", 12), 12),
         11,
     );
-    // c.checkout_url == "x" → E0203
-    let bad = bin(BinaryOp::Eq, url(), string("x", 13), 13);
+    // c.checkout_url == "x" → fine: a missing url equals no string
+    // c.checkout_url == c.checkout_url → E0203 (two missing values)
+    let fine = bin(BinaryOp::Eq, url(), string("x", 13), 13);
+    let bad = bin(BinaryOp::Eq, url(), url(), 13);
     let d = check(vec![flow_with(
         Some("c"),
         vec![
             if_step(ok, vec![], None, 1),
             if_step(ok_or, vec![], None, 2),
-            if_step(bad, vec![], None, 3),
+            if_step(fine, vec![], None, 3),
+            if_step(bad, vec![], None, 4),
         ],
     )]);
     assert_eq!(codes(&d), ["E0203"]);
