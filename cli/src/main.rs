@@ -1,5 +1,5 @@
 //! The `nudge` command. Argument parsing only; each command lives in its own
-//! module (`check`, `build`, `simulate`, `init`), output formats in `render`, disk loading in
+//! module (`check`, `build`, `simulate`, `test`, `init`), output formats in `render`, disk loading in
 //! `project`.
 
 mod build;
@@ -8,6 +8,7 @@ mod init;
 mod project;
 mod render;
 mod simulate;
+mod test;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -38,6 +39,9 @@ enum Command {
     /// virtual clock and print what every customer would have received,
     /// and why not.
     Simulate(simulate::SimulateArgs),
+    /// Run the project's `test "name" { ... }` blocks on the simulator
+    /// (a fresh engine and virtual clock per test). Exit code 1 on a failure.
+    Test(test::TestArgs),
     /// Create a new project (nudge.toml, a welcome flow, an HTML template).
     Init {
         /// The folder to create the project in (created if missing).
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Build(args) => build::run(&args),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Test(args) => test::run(&args),
         Command::Init { dir } => init::run(&dir),
     };
     ExitCode::from(code)

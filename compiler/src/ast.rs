@@ -545,8 +545,53 @@ pub struct TestStmt {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TestStmtKind {
-    /// Filled in by the test-runner issue.
+    /// `start 2026-03-02 09:00` — the virtual clock's start (UTC); the time
+    /// is optional (midnight).
+    Start { date: Expr, time: Option<TimeOfDay> },
+    /// `profile "u1" { first_name: "Ana" }` — an identify for that profile,
+    /// which becomes the current profile of the test.
+    Profile { id: Name, traits: Option<Expr> },
+    /// `event "Order Completed" { ... }` — a track for the current profile,
+    /// at the current virtual time.
+    Event {
+        name: Name,
+        properties: Option<Expr>,
+    },
+    /// `wait 3d` — the clock moves on; due timers fire.
+    Wait { duration: Expr },
+    /// `expect [not] <what>`.
+    Expect { negated: bool, what: Expectation },
+    /// A statement that did not parse (already reported).
     Error,
+}
+
+/// What an `expect` looks for in the current profile's trace so far.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Expectation {
+    /// `sent email cart_offer [variant ten_off] [at 2026-03-09 13:00]`
+    Sent {
+        channel: Ident,
+        template: Ident,
+        variant: Option<Ident>,
+        at: Option<(Expr, Option<TimeOfDay>)>,
+    },
+    /// `suppressed email welcome [because frequency_cap]`
+    Suppressed {
+        channel: Ident,
+        template: Ident,
+        because: Option<Ident>,
+    },
+    /// `deferred sms last_call [because quiet_hours] [until 2026-03-09 13:00]`
+    Deferred {
+        channel: Ident,
+        template: Ident,
+        because: Option<Ident>,
+        until: Option<(Expr, Option<TimeOfDay>)>,
+    },
+    /// `entered abandoned_checkout`
+    Entered { flow: Ident },
+    /// `exited abandoned_checkout`
+    Exited { flow: Ident },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -8,12 +8,12 @@ use super::expr::ExprP;
 use super::text::string_text;
 use super::tokens::{
     Ex, ITEM_KEYWORDS, In, Inp, bad_entry, close_brace, colon, comma, docs, ident_named, kw, kw_of,
-    lbrace, lparen, name_lit, recover_item, recover_statement, rparen, skip_braced, skip_parens,
-    skip_to_item, sp, statement_end, tok, unclosed,
+    lbrace, lparen, name_lit, recover_item, recover_statement, rparen, skip_parens, skip_to_item,
+    sp, statement_end, tok, unclosed,
 };
 use crate::ast::{
     Channel, EventDecl, FieldDecl, File, Item, Param, ProfileDecl, SegmentDecl, TemplateDecl,
-    TemplatePart, TemplateSource, TestDecl, Text, TextNode, TypeDecl, TypeExpr, TypeExprKind,
+    TemplatePart, TemplateSource, Text, TextNode, TypeDecl, TypeExpr, TypeExprKind,
 };
 use crate::lexer::Tok;
 use crate::span::Span;
@@ -35,7 +35,7 @@ pub(crate) fn file<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, File, Ex<'a>>
             template(expr.clone()),
             super::flow::flow(expr.clone()),
             super::policy::policy(expr.clone()),
-            test(),
+            super::test_block::test(expr.clone()),
             bad_item(),
         )))
         .map(|(doc, mut item)| {
@@ -406,26 +406,6 @@ fn template<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Item, Ex<'a>> + Clon
                     span,
                 })
             }
-            None => Item::Error(span),
-        }
-    })
-}
-
-/// `test "name" { ... }` — the body is skipped for now (its statements are
-/// designed with the test runner).
-fn test<'a>() -> impl Parser<'a, In<'a>, Item, Ex<'a>> + Clone {
-    let rest = name_lit("a test name in quotes")
-        .then_ignore(skip_braced())
-        .map(Some)
-        .recover_with(via_parser(recover_item()));
-    kw("test").ignore_then(rest).map_with(|r, e| {
-        let span = sp(e.span());
-        match r {
-            Some(name) => Item::Test(TestDecl {
-                name,
-                body: Vec::new(),
-                span,
-            }),
             None => Item::Error(span),
         }
     })

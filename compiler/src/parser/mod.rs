@@ -9,7 +9,7 @@
 //!
 //! Files: `tokens` (token-level parsers and skippers), `error` (the error
 //! value and its diagnostic), `expr`, `text` (template text), `items`,
-//! `flow`, `policy`.
+//! `flow`, `policy`, `test_block` (`test` blocks).
 
 // Parse errors are built for every failed alternative and returned by
 // value; boxing them would allocate on that hot path (measured: allocation
@@ -21,6 +21,7 @@ mod expr;
 mod flow;
 mod items;
 mod policy;
+mod test_block;
 mod text;
 mod tokens;
 

@@ -577,12 +577,57 @@ policy {
 }
 
 #[test]
-fn test_blocks_are_skipped_quietly() {
-    let f = ok("test \"an order cancels\" {\n  anything { goes } here 1 2 3\n}\nflow f { exit }");
-    assert!(
-        matches!(&f.items[0], Item::Test(t) if t.name.value == "an order cancels" && t.body.is_empty())
+fn test_blocks_parse_their_statements() {
+    let f = ok(
+        "test \"an order cancels\" {\n  start 2026-03-02 09:00\n  profile \"u1\" { first_name: \"Ana\" }\n  event \"Order Completed\" { revenue: 80 USD }\n  event \"Signed Up\"\n  wait 3d\n  expect not sent email cart_reminder\n  expect sent sms last_call variant a at 2026-03-09 13:00\n  expect suppressed email w because frequency_cap\n  expect deferred sms w because quiet_hours until 2026-03-08 13:00\n  expect entered f\n  expect exited f\n}\nflow f { exit }",
     );
+    let Item::Test(t) = &f.items[0] else {
+        panic!("not a test: {:?}", f.items[0]);
+    };
+    assert_eq!(t.name.value, "an order cancels");
+    let k: Vec<&TestStmtKind> = t.body.iter().map(|s| &s.kind).collect();
+    assert_eq!(k.len(), 11);
+    assert!(matches!(k[0], TestStmtKind::Start { time: Some(_), .. }));
+    assert!(matches!(
+        k[1],
+        TestStmtKind::Profile {
+            traits: Some(_),
+            ..
+        }
+    ));
+    assert!(matches!(
+        k[3],
+        TestStmtKind::Event {
+            properties: None,
+            ..
+        }
+    ));
+    assert!(matches!(k[4], TestStmtKind::Wait { .. }));
+    assert!(matches!(
+        k[5],
+        TestStmtKind::Expect {
+            negated: true,
+            what: Expectation::Sent { .. }
+        }
+    ));
+    assert!(matches!(
+        k[6],
+        TestStmtKind::Expect {
+            negated: false,
+            what: Expectation::Sent {
+                variant: Some(_),
+                at: Some(_),
+                ..
+            }
+        }
+    ));
     assert!(matches!(&f.items[1], Item::Flow(_)));
+}
+
+#[test]
+fn broken_test_statement_is_reported_once() {
+    let c = codes("test \"t\" {\n  expect maybe sent email x\n  wait 1d\n}");
+    assert_eq!(c.len(), 1, "{c:?}");
 }
 
 #[test]

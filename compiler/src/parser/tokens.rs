@@ -439,42 +439,6 @@ pub(crate) fn unclosed(open: Span, what: &str) -> ParseError {
     })
 }
 
-/// `{ ... }` skipped with balanced braces (test bodies for now).
-pub(crate) fn skip_braced<'a>() -> impl Parser<'a, In<'a>, Span, Ex<'a>> + Clone {
-    custom(|inp: &mut Inp<'a, '_>| {
-        let open = match inp.peek_ref() {
-            Some(Tk {
-                tok: Tok::LBrace,
-                span,
-                ..
-            }) => *span,
-            _ => return Err(peek_err(inp, Expected::Symbol("{"))),
-        };
-        let _ = inp.next_ref();
-        let mut depth = 1usize;
-        let mut end = open;
-        while let Some(t) = inp.peek_ref() {
-            if t.item {
-                break;
-            }
-            end = t.span;
-            let tk = t.tok.clone();
-            let _ = inp.next_ref();
-            match tk {
-                Tok::LBrace => depth += 1,
-                Tok::RBrace => {
-                    depth -= 1;
-                    if depth == 0 {
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(open.to(end))
-    })
-}
-
 /// Converts a token slice into chumsky input.
 pub(crate) fn input<'a>(toks: &'a [(Tk<'a>, SimpleSpan)], eof: usize) -> In<'a> {
     toks.split_token_span(SimpleSpan::from(eof..eof))

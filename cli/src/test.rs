@@ -1,0 +1,491 @@
+//! `nudge test [PROJECT]`: runs the `test "name" { ... }` blocks of a
+//! project on the simulator (see `docs/testing.md`). Each test gets a fresh
+//! engine and a virtual clock; `profile`/`event` values are turned into
+//! Segment-shaped JSON and read by the simulator's own ingestion, so a test
+//! feeds the engine exactly what a real log would.
+//!
+//! Exit code: 0 when every test passes, 1 on a failure (or a project that
+//! does not build), 2 on usage or I/O errors.
+
+use crate::build::compile;
+use crate::project;
+use clap::Args;
+use nudge_bytecode::Bundle;
+use nudge_compiler::ast::{Expectation, Expr, ExprKind, Item, Lit, TestStmtKind, TextNode};
+use nudge_compiler::db::SourceContents;
+use nudge_compiler::parser::parse_file;
+use nudge_compiler::span::FileId;
+use nudge_runtime::engine::Engine;
+use nudge_runtime::engine::state::EngineState;
+use nudge_runtime::engine::trace::{Decision, Deferral, Suppression, TraceRecord};
+use nudge_runtime::sim::ingest::Reader;
+use serde_json::{Map, Value as Json, json};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct TestArgs {
+    /// The project folder (holding nudge.toml) or a single .flow file.
+    #[arg(default_value = ".")]
+    project: PathBuf,
+}
+
+/// 2026-01-01 00:00 UTC, the clock when a test has no `start`.
+const DEFAULT_START: i64 = 1_767_225_600_000;
+
+pub fn run(args: &TestArgs) -> u8 {
+    let loaded = match project::load(&args.project) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let bundle = match compile(&args.project) {
+        Ok(b) => b,
+        Err(e) => return e.report(),
+    };
+    let (mut passed, mut failed) = (0usize, 0usize);
+    // Written at once, so a closed pipe (`| head`) is not a panic.
+    let mut out = String::new();
+    for (i, file) in loaded.files.iter().enumerate() {
+        let SourceContents::Text(text) = &file.contents else {
+            continue;
+        };
+        let parsed = parse_file(text, FileId(u32::try_from(i).unwrap_or(u32::MAX)));
+        for item in &parsed.file.items {
+            let Item::Test(t) = item else { continue };
+            match run_test(&bundle, &t.body) {
+                Ok(()) => {
+                    passed += 1;
+                    let _ = writeln!(out, "test {} ... ok", t.name.value);
+                }
+                Err(why) => {
+                    failed += 1;
+                    let line = text
+                        .get(..t.span.start as usize)
+                        .map_or(0, |b| b.matches('\n').count())
+                        + 1;
+                    let _ = writeln!(out, "test {} ... FAILED", t.name.value);
+                    let _ = writeln!(out, "  --> {}:{line}", file.path);
+                    for l in why.lines() {
+                        let _ = writeln!(out, "  {l}");
+                    }
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\ntest result: {}. {passed} passed; {failed} failed",
+        if failed == 0 { "ok" } else { "FAILED" }
+    );
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush());
+    u8::from(failed > 0)
+}
+
+/// Runs one test's statements in order; the first failing statement ends it.
+fn run_test(bundle: &Bundle, body: &[nudge_compiler::ast::TestStmt]) -> Result<(), String> {
+    let engine = Engine::new(bundle);
+    let reader = Reader::new(&bundle.schema);
+    let mut state = EngineState::default();
+    let mut now = DEFAULT_START;
+    let mut profile: Option<String> = None;
+    let mut trace: Vec<TraceRecord> = Vec::new();
+    let feed = |state: &mut EngineState, line: Json, trace: &mut Vec<TraceRecord>| {
+        let (inputs, problems) = reader.read_log(&line.to_string());
+        if let Some(p) = problems.first() {
+            return Err(format!(
+                "the simulator could not read this input: {}",
+                p.message
+            ));
+        }
+        for (_, input) in inputs {
+            trace.extend(engine.handle(state, input).trace);
+        }
+        Ok(())
+    };
+    for stmt in body {
+        match &stmt.kind {
+            TestStmtKind::Start { date, time } => {
+                if !trace.is_empty() {
+                    return Err("`start` must come before any input".into());
+                }
+                now = instant(date, time.as_ref())?;
+            }
+            TestStmtKind::Profile { id, traits } => {
+                let traits = match traits {
+                    Some(e) => json_of(e)?,
+                    None => Json::Object(Map::new()),
+                };
+                profile = Some(id.value.clone());
+                feed(
+                    &mut state,
+                    json!({"type": "identify", "userId": id.value, "traits": traits, "timestamp": now}),
+                    &mut trace,
+                )?;
+            }
+            TestStmtKind::Event { name, properties } => {
+                let Some(p) = &profile else {
+                    return Err(format!(
+                        "event \"{}\" before any `profile`: say whose event it is",
+                        name.value
+                    ));
+                };
+                let props = match properties {
+                    Some(e) => json_of(e)?,
+                    None => Json::Object(Map::new()),
+                };
+                feed(
+                    &mut state,
+                    json!({"type": "track", "userId": p, "event": name.value, "properties": props, "timestamp": now}),
+                    &mut trace,
+                )?;
+            }
+            TestStmtKind::Wait { duration } => {
+                let Expr {
+                    kind: ExprKind::Lit(Lit::Duration(secs)),
+                    ..
+                } = duration
+                else {
+                    return Err("`wait` takes a duration such as `30m` or `3d`".into());
+                };
+                now += secs * 1000;
+                // Timer by timer, so each fires at its own due time.
+                while let Some(next) = Engine::next_due(&state).filter(|t| *t <= now) {
+                    trace.extend(engine.advance(&mut state, next).trace);
+                }
+                trace.extend(engine.advance(&mut state, now).trace);
+            }
+            TestStmtKind::Expect { negated, what } => {
+                let Some(p) = &profile else {
+                    return Err("`expect` before any `profile`".into());
+                };
+                let mine: Vec<&TraceRecord> = trace.iter().filter(|r| &r.profile == p).collect();
+                expect(&mine, *negated, what)?;
+            }
+            TestStmtKind::Error => return Err("a statement did not parse".into()),
+        }
+    }
+    Ok(())
+}
+
+/// Which trace records a failure message shows.
+type Related<'t> = Box<dyn Fn(&TraceRecord) -> bool + 't>;
+
+fn expect(trace: &[&TraceRecord], negated: bool, what: &Expectation) -> Result<(), String> {
+    let (found, subject, about): (bool, String, Related<'_>) = match what {
+        Expectation::Sent {
+            channel,
+            template,
+            variant,
+            at,
+        } => {
+            let at = match at {
+                Some((d, t)) => Some(instant(d, t.as_ref())?),
+                None => None,
+            };
+            let found = trace.iter().any(|r| match &r.decision {
+                Decision::Sent {
+                    template: t,
+                    channel: c,
+                    ..
+                } => {
+                    *t == template.name
+                        && channel_is(c, &channel.name)
+                        && at.is_none_or(|a| a == r.at)
+                        && variant.as_ref().is_none_or(|v| {
+                            trace.iter().any(|s| {
+                                s.journey == r.journey
+                                    && matches!(&s.decision, Decision::SplitAssigned { variant: x, .. } if *x == v.name)
+                            })
+                        })
+                }
+                _ => false,
+            });
+            let mut s = format!("sent {} {}", channel.name, template.name);
+            if let Some(v) = variant {
+                s += &format!(" variant {}", v.name);
+            }
+            if let Some(a) = at {
+                s += &format!(" at {}", show_time(a));
+            }
+            let t = template.name.clone();
+            (found, s, Box::new(move |r| touches_template(r, &t, trace)))
+        }
+        Expectation::Suppressed {
+            channel,
+            template,
+            because,
+        } => {
+            let found = trace.iter().any(|r| match &r.decision {
+                Decision::Suppressed {
+                    template: t,
+                    channel: c,
+                    reason,
+                } => {
+                    *t == template.name
+                        && channel_is(c, &channel.name)
+                        && because
+                            .as_ref()
+                            .is_none_or(|b| suppression_name(reason) == b.name)
+                }
+                _ => false,
+            });
+            let mut s = format!("suppressed {} {}", channel.name, template.name);
+            if let Some(b) = because {
+                s += &format!(" because {}", b.name);
+            }
+            let t = template.name.clone();
+            (found, s, Box::new(move |r| touches_template(r, &t, trace)))
+        }
+        Expectation::Deferred {
+            channel,
+            template,
+            because,
+            until,
+        } => {
+            let until = match until {
+                Some((d, t)) => Some(instant(d, t.as_ref())?),
+                None => None,
+            };
+            let found = trace.iter().any(|r| match &r.decision {
+                Decision::Deferred {
+                    template: t,
+                    channel: c,
+                    until: u,
+                    reason,
+                } => {
+                    *t == template.name
+                        && channel_is(c, &channel.name)
+                        && until.is_none_or(|x| x == *u)
+                        && because
+                            .as_ref()
+                            .is_none_or(|b| deferral_name(reason) == b.name)
+                }
+                _ => false,
+            });
+            let mut s = format!("deferred {} {}", channel.name, template.name);
+            if let Some(b) = because {
+                s += &format!(" because {}", b.name);
+            }
+            if let Some(u) = until {
+                s += &format!(" until {}", show_time(u));
+            }
+            let t = template.name.clone();
+            (found, s, Box::new(move |r| touches_template(r, &t, trace)))
+        }
+        Expectation::Entered { flow } => {
+            let f = flow.name.clone();
+            let found = trace.iter().any(|r| {
+                r.flow.as_deref() == Some(&f) && matches!(r.decision, Decision::Entered { .. })
+            });
+            (
+                found,
+                format!("entered {f}"),
+                Box::new(move |r| r.flow.as_deref() == Some(&f)),
+            )
+        }
+        Expectation::Exited { flow } => {
+            let f = flow.name.clone();
+            let found = trace.iter().any(|r| {
+                r.flow.as_deref() == Some(&f) && matches!(r.decision, Decision::Exited { .. })
+            });
+            (
+                found,
+                format!("exited {f}"),
+                Box::new(move |r| r.flow.as_deref() == Some(&f)),
+            )
+        }
+    };
+    if found != negated {
+        return Ok(());
+    }
+    let mut msg = format!(
+        "expected {}{subject}, but {}",
+        if negated { "not " } else { "" },
+        if negated {
+            "it happened"
+        } else {
+            "it did not happen"
+        }
+    );
+    let related: Vec<String> = trace
+        .iter()
+        .filter(|r| about(r))
+        .map(|r| format!("  {}  {}", show_time(r.at), show_decision(r)))
+        .collect();
+    if related.is_empty() {
+        msg += "\nthe trace has nothing about it for this profile";
+    } else {
+        msg += "\nthe trace for it shows:\n";
+        msg += &related.join("\n");
+    }
+    Err(msg)
+}
+
+/// A record naming the template, or a split in a journey that sent it.
+fn touches_template(r: &TraceRecord, template: &str, trace: &[&TraceRecord]) -> bool {
+    let names = |d: &Decision| match d {
+        Decision::Sent { template: t, .. }
+        | Decision::Suppressed { template: t, .. }
+        | Decision::Deferred { template: t, .. }
+        | Decision::RenderFailed { template: t, .. } => t == template,
+        _ => false,
+    };
+    names(&r.decision)
+        || (matches!(r.decision, Decision::SplitAssigned { .. })
+            && trace
+                .iter()
+                .any(|s| s.journey == r.journey && names(&s.decision)))
+}
+
+fn show_decision(r: &TraceRecord) -> String {
+    let flow = r.flow.as_deref().unwrap_or("-");
+    let what = match &r.decision {
+        Decision::Sent {
+            template, channel, ..
+        } => format!("sent {} {template}", channel_name(channel)),
+        Decision::Suppressed {
+            template,
+            channel,
+            reason,
+        } => format!(
+            "suppressed {} {template} because {}",
+            channel_name(channel),
+            suppression_name(reason)
+        ),
+        Decision::Deferred {
+            template,
+            channel,
+            until,
+            reason,
+        } => format!(
+            "deferred {} {template} because {} until {}",
+            channel_name(channel),
+            deferral_name(reason),
+            show_time(*until)
+        ),
+        Decision::SplitAssigned { split, variant } => format!("split {split} → {variant}"),
+        other => format!("{other:?}"),
+    };
+    format!("[{flow}] {what}")
+}
+
+fn channel_name(c: &nudge_bytecode::op::Channel) -> String {
+    format!("{c:?}").to_lowercase()
+}
+
+fn channel_is(c: &nudge_bytecode::op::Channel, name: &str) -> bool {
+    channel_name(c) == name
+}
+
+fn suppression_name(s: &Suppression) -> &'static str {
+    match s {
+        Suppression::Holdout => "holdout",
+        Suppression::FrequencyCap { .. } => "frequency_cap",
+        Suppression::NoAddress => "no_address",
+        Suppression::NoConsent => "no_consent",
+        Suppression::Unsubscribed => "unsubscribed",
+        Suppression::HardBounce => "hard_bounce",
+        Suppression::Complaint => "complaint",
+    }
+}
+
+fn deferral_name(d: &Deferral) -> &'static str {
+    match d {
+        Deferral::QuietHours => "quiet_hours",
+        Deferral::FrequencyCap { .. } => "frequency_cap",
+    }
+}
+
+/// A date literal and optional time of day, as UTC unix milliseconds.
+fn instant(date: &Expr, time: Option<&nudge_compiler::ast::TimeOfDay>) -> Result<i64, String> {
+    let ExprKind::Lit(Lit::Date { year, month, day }) = &date.kind else {
+        return Err("expected a date such as `2026-03-02`".into());
+    };
+    let days = days_from_civil(i64::from(*year), i64::from(*month), i64::from(*day));
+    let (h, m) = time.map_or((0, 0), |t| (i64::from(t.hour), i64::from(t.minute)));
+    Ok(((days * 24 + h) * 60 + m) * 60_000)
+}
+
+/// Days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `2026-03-09 13:00 UTC`.
+fn show_time(ms: i64) -> String {
+    let mins = ms.div_euclid(60_000);
+    let days = mins.div_euclid(1440);
+    let (h, m) = (mins.rem_euclid(1440) / 60, mins.rem_euclid(60));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02} UTC")
+}
+
+fn num<T: ToString>(d: &T) -> Json {
+    d.to_string()
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(Json::Null, Json::Number)
+}
+
+/// A literal value as the JSON a Segment call would carry.
+fn json_of(e: &Expr) -> Result<Json, String> {
+    Ok(match &e.kind {
+        ExprKind::Lit(l) => match l {
+            Lit::Bool(b) => json!(b),
+            Lit::Int(i) => json!(i),
+            Lit::Decimal(d) | Lit::Percent(d) => num(d),
+            Lit::Money { amount, currency } => json!({"amount": num(amount), "currency": currency}),
+            Lit::Duration(s) => json!(s),
+            Lit::Time { hour, minute } => json!(format!("{hour:02}:{minute:02}")),
+            Lit::Date { year, month, day } => json!(format!("{year:04}-{month:02}-{day:02}")),
+            Lit::None => Json::Null,
+        },
+        ExprKind::Str(text) => {
+            let mut s = String::new();
+            for n in &text.nodes {
+                match n {
+                    TextNode::Literal(t, _) => s.push_str(t),
+                    _ => return Err("test values are literals: no `{{ }}` in strings".into()),
+                }
+            }
+            Json::String(s)
+        }
+        ExprKind::List(items) => Json::Array(items.iter().map(json_of).collect::<Result<_, _>>()?),
+        ExprKind::Record(fields) => {
+            let mut m = Map::new();
+            for f in fields {
+                m.insert(f.name.value.clone(), json_of(&f.value)?);
+            }
+            Json::Object(m)
+        }
+        ExprKind::Paren(inner) => json_of(inner)?,
+        _ => {
+            return Err(
+                "test values are literals (strings, numbers, money, bools, dates, lists, records)"
+                    .into(),
+            );
+        }
+    })
+}

@@ -1,0 +1,52 @@
+//! `nudge test` as a user runs it: the example shop's tests pass, and a
+//! deliberately failing test (`tests/testrun/failing`) exits 1 saying what
+//! was expected and what the trace shows.
+
+// A failing test reports by panicking.
+#![allow(clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn nudge(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nudge"))
+        .args(args)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run nudge: {e}"))
+}
+
+#[test]
+fn example_shop_tests_pass() {
+    let out = nudge(&["test", "examples/shop"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "nudge test examples/shop:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("test result: ok."), "{stdout}");
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+}
+
+#[test]
+fn a_failing_test_exits_1_and_explains() {
+    let out = nudge(&["test", "tests/testrun/failing"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    for want in [
+        "test the welcome email is sent ... ok",
+        "test no welcome email (wrong on purpose) ... FAILED",
+        "--> tests/testrun/failing/flows/welcome_test.flow:10",
+        "expected not sent email welcome, but it happened",
+        "2026-01-01 00:00 UTC  [welcome] sent email welcome",
+        "test result: FAILED. 1 passed; 1 failed",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?} in:\n{stdout}");
+    }
+}
