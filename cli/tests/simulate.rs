@@ -113,3 +113,37 @@ fn the_example_shop_simulates_cleanly_with_small_journeys() {
         assert!(n.as_u64().is_some_and(|n| n < 512), "{flow}: {n} bytes");
     }
 }
+
+#[test]
+fn an_order_without_its_order_id_is_reported_and_skipped() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let log = dir.join("missing-order-id.jsonl");
+    let lines = [
+        r#"{"type":"identify","userId":"u1","timestamp":"2026-03-01T09:00:00Z","traits":{"email":"u1@example.com","email_consent":true}}"#,
+        r#"{"type":"track","userId":"u1","timestamp":"2026-03-01T09:05:00Z","event":"Order Completed","properties":{"revenue":42,"currency":"USD"}}"#,
+        r#"{"type":"track","userId":"u1","timestamp":"2026-03-01T09:06:00Z","event":"Order Completed","properties":{"order_id":"1001","revenue":"forty-two"}}"#,
+    ];
+    if let Err(e) = std::fs::write(&log, lines.join("\n")) {
+        panic!("{}: {e}", log.display());
+    }
+    let o = nudge(&[
+        "simulate",
+        "examples/shop",
+        "--events",
+        &log.to_string_lossy(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "skipped lines exit 1");
+    let out = stdout(&o);
+    let problems: String = out
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!(problems, @r#"
+    Input problems:
+      line 2: error (line skipped): `Order Completed` without its required field `order_id` (declared `string`), found nothing
+      line 3: error (line skipped): `Order Completed.revenue`: expected an amount of money (declared `money?`), found "forty-two"
+    "#);
+    // Only the identify reached the engine.
+    assert!(out.contains("\n1 inputs, clock at"), "{out}");
+}
