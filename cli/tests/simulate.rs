@@ -147,3 +147,47 @@ fn an_order_without_its_order_id_is_reported_and_skipped() {
     // Only the identify reached the engine.
     assert!(out.contains("\n1 inputs, clock at"), "{out}");
 }
+
+/// The human report runs the engine without messages (only the excerpt of
+/// each send is rendered) and keeps a compact story instead of the trace:
+/// it must tell exactly what the full run tells.
+#[test]
+fn a_run_without_messages_tells_the_same_story() {
+    use nudge_runtime::sim::{Keep, simulate_keeping};
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    for (project, events, until) in [
+        (
+            "examples/shop",
+            "examples/shop/events.jsonl",
+            "2027-06-01T00:00:00Z",
+        ),
+        (
+            "tests/simulate/tiny",
+            "tests/simulate/tiny/events.jsonl",
+            "2026-03-12T00:00:00Z",
+        ),
+    ] {
+        let out = dir.join(format!("{}.nbc", project.replace('/', "-")));
+        let o = nudge(&["build", project, "-o", &out.to_string_lossy()]);
+        assert_eq!(o.status.code(), Some(0), "{project}");
+        let bytes = std::fs::read(&out).unwrap_or_default();
+        let bundle =
+            nudge_bytecode::Bundle::decode(&bytes).unwrap_or_else(|e| panic!("{project}: {e}"));
+        let log = std::fs::read_to_string(root().join(events)).unwrap_or_default();
+        let until = nudge_runtime::sim::ingest::timestamp_text(until);
+        let full = simulate_keeping(&bundle, &log, until, Keep::Everything);
+        let lean = simulate_keeping(&bundle, &log, until, Keep::TraceOnly);
+        assert!(full.trace.len() > 10 && lean.trace.is_empty() && lean.effects.is_empty());
+        assert_eq!(full.story, lean.story, "{project}");
+        assert_eq!(full.funnel, lean.funnel, "{project}");
+        assert_eq!(
+            full.funnel,
+            nudge_runtime::sim::report::funnel(&bundle, &full.trace)
+        );
+        assert_eq!(full.journey_bytes, lean.journey_bytes, "{project}");
+        assert_eq!(
+            (full.problems, full.inputs, full.clock, full.waiting),
+            (lean.problems, lean.inputs, lean.clock, lean.waiting)
+        );
+    }
+}

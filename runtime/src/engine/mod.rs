@@ -127,6 +127,9 @@ pub struct Engine<'b> {
     segment_order: Vec<u16>,
     /// Aggregates any segment reads (their window expiry re-evaluates).
     segment_aggregates: Vec<u16>,
+    /// Whether sends produce `OutEffect::Send` with the rendered message;
+    /// without, only the trace's excerpt is rendered (`trace_only`).
+    messages: bool,
 }
 
 impl<'b> Engine<'b> {
@@ -187,7 +190,17 @@ impl<'b> Engine<'b> {
             leaving,
             segment_order: segments::dependency_order(bundle),
             segment_aggregates,
+            messages: true,
         }
+    }
+
+    /// This engine, making no `OutEffect::Send`: a send renders only the
+    /// part its trace record shows (every decision, and every trace record,
+    /// is as with messages). For a shell that reads only the trace, such as
+    /// the human report of `nudge simulate`.
+    pub fn trace_only(mut self) -> Engine<'b> {
+        self.messages = false;
+        self
     }
 
     pub fn bundle(&self) -> &'b Bundle {

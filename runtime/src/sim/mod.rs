@@ -164,7 +164,10 @@ impl<'b> Run<'b> {
     fn new(bundle: &'b Bundle, keep: Keep) -> Run<'b> {
         Run {
             bundle,
-            engine: Engine::new(bundle),
+            engine: match keep {
+                Keep::Everything => Engine::new(bundle),
+                Keep::TraceOnly => Engine::new(bundle).trace_only(),
+            },
             state: EngineState::default(),
             keep,
             count: 0,
@@ -267,13 +270,24 @@ impl<'b> Run<'b> {
     }
 }
 
-/// Records the encoded size of the journeys of the profiles a step touched
-/// (as they park), keeping the largest per flow index.
+/// Records the encoded size of the journeys a step parked (a wait, a
+/// `wait for`, a deferred send: each is traced), keeping the largest per
+/// flow index. A parked journey does not change until it runs again, and
+/// it parks again only with a new trace record, so this sees every
+/// suspended state once.
 fn measure(state: &EngineState, trace: &[TraceRecord], sizes: &mut [usize]) {
-    let mut touched: Vec<&str> = trace.iter().map(|r| r.profile.as_str()).collect();
-    touched.dedup();
-    for p in touched.iter().filter_map(|p| state.profiles.get(*p)) {
-        for j in &p.journeys {
+    for r in trace {
+        if !matches!(
+            r.decision,
+            Decision::Waiting { .. } | Decision::WaitingFor { .. } | Decision::Deferred { .. }
+        ) {
+            continue;
+        }
+        let Some(id) = r.journey else { continue };
+        let Some(p) = state.profiles.get(r.profile.as_str()) else {
+            continue;
+        };
+        for j in p.journeys.iter().filter(|j| j.id == id) {
             let n = j.vm.encoded_len().unwrap_or(0);
             if let Some(slot) = sizes.get_mut(usize::from(j.flow)) {
                 *slot = n.max(*slot);
