@@ -2,6 +2,8 @@
 //! project itself are inputs; everything derived from them is a tracked
 //! query, so an edit re-runs only the queries that read the edited input.
 //! `nudge check` and the language server use only this module.
+//! Per-file checking: `type_check` (flows, segments, templates, policies)
+//! and `test_check` (`test` blocks).
 //!
 //! The database does no I/O: a loader (the CLI's `project` module) reads the
 //! disk and hands over [`SourceContents`], including the cases where a file
@@ -302,6 +304,39 @@ pub fn type_check<'db>(db: &'db dyn Db, key: ProjectFile<'db>) -> Vec<Diagnostic
     types::check_file_with_template_files(&index(db, project).0, file.id(db), ast, &lookup)
 }
 
+/// What the project's flows send and their split variants, for checking
+/// tests. A summary: an edit that changes neither leaves it equal, so the
+/// tests are not checked again.
+#[salsa::tracked(returns(ref))]
+pub fn flow_facts(db: &dyn Db, project: Project) -> types::FlowFacts {
+    let parsed: Vec<(FileId, &File)> = project
+        .files(db)
+        .iter()
+        .map(|&f| (f.id(db), &parse(db, f).file))
+        .collect();
+    types::FlowFacts::collect(&parsed)
+}
+
+/// Errors in the `test "..." { }` blocks of one file (E04xx and the name
+/// and type codes). A file without tests reads nothing but its own tree,
+/// so editing flows never re-runs it.
+#[salsa::tracked(returns(ref))]
+pub fn test_check<'db>(db: &'db dyn Db, key: ProjectFile<'db>) -> Vec<Diagnostic> {
+    let project = *key.project(db);
+    let file = *key.file(db);
+    let ast = &parse(db, file).file;
+    if !ast.items.iter().any(|i| matches!(i, Item::Test(_))) {
+        return Vec::new();
+    }
+    types::check_tests(
+        &index(db, project).0,
+        flow_facts(db, project),
+        &policy(db, project).0,
+        file.id(db),
+        ast,
+    )
+}
+
 /// Parsed template files by the path as written.
 fn template_texts(db: &dyn Db, project: Project) -> BTreeMap<String, Text> {
     project
@@ -379,11 +414,9 @@ pub fn diagnostics(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
     all.extend(index(db, project).1.iter().cloned());
     for &file in project.files(db) {
         if !is_stdlib(file.id(db)) {
-            all.extend(
-                type_check(db, ProjectFile::new(db, project, file))
-                    .iter()
-                    .cloned(),
-            );
+            let key = ProjectFile::new(db, project, file);
+            all.extend(type_check(db, key).iter().cloned());
+            all.extend(test_check(db, key).iter().cloned());
         }
     }
     all.extend(project_rules(db, project).iter().cloned());
