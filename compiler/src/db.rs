@@ -546,6 +546,53 @@ mod tests {
     }
 
     #[test]
+    fn tests_are_checked_again_only_when_what_they_name_changes() {
+        let (mut db, log) = counting_db();
+        let first = first_project_file_id().0;
+        let flow = |wait: &str, template: &str| {
+            text(&format!(
+                "template email hi() {{\n  subject \"Hi\"\n  text \"Hi\"\n}}\n\
+                 template email bye() {{\n  subject \"Bye\"\n  text \"Bye\"\n}}\n\
+                 flow a {{\n  category transactional\n  when \"Signed Up\"\n  wait {wait}\n  send email {template}()\n}}\n"
+            ))
+        };
+        let a = SourceFile::new(&db, "a.flow".into(), FileId(first), flow("1h", "hi"));
+        let t = SourceFile::new(
+            &db,
+            "t.flow".into(),
+            FileId(first + 1),
+            text(
+                "test \"hi\" {\n  profile \"u1\" { email: \"a@b.co\" }\n  event \"Signed Up\" {}\n  wait 2h\n  expect sent email hi\n}\n",
+            ),
+        );
+        let mut files = db.stdlib_files();
+        files.extend([a, t]);
+        let project = Project::new(&db, files, None, Vec::new());
+        assert_eq!(diagnostics(&db, project), &Vec::<Diagnostic>::new());
+        let counts = executed(&log);
+        assert_eq!(count(&counts, "test_check"), 2, "{counts:?}");
+
+        // The flow waits longer but sends the same: only the edited file's
+        // (empty) test check runs again, not t's (the flow facts came out
+        // equal).
+        a.set_contents(&mut db).to(flow("2h", "hi"));
+        assert!(diagnostics(&db, project).is_empty());
+        let counts = executed(&log);
+        assert_eq!(count(&counts, "flow_facts"), 1, "{counts:?}");
+        assert_eq!(count(&counts, "test_check"), 1, "{counts:?}");
+
+        // The flow sends another template: t is checked again, and its
+        // expectation can never pass.
+        a.set_contents(&mut db).to(flow("2h", "bye"));
+        let all = diagnostics(&db, project);
+        let counts = executed(&log);
+        assert_eq!(count(&counts, "test_check"), 2, "{counts:?}");
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert_eq!(all[0].code, Code::ExpectationNeverPasses);
+        assert_eq!(all[0].primary.file, FileId(first + 1));
+    }
+
+    #[test]
     fn template_files_are_inputs_and_missing_ones_are_reported() {
         let mut db = Database::default();
         let first = first_project_file_id().0;

@@ -41,8 +41,8 @@ use super::expr::strip;
 use super::flow::{unknown_template, with_article};
 use super::ty::Ty;
 use crate::ast::{
-    Channel, Expectation, Expr, ExprKind, FieldInit, File, Ident, Item, Lit, StepKind, TestDecl,
-    TestStmtKind, TextNode, TimeOfDay, UnaryOp,
+    Channel, Expectation, Expr, ExprKind, File, Ident, Item, Lit, StepKind, TestDecl, TestStmtKind,
+    TextNode, TimeOfDay, UnaryOp,
 };
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::policy::{Policy, WhenCapped};
@@ -691,7 +691,7 @@ impl TestCheck<'_, '_> {
                     self.file(),
                     span,
                     format!(
-                        "{} is before the test starts ({}), so this expectation can never pass",
+                        "this send is expected at {}, before the test starts ({})",
                         show_instant(at),
                         show_instant(self.start)
                     ),
@@ -708,7 +708,7 @@ impl TestCheck<'_, '_> {
                     self.file(),
                     span,
                     format!(
-                        "{} is after the test's clock here ({}), so this expectation can never pass",
+                        "this send is expected at {}, but the test's clock is only at {} here",
                         show_instant(at),
                         show_instant(clock)
                     ),
@@ -744,6 +744,28 @@ impl TestCheck<'_, '_> {
     }
 }
 
+/// The help for text that reads as a value of the expected type (`"120"`
+/// for money): the literal to write instead.
+fn unquote_help(s: &str, expected: &Ty) -> Option<String> {
+    let s = s.trim();
+    let number = s.parse::<rust_decimal::Decimal>().is_ok();
+    match expected {
+        Ty::Money(c) if number => Some(format!(
+            "write money with its currency, without quotes: `{s} {}`",
+            c.as_deref().unwrap_or("USD")
+        )),
+        Ty::Int | Ty::Decimal if number => Some(format!("write the number without quotes: `{s}`")),
+        Ty::Percent if number => Some(format!("write a percentage without quotes: `{s}%`")),
+        Ty::Bool if s == "true" || s == "false" => {
+            Some(format!("write the bool without quotes: `{s}`"))
+        }
+        Ty::Date if s.len() == 10 && s.parse::<jiff::civil::Date>().is_ok() => {
+            Some(format!("write the date without quotes: `{s}`"))
+        }
+        _ => None,
+    }
+}
+
 impl Checker<'_> {
     /// A test value where a value of type `expected` is read: a literal
     /// (else E0201) that fits the type the way the simulator's ingestion
@@ -769,6 +791,21 @@ impl Checker<'_> {
             (ExprKind::Str(text), Ty::Timestamp | Ty::Timezone | Ty::Currency) => {
                 let s = text.as_plain().unwrap_or_default();
                 self.text_value(e.span, &s, present, what)
+            }
+            (ExprKind::Str(text), _)
+                if let Some(help) = unquote_help(&text.as_plain().unwrap_or_default(), present) =>
+            {
+                self.report(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        self.file,
+                        e.span,
+                        format!("{what} should be `{expected}`, found `string`"),
+                    )
+                    .with_label("this is `string`")
+                    .with_help(help),
+                );
+                false
             }
             (ExprKind::Lit(Lit::Date { .. }), Ty::Timestamp) => {
                 self.report(
@@ -836,12 +873,18 @@ impl Checker<'_> {
             ExprKind::Paren(inner) => return self.literal(inner),
             // Every part is looked at, so each non-literal is reported.
             ExprKind::List(items) => {
-                return items.iter().fold(true, |ok, i| self.literal(i) && ok);
+                let mut ok = true;
+                for item in items {
+                    ok &= self.literal(item);
+                }
+                return ok;
             }
             ExprKind::Record(fields) => {
-                return fields
-                    .iter()
-                    .fold(true, |ok, f: &FieldInit| self.literal(&f.value) && ok);
+                let mut ok = true;
+                for f in fields {
+                    ok &= self.literal(&f.value);
+                }
+                return ok;
             }
             ExprKind::Str(text) => {
                 let hole = text.nodes.iter().find_map(|n| match n {
