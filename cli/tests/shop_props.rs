@@ -14,7 +14,7 @@ use nudge_bytecode::Bundle;
 use nudge_bytecode::Value;
 use nudge_bytecode::op::Channel;
 use nudge_runtime::engine::state::EngineState;
-use nudge_runtime::engine::trace::{Decision, OutEffect, Outputs};
+use nudge_runtime::engine::trace::{Decision, OutEffect, Outputs, Suppression};
 use nudge_runtime::engine::{Engine, Input};
 use nudge_runtime::sim::ingest::Reader;
 use proptest::prelude::*;
@@ -157,7 +157,8 @@ proptest! {
 }
 
 /// The generated streams are real input: the whole log re-addressed to two
-/// profiles reads without errors and sends messages.
+/// profiles reads without errors, sends messages, and runs into the caps
+/// (so (c) is not checked vacuously).
 #[test]
 fn the_stream_builder_is_not_vacuous() {
     let (bundle, lines) = shop();
@@ -171,5 +172,19 @@ fn the_stream_builder_is_not_vacuous() {
         .flat_map(|o| &o.effects)
         .filter(|e| matches!(e, OutEffect::Send(_)))
         .count();
-    assert!(sent > 10, "{sent}");
+    assert!(sent > 5, "{sent}");
+    let capped = outs
+        .iter()
+        .flat_map(|o| &o.trace)
+        .filter(|r| {
+            matches!(
+                r.decision,
+                Decision::Suppressed {
+                    reason: Suppression::FrequencyCap { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(capped > 0, "no send ran into a cap");
 }

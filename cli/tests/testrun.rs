@@ -1,5 +1,6 @@
-//! `nudge test` as a user runs it: the example shop's tests pass, and a
-//! deliberately failing test (`tests/testrun/failing`) exits 1 saying what
+//! `nudge test` as a user runs it: the example shop's tests pass (it skips
+//! capped sends), `tests/testrun/capped_defer` passes (it defers them), and
+//! a deliberately failing test (`tests/testrun/failing`) exits 1 saying what
 //! was expected and what the trace shows.
 
 // A failing test reports by panicking.
@@ -32,6 +33,14 @@ fn example_shop_tests_pass() {
     );
     assert!(stdout.contains("test result: ok."), "{stdout}");
     assert!(!stdout.contains("FAILED"), "{stdout}");
+}
+
+#[test]
+fn a_project_that_defers_capped_sends_passes() {
+    let out = nudge(&["test", "tests/testrun/capped_defer"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("test result: ok. 1 passed"), "{stdout}");
 }
 
 #[test]

@@ -234,7 +234,12 @@ pub fn parse_template(db: &dyn Db, file: SourceFile) -> (Text, Vec<Diagnostic>) 
 pub fn template_references(db: &dyn Db, project: Project) -> Vec<String> {
     let mut paths: Vec<String> = Vec::new();
     for &file in project.files(db) {
-        for_each_template_file(&parse(db, file).file, |path| paths.push(path.value.clone()));
+        for_each_template_file(&parse(db, file).file, |path| {
+            // A path that leaves the project is E0010 and never read.
+            if is_inside_project(&path.value) {
+                paths.push(path.value.clone());
+            }
+        });
     }
     paths.sort();
     paths.dedup();
@@ -374,7 +379,9 @@ pub fn project_rules(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
             &decls, policy, manifest, id, ast, &lookup,
         ));
         for_each_template_file(ast, |path| {
-            if !loaded.contains(path.value.as_str()) {
+            if !is_inside_project(&path.value) {
+                out.push(template_path_outside_project(id, path));
+            } else if !loaded.contains(path.value.as_str()) {
                 out.push(missing_template_file(id, path));
             }
         });
@@ -391,6 +398,35 @@ fn missing_template_file(file: FileId, path: &Name) -> Diagnostic {
     )
     .with_label("no such file")
     .with_help("paths are relative to the project folder (the one holding nudge.toml), or to the .flow file's folder when checking a lone file")
+}
+
+fn template_path_outside_project(file: FileId, path: &Name) -> Diagnostic {
+    Diagnostic::new(
+        Code::TemplatePathOutsideProject,
+        file,
+        path.span,
+        format!(
+            "template file `{}` is outside the project folder",
+            path.value
+        ),
+    )
+    .with_label(if path.value.split(['/', '\\']).any(|part| part == "..") {
+        "`..` climbs out of the project folder"
+    } else {
+        "an absolute path"
+    })
+    .with_help("move the file into the project and name it relative to the project folder, e.g. \"templates/welcome.html\"")
+}
+
+/// True when a template path names a file inside the project folder: relative,
+/// with no `..` component. A build must depend only on the project's own
+/// files (the bundle is hashed and deployed from them), and a checked-out
+/// project must not make the checker read arbitrary files on the machine.
+pub fn is_inside_project(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let drive = bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':';
+    let absolute = path.starts_with('/') || path.starts_with('\\') || drive;
+    !absolute && path.split(['/', '\\']).all(|part| part != "..")
 }
 
 /// True for the stdlib's own files.
@@ -466,6 +502,31 @@ mod tests {
     use super::*;
     use salsa::Setter;
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn template_paths_must_stay_inside_the_project() {
+        for inside in [
+            "templates/a.html",
+            "a.html",
+            "./a.html",
+            "a..b.html",
+            "t/..x/a.html",
+        ] {
+            assert!(is_inside_project(inside), "{inside}");
+        }
+        for outside in [
+            "/etc/passwd",
+            "../a.html",
+            "templates/../../a.html",
+            "t/..",
+            "C:/x.html",
+            "c:x.html",
+            "\\\\server\\share\\a.html",
+            "templates\\..\\..\\a.html",
+        ] {
+            assert!(!is_inside_project(outside), "{outside}");
+        }
+    }
 
     /// Names of the queries that executed, in order.
     fn counting_db() -> (Database, Arc<Mutex<Vec<String>>>) {

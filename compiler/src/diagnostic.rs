@@ -65,6 +65,7 @@ codes! {
     MissingTemplateFile = "E0007", Error, "template file not found";
     InvalidManifest = "E0008", Error, "invalid nudge.toml";
     UnbalancedTemplateTag = "E0009", Error, "unbalanced template tag";
+    TemplatePathOutsideProject = "E0010", Error, "template file path leaves the project";
     // Names
     UnknownEvent = "E0101", Error, "unknown event";
     UnknownField = "E0102", Error, "unknown field";

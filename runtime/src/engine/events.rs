@@ -10,7 +10,8 @@
 //! 4. goals: conversions are attributed before `exit when` removes the
 //!    journey (the goal and the exit are often the same order event);
 //! 5. `exit when`: matching journeys leave at once, whatever they wait for;
-//! 6. `wait for`: matching journeys resume;
+//! 6. `wait for`: matching journeys resume; journeys held at a deferred
+//!    send remember the event for the `wait for` they reach next;
 //! 7. event triggers start journeys (higher priority first);
 //! 8. traits or history changed: date triggers and segments are
 //!    re-evaluated, entering/leaving triggers start journeys.
@@ -18,7 +19,7 @@
 //! Events a journey emits (`track`) queue behind the current work and take
 //! the same path, at most `MAX_CASCADE` per input.
 
-use super::state::{DEDUPE_WINDOW, Wait};
+use super::state::{DEDUPE_WINDOW, Heard, MAX_HEARD, Wait};
 use super::timers::{TimerKey, TimerKind};
 use super::trace::{Decision, ResumedBy};
 use super::{Cx, DeliveryOutcome, MAX_CASCADE};
@@ -328,6 +329,7 @@ impl Cx<'_, '_> {
     }
 
     fn wait_fors(&mut self, name: &str, event: &Value) {
+        self.remember_while_held(name, event);
         let waiting: Vec<u64> = self
             .p
             .journeys
@@ -364,6 +366,31 @@ impl Cx<'_, '_> {
                     .vm
                     .resume(&mut j.vm, Resume::EventArrived(event.clone()), &self.env());
             self.drive(j, step);
+        }
+    }
+
+    /// A journey held at a deferred send (quiet hours, a cap) is still
+    /// listening: an event its flow's `wait for` awaits is remembered, and
+    /// the `wait for` it reaches next may take it (`Cx::heard_for`).
+    fn remember_while_held(&mut self, name: &str, event: &Value) {
+        let now = self.now;
+        for j in &mut self.p.journeys {
+            let awaited = self
+                .eng
+                .awaited
+                .get(usize::from(j.flow))
+                .is_some_and(|names| names.contains(&name));
+            if !awaited || !matches!(j.wait, Wait::DeferredSend { .. }) {
+                continue;
+            }
+            if j.heard.len() >= MAX_HEARD {
+                j.heard.remove(0);
+            }
+            j.heard.push(Heard {
+                at: now,
+                event: name.to_string(),
+                properties: event.clone(),
+            });
         }
     }
 

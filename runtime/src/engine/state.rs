@@ -81,6 +81,22 @@ pub struct Journey {
     pub entered_at: i64,
     pub holdout: bool,
     pub wait: Wait,
+    /// Events heard while the journey was held at a deferred send, kept for
+    /// the `wait for` it reaches next (at most `MAX_HEARD`, oldest dropped;
+    /// only names some `wait for` of the flow awaits). Empty otherwise.
+    pub heard: Vec<Heard>,
+}
+
+/// How many events a held journey remembers for its next `wait for`.
+pub const MAX_HEARD: usize = 4;
+
+/// An event that arrived while a journey was held at a deferred send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heard {
+    /// The engine's clock when it arrived.
+    pub at: i64,
+    pub event: String,
+    pub properties: Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

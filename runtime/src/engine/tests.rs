@@ -697,7 +697,7 @@ fn frequency_cap_suppresses_the_third_email_of_the_week_and_says_so() {
         template: "offer".into(),
         channel: Channel::Email,
         reason: Suppression::FrequencyCap {
-            cap: "email 2 per 7d".into()
+            cap: "email 2 per 7d: 2 already sent in the last 7d".into()
         }
     }));
 }
@@ -747,7 +747,7 @@ fn higher_priority_flow_wins_a_contested_cap() {
         template: "welcome".into(),
         channel: Channel::Email,
         reason: Suppression::FrequencyCap {
-            cap: "email 1 per 1d".into()
+            cap: "email 1 per 1d: 1 already sent in the last 1d".into()
         }
     }));
 }
@@ -1136,5 +1136,141 @@ fn an_exit_step_ends_the_journey_there() {
     assert_eq!(r.sent(), vec![(0, "welcome".into())]);
     assert!(r.has(&Decision::Exited {
         by: ExitReason::ExitStep
+    }));
+}
+
+/// `send sms last_call` (deferred by quiet hours), then `wait for "Order
+/// Completed" within d { send welcome } timeout { send reminder }`, with
+/// a `wait` between the two when `wait_between` is given.
+fn held_then_wait_for(within: i64, wait_between: Option<i64>) -> Bundle {
+    let mut steps = vec![S::Send(2)];
+    steps.extend(wait_between.map(S::Wait));
+    steps.push(S::WaitFor("Order Completed", within, 0, 1));
+    bundle(
+        vec![flow("cart", on("Go"), settings(), &steps)],
+        templates(),
+        quiet("America/New_York"),
+    )
+}
+
+#[test]
+fn a_journey_held_at_a_deferred_send_keeps_listening_for_its_next_wait_for() {
+    // Tue 2026-03-03 22:00 EST: the SMS is held until 09:00 EST (14:00Z).
+    let t0 = ts("2026-03-04T03:00:00Z");
+    let nine = ts("2026-03-04T14:00:00Z");
+    let order = |at| {
+        track(
+            "p",
+            "Order Completed",
+            &[("order_id", Value::str("o1"))],
+            at,
+        )
+    };
+    let b = held_then_wait_for(DAY, None);
+    let mut r = Run::new(&b);
+    r.feed(profile("p", t0))
+        .feed(track("p", "Go", &[], t0))
+        // The customer orders at night, while the SMS is held.
+        .feed(order(t0 + 2 * HOUR))
+        .until(t0 + 3 * DAY);
+    assert_eq!(
+        r.sent(),
+        vec![(nine, "last_call".into()), (nine, "welcome".into())]
+    );
+    assert!(r.has(&Decision::Resumed {
+        by: ResumedBy::Heard {
+            event: "Order Completed".into(),
+            at: t0 + 2 * HOUR
+        }
+    }));
+    // The state stays plain data, and small: the held journey with the
+    // order it heard.
+    let mut r = Run::new(&b);
+    r.feed(profile("p", t0))
+        .feed(track("p", "Go", &[], t0))
+        .feed(order(t0 + 2 * HOUR));
+    let j = r
+        .state
+        .profiles
+        .get("p")
+        .and_then(|p| p.journeys.first())
+        .cloned();
+    let j = j.unwrap_or_else(|| panic!("no held journey"));
+    assert_eq!(j.heard.len(), 1);
+    let bytes = postcard::to_allocvec(&j).unwrap_or_default();
+    assert!(!bytes.is_empty() && bytes.len() < 512, "{}", bytes.len());
+
+    // Heard more than `within` before the `wait for` is reached: too old.
+    let b = held_then_wait_for(2 * HOUR, None);
+    let mut r = Run::new(&b);
+    r.feed(profile("p", t0))
+        .feed(track("p", "Go", &[], t0))
+        .feed(order(t0 + 2 * HOUR))
+        .until(t0 + 3 * DAY);
+    assert_eq!(
+        r.sent(),
+        vec![
+            (nine, "last_call".into()),
+            (nine + 2 * HOUR, "reminder".into())
+        ]
+    );
+
+    // A wait of the flow's own between the send and the `wait for`: the
+    // `wait for` listens only once reached, as always.
+    let b = held_then_wait_for(DAY, Some(HOUR));
+    let mut r = Run::new(&b);
+    r.feed(profile("p", t0))
+        .feed(track("p", "Go", &[], t0))
+        .feed(order(t0 + 2 * HOUR))
+        .until(t0 + 3 * DAY);
+    assert_eq!(
+        r.sent(),
+        vec![
+            (nine, "last_call".into()),
+            (nine + HOUR + DAY, "reminder".into())
+        ]
+    );
+
+    // Without a hold nothing is remembered: an order before the `wait for`
+    // is reached does not count (the SMS goes out at once at 10:00 EST).
+    let day = ts("2026-03-04T15:00:00Z");
+    let b = held_then_wait_for(DAY, Some(HOUR));
+    let mut r = Run::new(&b);
+    r.feed(profile("p", day))
+        .feed(track("p", "Go", &[], day))
+        .feed(order(day + 30 * MIN))
+        .until(day + 3 * DAY);
+    assert_eq!(
+        r.sent(),
+        vec![
+            (day, "last_call".into()),
+            (day + HOUR + DAY, "reminder".into())
+        ]
+    );
+}
+
+#[test]
+fn exit_when_fires_while_a_send_is_held() {
+    let mut s = settings();
+    s.exit_when = vec![EventMatch {
+        event: "Order Completed".into(),
+        filter: None,
+    }];
+    let b = bundle(
+        vec![flow("cart", on("Go"), s, &[S::Send(2), S::Send(0)])],
+        templates(),
+        quiet("America/New_York"),
+    );
+    let t0 = ts("2026-03-04T03:00:00Z");
+    let mut r = Run::new(&b);
+    r.feed(profile("p", t0))
+        .feed(track("p", "Go", &[], t0))
+        .feed(track("p", "Order Completed", &[], t0 + HOUR))
+        .until(t0 + 3 * DAY);
+    assert!(r.sent().is_empty());
+    assert!(r.has(&Decision::Exited {
+        by: ExitReason::ExitWhen {
+            event: "Order Completed".into()
+        }
     }));
 }
