@@ -1401,3 +1401,45 @@ fn segments_reading_the_clock_enter_and_leave_with_time_alone() {
     // ...and the timer keeps at most one instant per profile.
     assert!(r.state.timers.len() <= 1, "{}", r.state.timers.len());
 }
+
+#[test]
+fn created_at_defaults_to_when_the_profile_was_first_seen() {
+    let b = bundle(vec![], templates(), Policies::default());
+    let t0 = ts("2026-03-02T09:00:00Z");
+    let created = |r: &Run, id: &str| {
+        r.state
+            .profiles
+            .get(id)
+            .and_then(|p| p.traits.get("created_at"))
+            .cloned()
+    };
+    let mut r = Run::new(&b);
+    // First seen through a track (the event's own time, though the clock
+    // is already later); later inputs leave it alone.
+    r.until(t0 + HOUR)
+        .feed(track("a", "Product Viewed", &[], t0))
+        .feed(identify(
+            "a",
+            &[("first_name", Value::str("Ana"))],
+            t0 + DAY,
+        ))
+        .feed(track("a", "Product Viewed", &[], t0 + 2 * DAY));
+    assert_eq!(created(&r, "a"), Some(Value::Timestamp(t0)));
+    // An identify that says when wins, on the first call or later.
+    let said = Value::Timestamp(t0 - 90 * DAY);
+    r.feed(identify("b", &[("created_at", said.clone())], t0 + 3 * DAY));
+    assert_eq!(created(&r, "b"), Some(said.clone()));
+    r.feed(identify("a", &[("created_at", said.clone())], t0 + 3 * DAY));
+    assert_eq!(created(&r, "a"), Some(said));
+    // A delivery report does not count as seeing the customer.
+    r.feed(Input::Delivery {
+        profile: "c".into(),
+        key: "k".into(),
+        channel: Channel::Email,
+        outcome: DeliveryOutcome::Delivered,
+        at: t0 + 4 * DAY,
+    });
+    assert_eq!(created(&r, "c"), None);
+    r.feed(identify("c", &[], t0 + 5 * DAY));
+    assert_eq!(created(&r, "c"), Some(Value::Timestamp(t0 + 5 * DAY)));
+}
