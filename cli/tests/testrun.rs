@@ -1,6 +1,8 @@
 //! `nudge test` as a user runs it: the example shop's tests pass (it skips
-//! capped sends), `tests/testrun/capped_defer` passes (it defers them), and
-//! a deliberately failing test (`tests/testrun/failing`) exits 1 saying what
+//! capped sends), `tests/testrun/capped_defer` passes (it defers them),
+//! `tests/testrun/time_segments` passes (a segment entered by time alone,
+//! `created_at` defaulted to when a profile was first seen), and a
+//! deliberately failing test (`tests/testrun/failing`) exits 1 saying what
 //! was expected and what the trace shows.
 
 // A failing test reports by panicking.
@@ -41,6 +43,14 @@ fn a_project_that_defers_capped_sends_passes() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("test result: ok. 1 passed"), "{stdout}");
+}
+
+#[test]
+fn segments_follow_time_and_created_at_defaults_to_first_seen() {
+    let out = nudge(&["test", "tests/testrun/time_segments"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("test result: ok. 2 passed"), "{stdout}");
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! into (events flows emit, segment transitions), in a fixed order.
 //!
 //! For a track event:
-//! 1. de-duplicate by message id;
+//! 1. de-duplicate by message id; a profile's first identify or track sets
+//!    `created_at` (when it has none) to its timestamp;
 //! 2. consent: "Unsubscribed" (its `channel`, else email and SMS) and an
 //!    SMS STOP reply flip consent at once
 //!    (before anything else can send);
@@ -30,6 +31,8 @@ use nudge_bytecode::{Record, Value};
 pub(super) enum Work {
     Identify {
         traits: Record,
+        /// The identify call's own timestamp.
+        at: i64,
         message_id: Option<String>,
     },
     Track {
@@ -45,6 +48,9 @@ pub(super) enum Work {
     },
     Timer(TimerKey, TimerKind),
 }
+
+/// The stdlib trait defaulted to the time a profile was first seen.
+const CREATED_AT: &str = "created_at";
 
 /// Replies that opt out of SMS (CTIA keywords) and back in.
 const STOP_WORDS: [&str; 6] = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"];
@@ -77,10 +83,15 @@ impl Cx<'_, '_> {
 
     fn work(&mut self, work: Work) {
         match work {
-            Work::Identify { traits, message_id } => {
+            Work::Identify {
+                traits,
+                at,
+                message_id,
+            } => {
                 if self.duplicate(message_id) {
                     return;
                 }
+                self.first_seen(at);
                 for (name, value) in traits.fields() {
                     self.p.traits.insert(name.to_string(), value.clone());
                 }
@@ -95,6 +106,7 @@ impl Cx<'_, '_> {
                 if self.duplicate(message_id) {
                     return;
                 }
+                self.first_seen(at);
                 self.track(&event, properties, at);
             }
             Work::Delivery {
@@ -103,6 +115,19 @@ impl Cx<'_, '_> {
                 outcome,
             } => self.delivery(&key, channel, outcome),
             Work::Timer(key, kind) => self.timer(key, kind),
+        }
+    }
+
+    /// `created_at` defaults to when the profile was first seen: the own
+    /// timestamp of the first identify or track the engine handles for it.
+    /// A `created_at` an identify sends wins (it is applied after this).
+    /// Set once: the trait then exists, so later inputs leave it alone.
+    fn first_seen(&mut self, at: i64) {
+        if self.p.traits.get(CREATED_AT).is_none() {
+            self.p
+                .traits
+                .insert(CREATED_AT.to_string(), Value::Timestamp(at));
+            self.dirty = true;
         }
     }
 

@@ -235,9 +235,16 @@ impl<'b> Engine<'b> {
             Input::Identify {
                 profile,
                 traits,
+                at,
                 message_id,
-                ..
-            } => (profile, events::Work::Identify { traits, message_id }),
+            } => (
+                profile,
+                events::Work::Identify {
+                    traits,
+                    at,
+                    message_id,
+                },
+            ),
             Input::Track {
                 profile,
                 event,

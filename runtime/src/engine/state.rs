@@ -58,6 +58,8 @@ pub struct Profile {
     pub trigger_timers: Vec<(u16, TimerKey)>,
     /// Last instant a `when date` trigger fired, per flow index.
     pub date_fired: Vec<(u16, i64)>,
+    /// When segments must be re-evaluated for time alone (an aggregate
+    /// window drops an event, a clock read changes).
     pub window_timer: Option<TimerKey>,
     pub seen: VecDeque<String>,
 }

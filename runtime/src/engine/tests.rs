@@ -9,7 +9,7 @@ use super::{DeliveryOutcome, Engine, Input};
 use crate::vm::split_arm;
 use nudge_bytecode::assemble::CodeBuilder;
 use nudge_bytecode::format::*;
-use nudge_bytecode::op::{Channel, Code, Op, SplitArm, SplitDef};
+use nudge_bytecode::op::{Builtin, Channel, Code, Op, SplitArm, SplitDef};
 use nudge_bytecode::template::{PartKind, Placeholder, Template, Text, TextNode};
 use nudge_bytecode::{Currency, Date, Money, Record, TimeOfDay, Value};
 use rust_decimal::Decimal;
@@ -1273,4 +1273,173 @@ fn exit_when_fires_while_a_send_is_held() {
             event: "Order Completed".into()
         }
     }));
+}
+
+/// A bundle with one segment over `code` and flows entered on entering it
+/// (sends `welcome`) and on leaving it (sends `offer`).
+fn time_segment_bundle(code: Code) -> Bundle {
+    let mut b = bundle(vec![], templates(), Policies::default());
+    b.segments = vec![Segment {
+        name: "timed".into(),
+        condition: code,
+        aggregates: vec![],
+        traits: vec!["since".into()],
+        segments: vec![],
+    }];
+    b.flows = vec![
+        flow("on_enter", Trigger::Entering(0), settings(), &[S::Send(0)]),
+        flow("on_leave", Trigger::Leaving(0), settings(), &[S::Send(3)]),
+    ];
+    b
+}
+
+/// `<builtin>(profile.since) <cmp> n`, or `profile.since <cmp> now` when
+/// `builtin` is `None`.
+fn since_code(builtin: Option<Builtin>, cmp: Op, n: i64) -> Code {
+    let mut c = CodeBuilder::new();
+    let t = c.name("since").unwrap_or(0);
+    c.emit(Op::LoadTrait(t));
+    match builtin {
+        Some(f) => {
+            c.emit(Op::Call(f));
+            let k = c.constant(Value::Int(n)).unwrap_or(0);
+            c.emit(Op::Const(k));
+        }
+        None => {
+            c.emit(Op::LoadNow);
+        }
+    }
+    c.emit(cmp);
+    c.emit(Op::Return);
+    c.finish().unwrap_or_default()
+}
+
+fn identify(id: &str, traits: &[(&str, Value)], at: i64) -> Input {
+    Input::Identify {
+        profile: id.into(),
+        traits: rec(traits),
+        at,
+        message_id: None,
+    }
+}
+
+#[test]
+fn segments_reading_the_clock_enter_and_leave_with_time_alone() {
+    // `days_since(profile.since) < 7`: a new customer for a week, exactly.
+    let b = time_segment_bundle(since_code(Some(Builtin::DaysSince), Op::Lt, 7));
+    let t0 = ts("2026-03-02T09:30:00Z");
+    let mut r = Run::new(&b);
+    r.feed(identify(
+        "p",
+        &[
+            ("email", Value::str("p@example.com")),
+            ("since", Value::Timestamp(t0)),
+        ],
+        t0,
+    ))
+    // No other input: only the clock moves.
+    .until(t0 + 30 * DAY);
+    assert_eq!(
+        r.sent(),
+        vec![(t0, "welcome".into()), (t0 + 7 * DAY, "offer".into())]
+    );
+    assert!(r.has(&Decision::SegmentLeft {
+        segment: "timed".into()
+    }));
+
+    // `days_since(profile.since) >= 30`: entered 30 days on, to the
+    // millisecond, though nothing happened in between.
+    let b = time_segment_bundle(since_code(Some(Builtin::DaysSince), Op::Ge, 30));
+    let mut r = Run::new(&b);
+    r.feed(identify(
+        "p",
+        &[
+            ("email", Value::str("p@example.com")),
+            ("since", Value::Timestamp(t0 - 2 * DAY)),
+        ],
+        t0,
+    ))
+    .until(t0 + 60 * DAY);
+    assert_eq!(r.sent(), vec![(t0 + 28 * DAY, "welcome".into())]);
+
+    // `age(profile.since) >= 18`: at UTC midnight of the 18th birthday; a
+    // February 29 birthday counts from March 1 in common years.
+    let b = time_segment_bundle(since_code(Some(Builtin::Age), Op::Ge, 18));
+    let mut r = Run::new(&b);
+    let born = Date::new(2008, 2, 29).unwrap_or_else(|| unreachable!());
+    r.feed(identify(
+        "p",
+        &[
+            ("email", Value::str("p@example.com")),
+            ("since", Value::Date(born)),
+        ],
+        t0 - 30 * DAY,
+    ))
+    .until(t0 + 30 * DAY);
+    assert_eq!(
+        r.sent(),
+        vec![(ts("2026-03-01T00:00:00Z"), "welcome".into())]
+    );
+
+    // `profile.since < now` (a trial that ends): re-checked on the whole
+    // hour, so entered at the first whole UTC hour after it.
+    let b = time_segment_bundle(since_code(None, Op::Lt, 0));
+    let mut r = Run::new(&b);
+    r.feed(identify(
+        "p",
+        &[
+            ("email", Value::str("p@example.com")),
+            ("since", Value::Timestamp(t0 + 2 * DAY)),
+        ],
+        t0,
+    ))
+    .until(t0 + 5 * DAY);
+    assert_eq!(
+        r.sent(),
+        vec![(ts("2026-03-04T10:00:00Z"), "welcome".into())]
+    );
+    // ...and the timer keeps at most one instant per profile.
+    assert!(r.state.timers.len() <= 1, "{}", r.state.timers.len());
+}
+
+#[test]
+fn created_at_defaults_to_when_the_profile_was_first_seen() {
+    let b = bundle(vec![], templates(), Policies::default());
+    let t0 = ts("2026-03-02T09:00:00Z");
+    let created = |r: &Run, id: &str| {
+        r.state
+            .profiles
+            .get(id)
+            .and_then(|p| p.traits.get("created_at"))
+            .cloned()
+    };
+    let mut r = Run::new(&b);
+    // First seen through a track (the event's own time, though the clock
+    // is already later); later inputs leave it alone.
+    r.until(t0 + HOUR)
+        .feed(track("a", "Product Viewed", &[], t0))
+        .feed(identify(
+            "a",
+            &[("first_name", Value::str("Ana"))],
+            t0 + DAY,
+        ))
+        .feed(track("a", "Product Viewed", &[], t0 + 2 * DAY));
+    assert_eq!(created(&r, "a"), Some(Value::Timestamp(t0)));
+    // An identify that says when wins, on the first call or later.
+    let said = Value::Timestamp(t0 - 90 * DAY);
+    r.feed(identify("b", &[("created_at", said.clone())], t0 + 3 * DAY));
+    assert_eq!(created(&r, "b"), Some(said.clone()));
+    r.feed(identify("a", &[("created_at", said.clone())], t0 + 3 * DAY));
+    assert_eq!(created(&r, "a"), Some(said));
+    // A delivery report does not count as seeing the customer.
+    r.feed(Input::Delivery {
+        profile: "c".into(),
+        key: "k".into(),
+        channel: Channel::Email,
+        outcome: DeliveryOutcome::Delivered,
+        at: t0 + 4 * DAY,
+    });
+    assert_eq!(created(&r, "c"), None);
+    r.feed(identify("c", &[], t0 + 5 * DAY));
+    assert_eq!(created(&r, "c"), Some(Value::Timestamp(t0 + 5 * DAY)));
 }
