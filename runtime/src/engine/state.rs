@@ -89,6 +89,14 @@ pub struct Journey {
     pub heard: Vec<Heard>,
 }
 
+impl Journey {
+    /// The length of the journey's postcard form, as a store keeps it
+    /// (the VM state plus what it waits for and what it heard).
+    pub fn encoded_len(&self) -> Result<usize, postcard::Error> {
+        postcard::experimental::serialized_size(self)
+    }
+}
+
 /// How many events a held journey remembers for its next `wait for`.
 pub const MAX_HEARD: usize = 4;
 
