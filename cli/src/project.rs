@@ -100,6 +100,11 @@ pub fn load(path: &Path) -> Result<LoadedProject, LoadError> {
 /// E0007 at the reference); a file that exists but cannot be read is an
 /// error.
 pub fn read_template_file(root: &Path, relative: &str) -> Result<Option<LoadedFile>, LoadError> {
+    // The database never asks for such a path (it reports E0010); refuse
+    // here too, so no caller can read outside the project by mistake.
+    if !nudge_compiler::db::is_inside_project(relative) {
+        return Ok(None);
+    }
     let path = root.join(relative);
     if !path.is_file() {
         return Ok(None);

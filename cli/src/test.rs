@@ -4,6 +4,15 @@
 //! Segment-shaped JSON and read by the simulator's own ingestion, so a test
 //! feeds the engine exactly what a real log would.
 //!
+//! The project must check clean first (`compile` runs `nudge check`), and
+//! the checker checks test blocks (`nudge_compiler::types::test_block`):
+//! statement order, literal values of the right types, known templates,
+//! flows, reasons and variants. So this file only runs tests; what a
+//! statement means (its instant, its wait, the reason names) comes from
+//! the checker's module, and a statement the checker would reject is
+//! never run. What can still fail here is the run itself: an ingestion
+//! problem, or an expectation the trace does not meet.
+//!
 //! Exit code: 0 when every test passes, 1 on a failure (or a project that
 //! does not build), 2 on usage or I/O errors.
 
@@ -11,10 +20,11 @@ use crate::build::compile;
 use crate::project;
 use clap::Args;
 use nudge_bytecode::Bundle;
-use nudge_compiler::ast::{Expectation, Expr, ExprKind, Item, Lit, TestStmtKind, TextNode};
+use nudge_compiler::ast::{Expectation, Expr, ExprKind, Item, Lit, TestStmtKind, UnaryOp};
 use nudge_compiler::db::SourceContents;
 use nudge_compiler::parser::parse_file;
 use nudge_compiler::span::FileId;
+use nudge_compiler::types::test_block::{DEFAULT_START_MS, instant_ms, show_instant, wait_secs};
 use nudge_runtime::engine::Engine;
 use nudge_runtime::engine::state::EngineState;
 use nudge_runtime::engine::trace::{Decision, Deferral, Suppression, TraceRecord};
@@ -30,9 +40,6 @@ pub struct TestArgs {
     #[arg(default_value = ".")]
     project: PathBuf,
 }
-
-/// 2026-01-01 00:00 UTC, the clock when a test has no `start`.
-const DEFAULT_START: i64 = 1_767_225_600_000;
 
 pub fn run(args: &TestArgs) -> u8 {
     let loaded = match project::load(&args.project) {
@@ -93,7 +100,7 @@ fn run_test(bundle: &Bundle, body: &[nudge_compiler::ast::TestStmt]) -> Result<(
     let engine = Engine::new(bundle);
     let reader = Reader::new(&bundle.schema);
     let mut state = EngineState::default();
-    let mut now = DEFAULT_START;
+    let mut now = DEFAULT_START_MS;
     let mut profile: Option<String> = None;
     let mut trace: Vec<TraceRecord> = Vec::new();
     let feed = |state: &mut EngineState, line: Json, trace: &mut Vec<TraceRecord>| {
@@ -112,10 +119,7 @@ fn run_test(bundle: &Bundle, body: &[nudge_compiler::ast::TestStmt]) -> Result<(
     for stmt in body {
         match &stmt.kind {
             TestStmtKind::Start { date, time } => {
-                if !trace.is_empty() {
-                    return Err("`start` must come before any input".into());
-                }
-                now = instant(date, time.as_ref())?;
+                now = instant_ms(date, time.as_ref()).ok_or_else(unchecked)?;
             }
             TestStmtKind::Profile { id, traits } => {
                 let traits = match traits {
@@ -130,12 +134,7 @@ fn run_test(bundle: &Bundle, body: &[nudge_compiler::ast::TestStmt]) -> Result<(
                 )?;
             }
             TestStmtKind::Event { name, properties } => {
-                let Some(p) = &profile else {
-                    return Err(format!(
-                        "event \"{}\" before any `profile`: say whose event it is",
-                        name.value
-                    ));
-                };
+                let p = profile.as_ref().ok_or_else(unchecked)?;
                 let props = match properties {
                     Some(e) => json_of(e)?,
                     None => Json::Object(Map::new()),
@@ -147,14 +146,8 @@ fn run_test(bundle: &Bundle, body: &[nudge_compiler::ast::TestStmt]) -> Result<(
                 )?;
             }
             TestStmtKind::Wait { duration } => {
-                let Expr {
-                    kind: ExprKind::Lit(Lit::Duration(secs)),
-                    ..
-                } = duration
-                else {
-                    return Err("`wait` takes a duration such as `30m` or `3d`".into());
-                };
-                now += secs * 1000;
+                let secs = wait_secs(duration).ok_or_else(unchecked)?;
+                now = now.saturating_add(secs.saturating_mul(1000));
                 // Timer by timer, so each fires at its own due time.
                 while let Some(next) = Engine::next_due(&state).filter(|t| *t <= now) {
                     trace.extend(engine.advance(&mut state, next).trace);
@@ -162,16 +155,21 @@ fn run_test(bundle: &Bundle, body: &[nudge_compiler::ast::TestStmt]) -> Result<(
                 trace.extend(engine.advance(&mut state, now).trace);
             }
             TestStmtKind::Expect { negated, what } => {
-                let Some(p) = &profile else {
-                    return Err("`expect` before any `profile`".into());
-                };
+                let p = profile.as_ref().ok_or_else(unchecked)?;
                 let mine: Vec<&TraceRecord> = trace.iter().filter(|r| &r.profile == p).collect();
                 expect(&mine, *negated, what)?;
             }
-            TestStmtKind::Error => return Err("a statement did not parse".into()),
+            TestStmtKind::Error => return Err(unchecked()),
         }
     }
     Ok(())
+}
+
+/// The failure of a statement `nudge check` rejects: unreachable, since
+/// the project is checked before any test runs; kept so bad input is an
+/// error, never a panic.
+fn unchecked() -> String {
+    "this statement does not pass `nudge check`; run it for the details".into()
 }
 
 /// Which trace records a failure message shows.
@@ -186,7 +184,7 @@ fn expect(trace: &[&TraceRecord], negated: bool, what: &Expectation) -> Result<(
             at,
         } => {
             let at = match at {
-                Some((d, t)) => Some(instant(d, t.as_ref())?),
+                Some((d, t)) => Some(instant_ms(d, t.as_ref()).ok_or_else(unchecked)?),
                 None => None,
             };
             let found = trace.iter().any(|r| match &r.decision {
@@ -212,7 +210,7 @@ fn expect(trace: &[&TraceRecord], negated: bool, what: &Expectation) -> Result<(
                 s += &format!(" variant {}", v.name);
             }
             if let Some(a) = at {
-                s += &format!(" at {}", show_time(a));
+                s += &format!(" at {}", show_instant(a));
             }
             let t = template.name.clone();
             (found, s, Box::new(move |r| touches_template(r, &t, trace)))
@@ -250,7 +248,7 @@ fn expect(trace: &[&TraceRecord], negated: bool, what: &Expectation) -> Result<(
             until,
         } => {
             let until = match until {
-                Some((d, t)) => Some(instant(d, t.as_ref())?),
+                Some((d, t)) => Some(instant_ms(d, t.as_ref()).ok_or_else(unchecked)?),
                 None => None,
             };
             let found = trace.iter().any(|r| match &r.decision {
@@ -274,7 +272,7 @@ fn expect(trace: &[&TraceRecord], negated: bool, what: &Expectation) -> Result<(
                 s += &format!(" because {}", b.name);
             }
             if let Some(u) = until {
-                s += &format!(" until {}", show_time(u));
+                s += &format!(" until {}", show_instant(u));
             }
             let t = template.name.clone();
             (found, s, Box::new(move |r| touches_template(r, &t, trace)))
@@ -317,7 +315,7 @@ fn expect(trace: &[&TraceRecord], negated: bool, what: &Expectation) -> Result<(
     let related: Vec<String> = trace
         .iter()
         .filter(|r| about(r))
-        .map(|r| format!("  {}  {}", show_time(r.at), show_decision(r)))
+        .map(|r| format!("  {}  {}", show_instant(r.at), show_decision(r)))
         .collect();
     if related.is_empty() {
         msg += "\nthe trace has nothing about it for this profile";
@@ -368,7 +366,7 @@ fn show_decision(r: &TraceRecord) -> String {
             "deferred {} {template} because {} until {}",
             channel_name(channel),
             deferral_name(reason),
-            show_time(*until)
+            show_instant(*until)
         ),
         Decision::SplitAssigned { split, variant } => format!("split {split} → {variant}"),
         other => format!("{other:?}"),
@@ -403,44 +401,6 @@ fn deferral_name(d: &Deferral) -> &'static str {
     }
 }
 
-/// A date literal and optional time of day, as UTC unix milliseconds.
-fn instant(date: &Expr, time: Option<&nudge_compiler::ast::TimeOfDay>) -> Result<i64, String> {
-    let ExprKind::Lit(Lit::Date { year, month, day }) = &date.kind else {
-        return Err("expected a date such as `2026-03-02`".into());
-    };
-    let days = days_from_civil(i64::from(*year), i64::from(*month), i64::from(*day));
-    let (h, m) = time.map_or((0, 0), |t| (i64::from(t.hour), i64::from(t.minute)));
-    Ok(((days * 24 + h) * 60 + m) * 60_000)
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `2026-03-09 13:00 UTC`.
-fn show_time(ms: i64) -> String {
-    let mins = ms.div_euclid(60_000);
-    let days = mins.div_euclid(1440);
-    let (h, m) = (mins.rem_euclid(1440) / 60, mins.rem_euclid(60));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02} UTC")
-}
-
 fn num<T: ToString>(d: &T) -> Json {
     d.to_string()
         .parse::<f64>()
@@ -449,29 +409,23 @@ fn num<T: ToString>(d: &T) -> Json {
         .map_or(Json::Null, Json::Number)
 }
 
-/// A literal value as the JSON a Segment call would carry.
+/// A literal value as the JSON a Segment call would carry (the checker
+/// has made sure it is one).
 fn json_of(e: &Expr) -> Result<Json, String> {
     Ok(match &e.kind {
-        ExprKind::Lit(l) => match l {
-            Lit::Bool(b) => json!(b),
-            Lit::Int(i) => json!(i),
-            Lit::Decimal(d) | Lit::Percent(d) => num(d),
-            Lit::Money { amount, currency } => json!({"amount": num(amount), "currency": currency}),
-            Lit::Duration(s) => json!(s),
-            Lit::Time { hour, minute } => json!(format!("{hour:02}:{minute:02}")),
-            Lit::Date { year, month, day } => json!(format!("{year:04}-{month:02}-{day:02}")),
-            Lit::None => Json::Null,
+        ExprKind::Lit(l) => lit_json(l, false),
+        ExprKind::Unary {
+            op: UnaryOp::Neg,
+            operand,
+        } => match &operand.kind {
+            ExprKind::Lit(l) => lit_json(l, true),
+            ExprKind::Paren(inner) => match &inner.kind {
+                ExprKind::Lit(l) => lit_json(l, true),
+                _ => return Err(unchecked()),
+            },
+            _ => return Err(unchecked()),
         },
-        ExprKind::Str(text) => {
-            let mut s = String::new();
-            for n in &text.nodes {
-                match n {
-                    TextNode::Literal(t, _) => s.push_str(t),
-                    _ => return Err("test values are literals: no `{{ }}` in strings".into()),
-                }
-            }
-            Json::String(s)
-        }
+        ExprKind::Str(text) => Json::String(text.as_plain().ok_or_else(unchecked)?),
         ExprKind::List(items) => Json::Array(items.iter().map(json_of).collect::<Result<_, _>>()?),
         ExprKind::Record(fields) => {
             let mut m = Map::new();
@@ -481,11 +435,50 @@ fn json_of(e: &Expr) -> Result<Json, String> {
             Json::Object(m)
         }
         ExprKind::Paren(inner) => json_of(inner)?,
-        _ => {
-            return Err(
-                "test values are literals (strings, numbers, money, bools, dates, lists, records)"
-                    .into(),
-            );
-        }
+        _ => return Err(unchecked()),
     })
+}
+
+/// A literal as JSON; `negate` for `-` before a number.
+fn lit_json(l: &Lit, negate: bool) -> Json {
+    match l {
+        Lit::Bool(b) => json!(b),
+        Lit::Int(i) => json!(if negate { i.saturating_neg() } else { *i }),
+        Lit::Decimal(d) | Lit::Percent(d) => num(&if negate { -*d } else { *d }),
+        Lit::Money { amount, currency } => {
+            let amount = if negate { -*amount } else { *amount };
+            json!({"amount": num(&amount), "currency": currency})
+        }
+        Lit::Duration(s) => json!(if negate { s.saturating_neg() } else { *s }),
+        Lit::Time { hour, minute } => json!(format!("{hour:02}:{minute:02}")),
+        Lit::Date { year, month, day } => json!(format!("{year:04}-{month:02}-{day:02}")),
+        Lit::None => Json::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nudge_compiler::types::test_block::{DEFERRAL_REASONS, SUPPRESSION_REASONS};
+
+    /// The reasons the checker accepts are exactly the ones the runner
+    /// matches (a new runtime reason must be added to both).
+    #[test]
+    fn reason_names_match_the_checker() {
+        let cap = || "1 per 1d".to_string();
+        let suppressions = [
+            Suppression::Holdout,
+            Suppression::FrequencyCap { cap: cap() },
+            Suppression::NoAddress,
+            Suppression::NoConsent,
+            Suppression::Unsubscribed,
+            Suppression::HardBounce,
+            Suppression::Complaint,
+        ];
+        let names: Vec<&str> = suppressions.iter().map(suppression_name).collect();
+        assert_eq!(names, SUPPRESSION_REASONS);
+        let deferrals = [Deferral::QuietHours, Deferral::FrequencyCap { cap: cap() }];
+        let names: Vec<&str> = deferrals.iter().map(deferral_name).collect();
+        assert_eq!(names, DEFERRAL_REASONS);
+    }
 }

@@ -42,3 +42,8 @@ fn sms_and_match() {
 fn money() {
     insta::assert_snapshot!(human_output("money"));
 }
+
+#[test]
+fn mistakes_in_a_test_block() {
+    insta::assert_snapshot!(human_output("test_block"));
+}

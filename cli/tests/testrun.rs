@@ -1,4 +1,7 @@
-//! `nudge test` as a user runs it: the example shop's tests pass, and a
+//! `nudge test` as a user runs it: the example shop's tests pass (it skips
+//! capped sends), `tests/testrun/capped_defer` passes (it defers them),
+//! `tests/testrun/time_segments` passes (a segment entered by time alone,
+//! `created_at` defaulted to when a profile was first seen), and a
 //! deliberately failing test (`tests/testrun/failing`) exits 1 saying what
 //! was expected and what the trace shows.
 
@@ -32,6 +35,22 @@ fn example_shop_tests_pass() {
     );
     assert!(stdout.contains("test result: ok."), "{stdout}");
     assert!(!stdout.contains("FAILED"), "{stdout}");
+}
+
+#[test]
+fn a_project_that_defers_capped_sends_passes() {
+    let out = nudge(&["test", "tests/testrun/capped_defer"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("test result: ok. 1 passed"), "{stdout}");
+}
+
+#[test]
+fn segments_follow_time_and_created_at_defaults_to_first_seen() {
+    let out = nudge(&["test", "tests/testrun/time_segments"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("test result: ok. 2 passed"), "{stdout}");
 }
 
 #[test]

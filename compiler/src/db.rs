@@ -2,6 +2,8 @@
 //! project itself are inputs; everything derived from them is a tracked
 //! query, so an edit re-runs only the queries that read the edited input.
 //! `nudge check` and the language server use only this module.
+//! Per-file checking: `type_check` (flows, segments, templates, policies)
+//! and `test_check` (`test` blocks).
 //!
 //! The database does no I/O: a loader (the CLI's `project` module) reads the
 //! disk and hands over [`SourceContents`], including the cases where a file
@@ -232,7 +234,12 @@ pub fn parse_template(db: &dyn Db, file: SourceFile) -> (Text, Vec<Diagnostic>) 
 pub fn template_references(db: &dyn Db, project: Project) -> Vec<String> {
     let mut paths: Vec<String> = Vec::new();
     for &file in project.files(db) {
-        for_each_template_file(&parse(db, file).file, |path| paths.push(path.value.clone()));
+        for_each_template_file(&parse(db, file).file, |path| {
+            // A path that leaves the project is E0010 and never read.
+            if is_inside_project(&path.value) {
+                paths.push(path.value.clone());
+            }
+        });
     }
     paths.sort();
     paths.dedup();
@@ -302,6 +309,39 @@ pub fn type_check<'db>(db: &'db dyn Db, key: ProjectFile<'db>) -> Vec<Diagnostic
     types::check_file_with_template_files(&index(db, project).0, file.id(db), ast, &lookup)
 }
 
+/// What the project's flows send and their split variants, for checking
+/// tests. A summary: an edit that changes neither leaves it equal, so the
+/// tests are not checked again.
+#[salsa::tracked(returns(ref))]
+pub fn flow_facts(db: &dyn Db, project: Project) -> types::FlowFacts {
+    let parsed: Vec<(FileId, &File)> = project
+        .files(db)
+        .iter()
+        .map(|&f| (f.id(db), &parse(db, f).file))
+        .collect();
+    types::FlowFacts::collect(&parsed)
+}
+
+/// Errors in the `test "..." { }` blocks of one file (E04xx and the name
+/// and type codes). A file without tests reads nothing but its own tree,
+/// so editing flows never re-runs it.
+#[salsa::tracked(returns(ref))]
+pub fn test_check<'db>(db: &'db dyn Db, key: ProjectFile<'db>) -> Vec<Diagnostic> {
+    let project = *key.project(db);
+    let file = *key.file(db);
+    let ast = &parse(db, file).file;
+    if !ast.items.iter().any(|i| matches!(i, Item::Test(_))) {
+        return Vec::new();
+    }
+    types::check_tests(
+        &index(db, project).0,
+        flow_facts(db, project),
+        &policy(db, project).0,
+        file.id(db),
+        ast,
+    )
+}
+
 /// Parsed template files by the path as written.
 fn template_texts(db: &dyn Db, project: Project) -> BTreeMap<String, Text> {
     project
@@ -339,7 +379,9 @@ pub fn project_rules(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
             &decls, policy, manifest, id, ast, &lookup,
         ));
         for_each_template_file(ast, |path| {
-            if !loaded.contains(path.value.as_str()) {
+            if !is_inside_project(&path.value) {
+                out.push(template_path_outside_project(id, path));
+            } else if !loaded.contains(path.value.as_str()) {
                 out.push(missing_template_file(id, path));
             }
         });
@@ -356,6 +398,35 @@ fn missing_template_file(file: FileId, path: &Name) -> Diagnostic {
     )
     .with_label("no such file")
     .with_help("paths are relative to the project folder (the one holding nudge.toml), or to the .flow file's folder when checking a lone file")
+}
+
+fn template_path_outside_project(file: FileId, path: &Name) -> Diagnostic {
+    Diagnostic::new(
+        Code::TemplatePathOutsideProject,
+        file,
+        path.span,
+        format!(
+            "template file `{}` is outside the project folder",
+            path.value
+        ),
+    )
+    .with_label(if path.value.split(['/', '\\']).any(|part| part == "..") {
+        "`..` climbs out of the project folder"
+    } else {
+        "an absolute path"
+    })
+    .with_help("move the file into the project and name it relative to the project folder, e.g. \"templates/welcome.html\"")
+}
+
+/// True when a template path names a file inside the project folder: relative,
+/// with no `..` component. A build must depend only on the project's own
+/// files (the bundle is hashed and deployed from them), and a checked-out
+/// project must not make the checker read arbitrary files on the machine.
+pub fn is_inside_project(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let drive = bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':';
+    let absolute = path.starts_with('/') || path.starts_with('\\') || drive;
+    !absolute && path.split(['/', '\\']).all(|part| part != "..")
 }
 
 /// True for the stdlib's own files.
@@ -379,11 +450,9 @@ pub fn diagnostics(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
     all.extend(index(db, project).1.iter().cloned());
     for &file in project.files(db) {
         if !is_stdlib(file.id(db)) {
-            all.extend(
-                type_check(db, ProjectFile::new(db, project, file))
-                    .iter()
-                    .cloned(),
-            );
+            let key = ProjectFile::new(db, project, file);
+            all.extend(type_check(db, key).iter().cloned());
+            all.extend(test_check(db, key).iter().cloned());
         }
     }
     all.extend(project_rules(db, project).iter().cloned());
@@ -433,6 +502,31 @@ mod tests {
     use super::*;
     use salsa::Setter;
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn template_paths_must_stay_inside_the_project() {
+        for inside in [
+            "templates/a.html",
+            "a.html",
+            "./a.html",
+            "a..b.html",
+            "t/..x/a.html",
+        ] {
+            assert!(is_inside_project(inside), "{inside}");
+        }
+        for outside in [
+            "/etc/passwd",
+            "../a.html",
+            "templates/../../a.html",
+            "t/..",
+            "C:/x.html",
+            "c:x.html",
+            "\\\\server\\share\\a.html",
+            "templates\\..\\..\\a.html",
+        ] {
+            assert!(!is_inside_project(outside), "{outside}");
+        }
+    }
 
     /// Names of the queries that executed, in order.
     fn counting_db() -> (Database, Arc<Mutex<Vec<String>>>) {
@@ -510,6 +604,53 @@ mod tests {
         assert_eq!(all.len(), 1, "{all:?}");
         assert_eq!(all[0].code, Code::InvalidUtf8);
         assert_eq!(all[0].primary.file, FileId(first));
+    }
+
+    #[test]
+    fn tests_are_checked_again_only_when_what_they_name_changes() {
+        let (mut db, log) = counting_db();
+        let first = first_project_file_id().0;
+        let flow = |wait: &str, template: &str| {
+            text(&format!(
+                "template email hi() {{\n  subject \"Hi\"\n  text \"Hi\"\n}}\n\
+                 template email bye() {{\n  subject \"Bye\"\n  text \"Bye\"\n}}\n\
+                 flow a {{\n  category transactional\n  when \"Signed Up\"\n  wait {wait}\n  send email {template}()\n}}\n"
+            ))
+        };
+        let a = SourceFile::new(&db, "a.flow".into(), FileId(first), flow("1h", "hi"));
+        let t = SourceFile::new(
+            &db,
+            "t.flow".into(),
+            FileId(first + 1),
+            text(
+                "test \"hi\" {\n  profile \"u1\" { email: \"a@b.co\" }\n  event \"Signed Up\" {}\n  wait 2h\n  expect sent email hi\n}\n",
+            ),
+        );
+        let mut files = db.stdlib_files();
+        files.extend([a, t]);
+        let project = Project::new(&db, files, None, Vec::new());
+        assert_eq!(diagnostics(&db, project), &Vec::<Diagnostic>::new());
+        let counts = executed(&log);
+        assert_eq!(count(&counts, "test_check"), 2, "{counts:?}");
+
+        // The flow waits longer but sends the same: only the edited file's
+        // (empty) test check runs again, not t's (the flow facts came out
+        // equal).
+        a.set_contents(&mut db).to(flow("2h", "hi"));
+        assert!(diagnostics(&db, project).is_empty());
+        let counts = executed(&log);
+        assert_eq!(count(&counts, "flow_facts"), 1, "{counts:?}");
+        assert_eq!(count(&counts, "test_check"), 1, "{counts:?}");
+
+        // The flow sends another template: t is checked again, and its
+        // expectation can never pass.
+        a.set_contents(&mut db).to(flow("2h", "bye"));
+        let all = diagnostics(&db, project);
+        let counts = executed(&log);
+        assert_eq!(count(&counts, "test_check"), 2, "{counts:?}");
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert_eq!(all[0].code, Code::ExpectationNeverPasses);
+        assert_eq!(all[0].primary.file, FileId(first + 1));
     }
 
     #[test]

@@ -65,6 +65,7 @@ codes! {
     MissingTemplateFile = "E0007", Error, "template file not found";
     InvalidManifest = "E0008", Error, "invalid nudge.toml";
     UnbalancedTemplateTag = "E0009", Error, "unbalanced template tag";
+    TemplatePathOutsideProject = "E0010", Error, "template file path leaves the project";
     // Names
     UnknownEvent = "E0101", Error, "unknown event";
     UnknownField = "E0102", Error, "unknown field";
@@ -96,6 +97,11 @@ codes! {
     SettingAfterStep = "E0309", Error, "flow setting after a step";
     InvalidPercent = "E0310", Error, "percentage out of range";
     MissingTemplatePart = "E0311", Error, "template without a required part";
+    // Tests (`test "..." { }` blocks)
+    UnknownReason = "E0401", Error, "unknown reason in a test expectation";
+    UnknownVariant = "E0402", Error, "unknown split variant in a test expectation";
+    TestStatementOrder = "E0403", Error, "test statement out of order";
+    ExpectationNeverPasses = "E0404", Error, "test expectation can never pass";
     // Lints
     UnreachableStep = "W0001", Warning, "unreachable step";
     SmsWithoutOptOut = "W0002", Warning, "marketing SMS without opt-out wording";

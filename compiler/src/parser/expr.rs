@@ -73,7 +73,7 @@ pub(crate) fn expr<'a>() -> ExprP<'a> {
             .boxed();
 
         // Name, call `f(..)` or lambda `p => ..`.
-        let name_led = ident()
+        let name_led = super::tokens::expr_ident()
             .then(
                 choice((
                     tok(Tok::FatArrow, "=>")

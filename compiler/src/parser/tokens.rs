@@ -167,6 +167,29 @@ pub(crate) fn ident<'a>() -> impl Parser<'a, In<'a>, Ident, Ex<'a>> + Clone {
     ident_named("a name")
 }
 
+/// A name in expression position. A word that starts an item at a line
+/// start (`template email ...`, `flow x {`) is not taken: after a dangling
+/// operator (`segment s = a >`) the expression is then reported as missing
+/// and the next item still parses, instead of being swallowed as a name.
+pub(crate) fn expr_ident<'a>() -> impl Parser<'a, In<'a>, Ident, Ex<'a>> + Clone {
+    custom(move |inp: &mut Inp<'a, '_>| match inp.peek_ref() {
+        Some(Tk {
+            tok: Tok::Ident(w),
+            span,
+            item: false,
+            ..
+        }) => {
+            let id = Ident {
+                name: (*w).to_string(),
+                span: *span,
+            };
+            let _ = inp.next_ref();
+            Ok(id)
+        }
+        _ => Err(peek_err(inp, Expected::Thing("a name"))),
+    })
+}
+
 pub(crate) fn ident_named<'a>(
     what: &'static str,
 ) -> impl Parser<'a, In<'a>, Ident, Ex<'a>> + Clone {

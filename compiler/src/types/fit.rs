@@ -177,6 +177,22 @@ impl Checker<'_> {
         fields: &[FieldInit],
         expected: &Ty,
     ) -> bool {
+        self.record_fields(span, fields, expected, |cx, value, ty, what| {
+            cx.check_fits(value, ty, Code::TypeMismatch, what)
+        })
+    }
+
+    /// The fields of a record literal against a record or event type:
+    /// unknown fields (E0102), each value checked by `fit` (which gets the
+    /// declared type and "field `x`"), missing non-optional fields (E0201
+    /// at `span`).
+    pub(super) fn record_fields(
+        &mut self,
+        span: Span,
+        fields: &[FieldInit],
+        expected: &Ty,
+        fit: fn(&mut Self, &Expr, &Ty, &str) -> bool,
+    ) -> bool {
         let index = self.index;
         let Some(declared) = index.fields_of(expected) else {
             return true;
@@ -186,7 +202,7 @@ impl Checker<'_> {
             match declared.iter().find(|d| d.name == f.name.value) {
                 Some(d) => {
                     let what = format!("field `{}`", d.name);
-                    ok &= self.check_fits(&f.value, &d.ty, Code::TypeMismatch, &what);
+                    ok &= fit(self, &f.value, &d.ty, &what);
                 }
                 None => {
                     self.infer(&f.value);

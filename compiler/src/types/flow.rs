@@ -332,38 +332,9 @@ impl Checker<'_> {
             for a in args {
                 self.infer(a);
             }
-            let d = Diagnostic::new(
-                Code::UnknownTemplate,
-                self.file,
-                template.span,
-                format!("unknown {} template `{}`", channel.as_str(), template.name),
-            )
-            .with_label("no such template");
-            let same_channel = index
-                .templates()
-                .filter(|t| t.channel == channel)
-                .map(|t| t.name.as_str());
-            let any_channel = index.templates().map(|t| t.name.as_str());
-            let d = match (
-                did_you_mean(&template.name, same_channel),
-                did_you_mean(&template.name, any_channel),
-            ) {
-                (Some(s), _) => d.with_help(format!("did you mean `{s}`?")),
-                (None, Some(s)) => {
-                    let other = index.template(s).map_or(channel, |t| t.channel);
-                    d.with_help(format!(
-                        "did you mean `{s}`? It is {} template: `send {} {s}(...)`",
-                        with_article(other),
-                        other.as_str()
-                    ))
-                }
-                (None, None) => d.with_help(format!(
-                    "declare it with `template {} {}(...) {{ ... }}`",
-                    channel.as_str(),
-                    template.name
-                )),
-            };
-            self.report(d);
+            self.report(unknown_template(
+                index, self.file, channel, template, "send",
+            ));
             return;
         };
         if info.channel != channel {
@@ -565,7 +536,51 @@ fn always_exits(b: &Block) -> bool {
 }
 
 /// "an email", "an SMS", "a push" — for messages.
-fn with_article(channel: crate::ast::Channel) -> &'static str {
+/// E0104 for a template that does not exist, with "did you mean" (first
+/// among templates of `channel`, then of any channel). `verb` is how the
+/// use is written (`send`, or a test's `sent`), for the help line.
+pub(super) fn unknown_template(
+    index: &crate::resolve::ProjectIndex,
+    file: crate::span::FileId,
+    channel: crate::ast::Channel,
+    template: &Ident,
+    verb: &str,
+) -> Diagnostic {
+    let d = Diagnostic::new(
+        Code::UnknownTemplate,
+        file,
+        template.span,
+        format!("unknown {} template `{}`", channel.as_str(), template.name),
+    )
+    .with_label("no such template");
+    let same_channel = index
+        .templates()
+        .filter(|t| t.channel == channel)
+        .map(|t| t.name.as_str());
+    let any_channel = index.templates().map(|t| t.name.as_str());
+    let args = if verb == "send" { "(...)" } else { "" };
+    match (
+        did_you_mean(&template.name, same_channel),
+        did_you_mean(&template.name, any_channel),
+    ) {
+        (Some(s), _) => d.with_help(format!("did you mean `{s}`?")),
+        (None, Some(s)) => {
+            let other = index.template(s).map_or(channel, |t| t.channel);
+            d.with_help(format!(
+                "did you mean `{s}`? It is {} template: `{verb} {} {s}{args}`",
+                with_article(other),
+                other.as_str()
+            ))
+        }
+        (None, None) => d.with_help(format!(
+            "declare it with `template {} {}(...) {{ ... }}`",
+            channel.as_str(),
+            template.name
+        )),
+    }
+}
+
+pub(super) fn with_article(channel: crate::ast::Channel) -> &'static str {
     match channel {
         crate::ast::Channel::Email => "an email",
         crate::ast::Channel::Sms => "an SMS",

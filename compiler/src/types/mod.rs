@@ -11,6 +11,7 @@
 //! | `call.rs` | aggregates, `days_since` / `age`, list methods with lambdas |
 //! | `flow.rs` | flows (trigger, settings, steps), segments, policies |
 //! | `template.rs` | templates: parts, holes, filters, `{% if %}` / `{% for %}` |
+//! | `test_block.rs` | `test` blocks: statements, values, expectations (E04xx) |
 //!
 //! An expression whose type is unknown because of an earlier error has the
 //! type `Ty::Error`, which fits everywhere: one mistake gives one
@@ -159,6 +160,7 @@ mod fit;
 mod flow;
 mod ops;
 mod template;
+pub mod test_block;
 pub mod ty;
 
 #[cfg(test)]
@@ -169,6 +171,7 @@ use crate::diagnostic::Diagnostic;
 use crate::resolve::ProjectIndex;
 use crate::rules::TemplateTextLookup;
 use crate::span::FileId;
+pub use test_block::{FlowFacts, check_tests};
 use ty::Ty;
 
 /// Every name (E01xx) and type (E02xx) error in one file. Declarations

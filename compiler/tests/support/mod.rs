@@ -1,9 +1,9 @@
 //! The in-process case harness shared by `check_cases.rs` and
 //! `lint_cases.rs`: reads `tests/cases/<dir>/**` (single files, and folders
 //! holding `nudge.toml` as one project), runs the parser, the project index,
-//! the type checker, the structural rules and the lints, and compares the
-//! diagnostics of the codes a harness owns with the expectations written
-//! inline (format: TEAM.md "Test layout"). The expected text must be a
+//! the type checker, the test checker, the structural rules and the lints,
+//! and compares the diagnostics of the codes a harness owns with the
+//! expectations written inline (format: TEAM.md "Test layout"). The expected text must be a
 //! substring of the message or of the help line. A case that does not
 //! parse fails.
 
@@ -157,8 +157,10 @@ fn run_case(case: &Case, owned: fn(Code) -> bool) -> Result<(), String> {
         }
     }
     let lookup = |p: &str| template_files.get(p);
+    let flow_facts = types::FlowFacts::collect(&files);
     for (id, f) in files.iter().skip(stdlib.len()) {
         diagnostics.extend(types::check_file(&index, *id, f, &lookup));
+        diagnostics.extend(types::check_tests(&index, &flow_facts, &policy, *id, f));
         diagnostics.extend(rules::check_file_with(&project, *id, f, &lookup));
         diagnostics.extend(lint::lint_file_with(
             &project, &policy, &manifest, *id, f, &lookup,

@@ -1,8 +1,16 @@
-//! The VM's view of the world for one profile at one instant.
+//! The VM's view of the world for one profile at one instant, and what the
+//! code read of the clock (so segments that time alone changes can be
+//! re-checked when they may change).
 
 use super::state::Profile;
 use crate::vm::Env;
 use nudge_bytecode::{Bundle, Value};
+use std::cell::Cell;
+
+/// Code reading `now` itself (`profile.trial_ends_at < now`) may change its
+/// result at any instant; such segments are re-checked on every whole UTC
+/// hour. (`days_since` and `age` say exactly when they change.)
+pub const NOW_RECHECK_MS: i64 = 3_600_000;
 
 pub struct ProfileEnv<'a> {
     pub bundle: &'a Bundle,
@@ -11,6 +19,9 @@ pub struct ProfileEnv<'a> {
     pub profile: &'a Profile,
     /// Segment membership to read (the profile's, or one being recomputed).
     pub segments: &'a [bool],
+    /// The earliest instant after `now` at which something the code read
+    /// of the clock changes (`None`: it read nothing of the clock).
+    pub clock_changes: Cell<Option<i64>>,
 }
 
 impl<'a> ProfileEnv<'a> {
@@ -21,6 +32,7 @@ impl<'a> ProfileEnv<'a> {
             id,
             profile,
             segments: &profile.segments,
+            clock_changes: Cell::new(None),
         }
     }
 }
@@ -58,6 +70,19 @@ impl Env for ProfileEnv<'_> {
             .get(usize::from(index))
             .copied()
             .unwrap_or(false)
+    }
+
+    fn clock_read(&self, until: Option<i64>) {
+        let at = until.unwrap_or_else(|| {
+            self.now
+                .div_euclid(NOW_RECHECK_MS)
+                .saturating_add(1)
+                .saturating_mul(NOW_RECHECK_MS)
+        });
+        if at > self.now {
+            let earliest = self.clock_changes.get().map_or(at, |c| c.min(at));
+            self.clock_changes.set(Some(earliest));
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! into (events flows emit, segment transitions), in a fixed order.
 //!
 //! For a track event:
-//! 1. de-duplicate by message id;
+//! 1. de-duplicate by message id; a profile's first identify or track sets
+//!    `created_at` (when it has none) to its timestamp;
 //! 2. consent: "Unsubscribed" (its `channel`, else email and SMS) and an
 //!    SMS STOP reply flip consent at once
 //!    (before anything else can send);
@@ -10,7 +11,8 @@
 //! 4. goals: conversions are attributed before `exit when` removes the
 //!    journey (the goal and the exit are often the same order event);
 //! 5. `exit when`: matching journeys leave at once, whatever they wait for;
-//! 6. `wait for`: matching journeys resume;
+//! 6. `wait for`: matching journeys resume; journeys held at a deferred
+//!    send remember the event for the `wait for` they reach next;
 //! 7. event triggers start journeys (higher priority first);
 //! 8. traits or history changed: date triggers and segments are
 //!    re-evaluated, entering/leaving triggers start journeys.
@@ -18,7 +20,7 @@
 //! Events a journey emits (`track`) queue behind the current work and take
 //! the same path, at most `MAX_CASCADE` per input.
 
-use super::state::{DEDUPE_WINDOW, Wait};
+use super::state::{DEDUPE_WINDOW, Heard, MAX_HEARD, Wait};
 use super::timers::{TimerKey, TimerKind};
 use super::trace::{Decision, ResumedBy};
 use super::{Cx, DeliveryOutcome, MAX_CASCADE};
@@ -29,6 +31,8 @@ use nudge_bytecode::{Record, Value};
 pub(super) enum Work {
     Identify {
         traits: Record,
+        /// The identify call's own timestamp.
+        at: i64,
         message_id: Option<String>,
     },
     Track {
@@ -44,6 +48,9 @@ pub(super) enum Work {
     },
     Timer(TimerKey, TimerKind),
 }
+
+/// The stdlib trait defaulted to the time a profile was first seen.
+const CREATED_AT: &str = "created_at";
 
 /// Replies that opt out of SMS (CTIA keywords) and back in.
 const STOP_WORDS: [&str; 6] = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"];
@@ -76,10 +83,15 @@ impl Cx<'_, '_> {
 
     fn work(&mut self, work: Work) {
         match work {
-            Work::Identify { traits, message_id } => {
+            Work::Identify {
+                traits,
+                at,
+                message_id,
+            } => {
                 if self.duplicate(message_id) {
                     return;
                 }
+                self.first_seen(at);
                 for (name, value) in traits.fields() {
                     self.p.traits.insert(name.to_string(), value.clone());
                 }
@@ -94,6 +106,7 @@ impl Cx<'_, '_> {
                 if self.duplicate(message_id) {
                     return;
                 }
+                self.first_seen(at);
                 self.track(&event, properties, at);
             }
             Work::Delivery {
@@ -102,6 +115,19 @@ impl Cx<'_, '_> {
                 outcome,
             } => self.delivery(&key, channel, outcome),
             Work::Timer(key, kind) => self.timer(key, kind),
+        }
+    }
+
+    /// `created_at` defaults to when the profile was first seen: the own
+    /// timestamp of the first identify or track the engine handles for it.
+    /// A `created_at` an identify sends wins (it is applied after this).
+    /// Set once: the trait then exists, so later inputs leave it alone.
+    fn first_seen(&mut self, at: i64) {
+        if self.p.traits.get(CREATED_AT).is_none() {
+            self.p
+                .traits
+                .insert(CREATED_AT.to_string(), Value::Timestamp(at));
+            self.dirty = true;
         }
     }
 
@@ -328,6 +354,7 @@ impl Cx<'_, '_> {
     }
 
     fn wait_fors(&mut self, name: &str, event: &Value) {
+        self.remember_while_held(name, event);
         let waiting: Vec<u64> = self
             .p
             .journeys
@@ -364,6 +391,31 @@ impl Cx<'_, '_> {
                     .vm
                     .resume(&mut j.vm, Resume::EventArrived(event.clone()), &self.env());
             self.drive(j, step);
+        }
+    }
+
+    /// A journey held at a deferred send (quiet hours, a cap) is still
+    /// listening: an event its flow's `wait for` awaits is remembered, and
+    /// the `wait for` it reaches next may take it (`Cx::heard_for`).
+    fn remember_while_held(&mut self, name: &str, event: &Value) {
+        let now = self.now;
+        for j in &mut self.p.journeys {
+            let awaited = self
+                .eng
+                .awaited
+                .get(usize::from(j.flow))
+                .is_some_and(|names| names.contains(&name));
+            if !awaited || !matches!(j.wait, Wait::DeferredSend { .. }) {
+                continue;
+            }
+            if j.heard.len() >= MAX_HEARD {
+                j.heard.remove(0);
+            }
+            j.heard.push(Heard {
+                at: now,
+                event: name.to_string(),
+                properties: event.clone(),
+            });
         }
     }
 

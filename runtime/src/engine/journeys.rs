@@ -7,7 +7,7 @@
 
 use super::Cx;
 use super::policy::{self, SendCheck, Verdict};
-use super::state::{Journey, OpenGoal, Wait};
+use super::state::{Heard, Journey, OpenGoal, Wait};
 use super::timers::{TimerKey, TimerKind};
 use super::trace::{
     Content, Decision, ExitReason, NotEntered, OutEffect, OutboundMessage, ResumedBy, excerpt,
@@ -94,6 +94,7 @@ impl Cx<'_, '_> {
                     entered_at: self.now,
                     holdout,
                     wait: Wait::Running,
+                    heard: Vec::new(),
                 };
                 self.drive(j, Ok(effect));
             }
@@ -179,6 +180,24 @@ impl Cx<'_, '_> {
                             deadline,
                         },
                     );
+                    if let Some(heard) = self.heard_for(&mut j, &event, deadline) {
+                        self.trace(
+                            Some(j.flow),
+                            Some(j.id),
+                            Decision::Resumed {
+                                by: ResumedBy::Heard {
+                                    event: heard.event,
+                                    at: heard.at,
+                                },
+                            },
+                        );
+                        step = self.eng.vm.resume(
+                            &mut j.vm,
+                            Resume::EventArrived(heard.properties),
+                            &self.env(),
+                        );
+                        continue;
+                    }
                     let key =
                         self.schedule(deadline.max(self.now), priority, TimerKind::Journey(j.id));
                     j.wait = Wait::Event {
@@ -271,7 +290,33 @@ impl Cx<'_, '_> {
         }
     }
 
+    /// The event heard during a hold that the `wait for` just reached
+    /// takes, if any: the first (in arrival order) with the awaited name
+    /// that passes its `where` and is no older than its `within` (the
+    /// window reaches back as far as it reaches ahead). The rest are
+    /// forgotten either way: only the next `wait for` may use them.
+    fn heard_for(&mut self, j: &mut Journey, event: &str, deadline: i64) -> Option<Heard> {
+        if j.heard.is_empty() {
+            return None;
+        }
+        let heard = std::mem::take(&mut j.heard);
+        let within = deadline.saturating_sub(self.now);
+        let since = self.now.saturating_sub(within);
+        heard.into_iter().find(|h| {
+            h.event == event
+                && h.at >= since
+                && self
+                    .eng
+                    .vm
+                    .wait_for_matches(&j.vm, &h.properties, &self.env())
+                    .unwrap_or(false)
+        })
+    }
+
     fn park_timer(&mut self, mut j: Journey, at: i64, priority: i64) {
+        // A wait of the flow's own: what was heard during an earlier hold
+        // is not for a `wait for` after it.
+        j.heard.clear();
         self.trace(Some(j.flow), Some(j.id), Decision::Waiting { until: at });
         let key = self.schedule(at, priority, TimerKind::Journey(j.id));
         j.wait = Wait::Timer(key);

@@ -127,6 +127,9 @@ pub struct Engine<'b> {
     segment_order: Vec<u16>,
     /// Aggregates any segment reads (their window expiry re-evaluates).
     segment_aggregates: Vec<u16>,
+    /// Per flow: the event names its `wait for` steps await (a journey
+    /// held at a deferred send remembers these for its next `wait for`).
+    awaited: Vec<Vec<&'b str>>,
     /// Whether sends produce `OutEffect::Send` with the rendered message;
     /// without, only the trace's excerpt is rendered (`trace_only`).
     messages: bool,
@@ -179,6 +182,26 @@ impl<'b> Engine<'b> {
             .collect();
         segment_aggregates.sort_unstable();
         segment_aggregates.dedup();
+        let awaited = bundle
+            .flows
+            .iter()
+            .map(|f| {
+                let mut names: Vec<&str> = f
+                    .code
+                    .ops
+                    .iter()
+                    .filter_map(|op| match op {
+                        nudge_bytecode::op::Op::WaitFor { event, .. } => {
+                            f.code.consts.get(usize::from(*event))?.as_str()
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                names.sort_unstable();
+                names.dedup();
+                names
+            })
+            .collect();
         Engine {
             bundle,
             vm: Vm::new(bundle),
@@ -190,6 +213,7 @@ impl<'b> Engine<'b> {
             leaving,
             segment_order: segments::dependency_order(bundle),
             segment_aggregates,
+            awaited,
             messages: true,
         }
     }
@@ -224,9 +248,16 @@ impl<'b> Engine<'b> {
             Input::Identify {
                 profile,
                 traits,
+                at,
                 message_id,
-                ..
-            } => (profile, events::Work::Identify { traits, message_id }),
+            } => (
+                profile,
+                events::Work::Identify {
+                    traits,
+                    at,
+                    message_id,
+                },
+            ),
             Input::Track {
                 profile,
                 event,

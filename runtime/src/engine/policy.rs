@@ -50,6 +50,17 @@ pub fn cap_name(cap: &FrequencyCap) -> String {
     )
 }
 
+/// The cap a send ran into and what filled it, for the trace:
+/// `email 2 per 7d: 2 already sent in the last 7d`. Only the count is
+/// named (not the instants), so a report can still group by it.
+pub fn capped_text(cap: &FrequencyCap, counted: usize) -> String {
+    format!(
+        "{}: {counted} already sent in the last {}",
+        cap_name(cap),
+        duration_text(cap.per_secs)
+    )
+}
+
 fn address(profile: &Profile, channel: Channel) -> Option<String> {
     let name = match channel {
         Channel::Email => "email",
@@ -115,8 +126,8 @@ impl SendCheck<'_> {
                 };
             }
         }
-        if let Some((cap, frees_at)) = self.full_cap() {
-            let cap = cap_name(cap);
+        if let Some((cap, counted, frees_at)) = self.full_cap() {
+            let cap = capped_text(cap, counted);
             return match self.policies.when_capped {
                 WhenCapped::Skip => Verdict::Suppress(Suppression::FrequencyCap { cap }),
                 WhenCapped::Defer => Verdict::Defer {
@@ -128,9 +139,9 @@ impl SendCheck<'_> {
         Verdict::Deliver { to }
     }
 
-    /// The first cap this send would exceed, with the instant it has room
-    /// again.
-    fn full_cap(&self) -> Option<(&FrequencyCap, i64)> {
+    /// The first cap this send would exceed, with how many sends it counts
+    /// now and the instant it has room again.
+    fn full_cap(&self) -> Option<(&FrequencyCap, usize, i64)> {
         for cap in &self.policies.caps {
             if cap.channel.is_some_and(|c| c != self.channel) {
                 continue;
@@ -146,11 +157,12 @@ impl SendCheck<'_> {
                 .collect();
             if counted.len() >= cap.count as usize {
                 // Room again once enough of the oldest counted sends leave.
-                let surplus = counted.len() + 1 - cap.count as usize;
+                let n = counted.len();
+                let surplus = n + 1 - cap.count as usize;
                 let mut sorted = counted;
                 sorted.sort_unstable();
                 let leaves = sorted.get(surplus - 1).copied().unwrap_or(self.now);
-                return Some((cap, leaves.saturating_add(window).max(self.now + 1)));
+                return Some((cap, n, leaves.saturating_add(window).max(self.now + 1)));
             }
         }
         None
@@ -243,7 +255,7 @@ mod tests {
                 Category::Marketing
             ),
             Verdict::Suppress(Suppression::FrequencyCap {
-                cap: "email 1 per 1d".into()
+                cap: "email 1 per 1d: 1 already sent in the last 1d".into()
             })
         );
         // Transactional is exempt; SMS is another channel.
@@ -268,7 +280,7 @@ mod tests {
             Verdict::Defer {
                 until: noon + 7 * DAY,
                 reason: Deferral::FrequencyCap {
-                    cap: "email 2 per 7d".into()
+                    cap: "email 2 per 7d: 2 already sent in the last 7d".into()
                 }
             }
         );

@@ -3,9 +3,15 @@
 //! time moves an event out of an aggregate's window. For the latter each
 //! profile keeps one `Window` timer at the earliest instant an entry of a
 //! segment-read aggregate leaves its window; when it fires the aggregates
-//! are pruned and segments re-evaluated. (Conditions that read `now`
-//! directly, like `days_since(...)`, are re-evaluated with the profile's
-//! next input or window timer, not continuously.)
+//! are pruned and segments re-evaluated. Time alone also changes
+//! conditions that read the clock: while evaluating, the VM reports each
+//! read (`Env::clock_read`) with the instant its value next changes —
+//! exact for `days_since(ts)` (the next whole day since `ts`) and `age(d)`
+//! (UTC midnight of the next birthday), the next whole UTC hour for `now`
+//! itself — and the same timer is set no later than the earliest of them.
+//! Only clock reads the evaluation actually made count (a branch not taken
+//! cannot change the result until an input changes, which re-evaluates
+//! anyway), so this is exact up to the hourly granularity of `now`.
 //!
 //! Segments are evaluated in dependency order, so `profile in vip` inside
 //! another segment sees the fresh value. Each change of membership is a
@@ -57,6 +63,7 @@ impl Cx<'_, '_> {
         }
         let mut members = self.p.segments.clone();
         members.resize(bundle.segments.len(), false);
+        let mut clock_changes: Option<i64> = None;
         for &i in &self.eng.segment_order {
             let Some(seg) = bundle.segments.get(usize::from(i)) else {
                 continue;
@@ -67,6 +74,7 @@ impl Cx<'_, '_> {
                 id: &self.pid,
                 profile: self.p,
                 segments: &members,
+                clock_changes: std::cell::Cell::new(None),
             };
             // A condition that fails to evaluate (a bundle bug, or a trait
             // of the wrong shape) means "not a member".
@@ -75,12 +83,15 @@ impl Cx<'_, '_> {
                 .vm
                 .eval(&seg.condition, &mut Vec::new(), None, &env);
             let is = matches!(v, Ok(Value::Bool(true)));
+            if let Some(at) = env.clock_changes.get() {
+                clock_changes = Some(clock_changes.map_or(at, |c| c.min(at)));
+            }
             if let Some(m) = members.get_mut(usize::from(i)) {
                 *m = is;
             }
         }
         let before = std::mem::replace(&mut self.p.segments, members.clone());
-        self.arm_window_timer();
+        self.arm_window_timer(clock_changes);
         for (i, (&was, &is)) in before.iter().zip(members.iter()).enumerate() {
             if was == is {
                 continue;
@@ -116,7 +127,9 @@ impl Cx<'_, '_> {
         }
     }
 
-    fn arm_window_timer(&mut self) {
+    /// One timer at the earliest instant an aggregate window drops an
+    /// event or (`clock_changes`) a clock read by a segment changes.
+    fn arm_window_timer(&mut self, clock_changes: Option<i64>) {
         let bundle = self.eng.bundle;
         let next = self
             .eng
@@ -129,6 +142,7 @@ impl Cx<'_, '_> {
                     .get(usize::from(i))?
                     .next_expiry(a, self.now)
             })
+            .chain(clock_changes)
             .min();
         let current = self.p.window_timer;
         if current.map(|k| k.at) == next {

@@ -58,6 +58,8 @@ pub struct Profile {
     pub trigger_timers: Vec<(u16, TimerKey)>,
     /// Last instant a `when date` trigger fired, per flow index.
     pub date_fired: Vec<(u16, i64)>,
+    /// When segments must be re-evaluated for time alone (an aggregate
+    /// window drops an event, a clock read changes).
     pub window_timer: Option<TimerKey>,
     pub seen: VecDeque<String>,
 }
@@ -81,6 +83,30 @@ pub struct Journey {
     pub entered_at: i64,
     pub holdout: bool,
     pub wait: Wait,
+    /// Events heard while the journey was held at a deferred send, kept for
+    /// the `wait for` it reaches next (at most `MAX_HEARD`, oldest dropped;
+    /// only names some `wait for` of the flow awaits). Empty otherwise.
+    pub heard: Vec<Heard>,
+}
+
+impl Journey {
+    /// The length of the journey's postcard form, as a store keeps it
+    /// (the VM state plus what it waits for and what it heard).
+    pub fn encoded_len(&self) -> Result<usize, postcard::Error> {
+        postcard::experimental::serialized_size(self)
+    }
+}
+
+/// How many events a held journey remembers for its next `wait for`.
+pub const MAX_HEARD: usize = 4;
+
+/// An event that arrived while a journey was held at a deferred send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heard {
+    /// The engine's clock when it arrived.
+    pub at: i64,
+    pub event: String,
+    pub properties: Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

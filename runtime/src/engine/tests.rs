@@ -9,7 +9,7 @@ use super::{DeliveryOutcome, Engine, Input};
 use crate::vm::split_arm;
 use nudge_bytecode::assemble::CodeBuilder;
 use nudge_bytecode::format::*;
-use nudge_bytecode::op::{Channel, Code, Op, SplitArm, SplitDef};
+use nudge_bytecode::op::{Builtin, Channel, Code, Op, SplitArm, SplitDef};
 use nudge_bytecode::template::{PartKind, Placeholder, Template, Text, TextNode};
 use nudge_bytecode::{Currency, Date, Money, Record, TimeOfDay, Value};
 use rust_decimal::Decimal;
@@ -697,7 +697,7 @@ fn frequency_cap_suppresses_the_third_email_of_the_week_and_says_so() {
         template: "offer".into(),
         channel: Channel::Email,
         reason: Suppression::FrequencyCap {
-            cap: "email 2 per 7d".into()
+            cap: "email 2 per 7d: 2 already sent in the last 7d".into()
         }
     }));
 }
@@ -747,7 +747,7 @@ fn higher_priority_flow_wins_a_contested_cap() {
         template: "welcome".into(),
         channel: Channel::Email,
         reason: Suppression::FrequencyCap {
-            cap: "email 1 per 1d".into()
+            cap: "email 1 per 1d: 1 already sent in the last 1d".into()
         }
     }));
 }
@@ -1137,4 +1137,309 @@ fn an_exit_step_ends_the_journey_there() {
     assert!(r.has(&Decision::Exited {
         by: ExitReason::ExitStep
     }));
+}
+
+/// `send sms last_call` (deferred by quiet hours), then `wait for "Order
+/// Completed" within d { send welcome } timeout { send reminder }`, with
+/// a `wait` between the two when `wait_between` is given.
+fn held_then_wait_for(within: i64, wait_between: Option<i64>) -> Bundle {
+    let mut steps = vec![S::Send(2)];
+    steps.extend(wait_between.map(S::Wait));
+    steps.push(S::WaitFor("Order Completed", within, 0, 1));
+    bundle(
+        vec![flow("cart", on("Go"), settings(), &steps)],
+        templates(),
+        quiet("America/New_York"),
+    )
+}
+
+#[test]
+fn a_journey_held_at_a_deferred_send_keeps_listening_for_its_next_wait_for() {
+    // Tue 2026-03-03 22:00 EST: the SMS is held until 09:00 EST (14:00Z).
+    let t0 = ts("2026-03-04T03:00:00Z");
+    let nine = ts("2026-03-04T14:00:00Z");
+    let order = |at| {
+        track(
+            "p",
+            "Order Completed",
+            &[("order_id", Value::str("o1"))],
+            at,
+        )
+    };
+    let b = held_then_wait_for(DAY, None);
+    let mut r = Run::new(&b);
+    r.feed(profile("p", t0))
+        .feed(track("p", "Go", &[], t0))
+        // The customer orders at night, while the SMS is held.
+        .feed(order(t0 + 2 * HOUR))
+        .until(t0 + 3 * DAY);
+    assert_eq!(
+        r.sent(),
+        vec![(nine, "last_call".into()), (nine, "welcome".into())]
+    );
+    assert!(r.has(&Decision::Resumed {
+        by: ResumedBy::Heard {
+            event: "Order Completed".into(),
+            at: t0 + 2 * HOUR
+        }
+    }));
+    // The state stays plain data, and small: the held journey with the
+    // order it heard.
+    let mut r = Run::new(&b);
+    r.feed(profile("p", t0))
+        .feed(track("p", "Go", &[], t0))
+        .feed(order(t0 + 2 * HOUR));
+    let j = r
+        .state
+        .profiles
+        .get("p")
+        .and_then(|p| p.journeys.first())
+        .cloned();
+    let j = j.unwrap_or_else(|| panic!("no held journey"));
+    assert_eq!(j.heard.len(), 1);
+    let bytes = postcard::to_allocvec(&j).unwrap_or_default();
+    assert!(!bytes.is_empty() && bytes.len() < 512, "{}", bytes.len());
+
+    // Heard more than `within` before the `wait for` is reached: too old.
+    let b = held_then_wait_for(2 * HOUR, None);
+    let mut r = Run::new(&b);
+    r.feed(profile("p", t0))
+        .feed(track("p", "Go", &[], t0))
+        .feed(order(t0 + 2 * HOUR))
+        .until(t0 + 3 * DAY);
+    assert_eq!(
+        r.sent(),
+        vec![
+            (nine, "last_call".into()),
+            (nine + 2 * HOUR, "reminder".into())
+        ]
+    );
+
+    // A wait of the flow's own between the send and the `wait for`: the
+    // `wait for` listens only once reached, as always.
+    let b = held_then_wait_for(DAY, Some(HOUR));
+    let mut r = Run::new(&b);
+    r.feed(profile("p", t0))
+        .feed(track("p", "Go", &[], t0))
+        .feed(order(t0 + 2 * HOUR))
+        .until(t0 + 3 * DAY);
+    assert_eq!(
+        r.sent(),
+        vec![
+            (nine, "last_call".into()),
+            (nine + HOUR + DAY, "reminder".into())
+        ]
+    );
+
+    // Without a hold nothing is remembered: an order before the `wait for`
+    // is reached does not count (the SMS goes out at once at 10:00 EST).
+    let day = ts("2026-03-04T15:00:00Z");
+    let b = held_then_wait_for(DAY, Some(HOUR));
+    let mut r = Run::new(&b);
+    r.feed(profile("p", day))
+        .feed(track("p", "Go", &[], day))
+        .feed(order(day + 30 * MIN))
+        .until(day + 3 * DAY);
+    assert_eq!(
+        r.sent(),
+        vec![
+            (day, "last_call".into()),
+            (day + HOUR + DAY, "reminder".into())
+        ]
+    );
+}
+
+#[test]
+fn exit_when_fires_while_a_send_is_held() {
+    let mut s = settings();
+    s.exit_when = vec![EventMatch {
+        event: "Order Completed".into(),
+        filter: None,
+    }];
+    let b = bundle(
+        vec![flow("cart", on("Go"), s, &[S::Send(2), S::Send(0)])],
+        templates(),
+        quiet("America/New_York"),
+    );
+    let t0 = ts("2026-03-04T03:00:00Z");
+    let mut r = Run::new(&b);
+    r.feed(profile("p", t0))
+        .feed(track("p", "Go", &[], t0))
+        .feed(track("p", "Order Completed", &[], t0 + HOUR))
+        .until(t0 + 3 * DAY);
+    assert!(r.sent().is_empty());
+    assert!(r.has(&Decision::Exited {
+        by: ExitReason::ExitWhen {
+            event: "Order Completed".into()
+        }
+    }));
+}
+
+/// A bundle with one segment over `code` and flows entered on entering it
+/// (sends `welcome`) and on leaving it (sends `offer`).
+fn time_segment_bundle(code: Code) -> Bundle {
+    let mut b = bundle(vec![], templates(), Policies::default());
+    b.segments = vec![Segment {
+        name: "timed".into(),
+        condition: code,
+        aggregates: vec![],
+        traits: vec!["since".into()],
+        segments: vec![],
+    }];
+    b.flows = vec![
+        flow("on_enter", Trigger::Entering(0), settings(), &[S::Send(0)]),
+        flow("on_leave", Trigger::Leaving(0), settings(), &[S::Send(3)]),
+    ];
+    b
+}
+
+/// `<builtin>(profile.since) <cmp> n`, or `profile.since <cmp> now` when
+/// `builtin` is `None`.
+fn since_code(builtin: Option<Builtin>, cmp: Op, n: i64) -> Code {
+    let mut c = CodeBuilder::new();
+    let t = c.name("since").unwrap_or(0);
+    c.emit(Op::LoadTrait(t));
+    match builtin {
+        Some(f) => {
+            c.emit(Op::Call(f));
+            let k = c.constant(Value::Int(n)).unwrap_or(0);
+            c.emit(Op::Const(k));
+        }
+        None => {
+            c.emit(Op::LoadNow);
+        }
+    }
+    c.emit(cmp);
+    c.emit(Op::Return);
+    c.finish().unwrap_or_default()
+}
+
+fn identify(id: &str, traits: &[(&str, Value)], at: i64) -> Input {
+    Input::Identify {
+        profile: id.into(),
+        traits: rec(traits),
+        at,
+        message_id: None,
+    }
+}
+
+#[test]
+fn segments_reading_the_clock_enter_and_leave_with_time_alone() {
+    // `days_since(profile.since) < 7`: a new customer for a week, exactly.
+    let b = time_segment_bundle(since_code(Some(Builtin::DaysSince), Op::Lt, 7));
+    let t0 = ts("2026-03-02T09:30:00Z");
+    let mut r = Run::new(&b);
+    r.feed(identify(
+        "p",
+        &[
+            ("email", Value::str("p@example.com")),
+            ("since", Value::Timestamp(t0)),
+        ],
+        t0,
+    ))
+    // No other input: only the clock moves.
+    .until(t0 + 30 * DAY);
+    assert_eq!(
+        r.sent(),
+        vec![(t0, "welcome".into()), (t0 + 7 * DAY, "offer".into())]
+    );
+    assert!(r.has(&Decision::SegmentLeft {
+        segment: "timed".into()
+    }));
+
+    // `days_since(profile.since) >= 30`: entered 30 days on, to the
+    // millisecond, though nothing happened in between.
+    let b = time_segment_bundle(since_code(Some(Builtin::DaysSince), Op::Ge, 30));
+    let mut r = Run::new(&b);
+    r.feed(identify(
+        "p",
+        &[
+            ("email", Value::str("p@example.com")),
+            ("since", Value::Timestamp(t0 - 2 * DAY)),
+        ],
+        t0,
+    ))
+    .until(t0 + 60 * DAY);
+    assert_eq!(r.sent(), vec![(t0 + 28 * DAY, "welcome".into())]);
+
+    // `age(profile.since) >= 18`: at UTC midnight of the 18th birthday; a
+    // February 29 birthday counts from March 1 in common years.
+    let b = time_segment_bundle(since_code(Some(Builtin::Age), Op::Ge, 18));
+    let mut r = Run::new(&b);
+    let born = Date::new(2008, 2, 29).unwrap_or_else(|| unreachable!());
+    r.feed(identify(
+        "p",
+        &[
+            ("email", Value::str("p@example.com")),
+            ("since", Value::Date(born)),
+        ],
+        t0 - 30 * DAY,
+    ))
+    .until(t0 + 30 * DAY);
+    assert_eq!(
+        r.sent(),
+        vec![(ts("2026-03-01T00:00:00Z"), "welcome".into())]
+    );
+
+    // `profile.since < now` (a trial that ends): re-checked on the whole
+    // hour, so entered at the first whole UTC hour after it.
+    let b = time_segment_bundle(since_code(None, Op::Lt, 0));
+    let mut r = Run::new(&b);
+    r.feed(identify(
+        "p",
+        &[
+            ("email", Value::str("p@example.com")),
+            ("since", Value::Timestamp(t0 + 2 * DAY)),
+        ],
+        t0,
+    ))
+    .until(t0 + 5 * DAY);
+    assert_eq!(
+        r.sent(),
+        vec![(ts("2026-03-04T10:00:00Z"), "welcome".into())]
+    );
+    // ...and the timer keeps at most one instant per profile.
+    assert!(r.state.timers.len() <= 1, "{}", r.state.timers.len());
+}
+
+#[test]
+fn created_at_defaults_to_when_the_profile_was_first_seen() {
+    let b = bundle(vec![], templates(), Policies::default());
+    let t0 = ts("2026-03-02T09:00:00Z");
+    let created = |r: &Run, id: &str| {
+        r.state
+            .profiles
+            .get(id)
+            .and_then(|p| p.traits.get("created_at"))
+            .cloned()
+    };
+    let mut r = Run::new(&b);
+    // First seen through a track (the event's own time, though the clock
+    // is already later); later inputs leave it alone.
+    r.until(t0 + HOUR)
+        .feed(track("a", "Product Viewed", &[], t0))
+        .feed(identify(
+            "a",
+            &[("first_name", Value::str("Ana"))],
+            t0 + DAY,
+        ))
+        .feed(track("a", "Product Viewed", &[], t0 + 2 * DAY));
+    assert_eq!(created(&r, "a"), Some(Value::Timestamp(t0)));
+    // An identify that says when wins, on the first call or later.
+    let said = Value::Timestamp(t0 - 90 * DAY);
+    r.feed(identify("b", &[("created_at", said.clone())], t0 + 3 * DAY));
+    assert_eq!(created(&r, "b"), Some(said.clone()));
+    r.feed(identify("a", &[("created_at", said.clone())], t0 + 3 * DAY));
+    assert_eq!(created(&r, "a"), Some(said));
+    // A delivery report does not count as seeing the customer.
+    r.feed(Input::Delivery {
+        profile: "c".into(),
+        key: "k".into(),
+        channel: Channel::Email,
+        outcome: DeliveryOutcome::Delivered,
+        at: t0 + 4 * DAY,
+    });
+    assert_eq!(created(&r, "c"), None);
+    r.feed(identify("c", &[], t0 + 5 * DAY));
+    assert_eq!(created(&r, "c"), Some(Value::Timestamp(t0 + 5 * DAY)));
 }

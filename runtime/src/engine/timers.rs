@@ -33,7 +33,8 @@ pub enum TimerKind {
     Date(u16),
     /// A `when inactive` silence of flow `flow` has lasted long enough.
     Inactive(u16),
-    /// A history window moved past an event: re-evaluate segments.
+    /// A history window moved past an event, or a clock value a segment
+    /// read (`days_since`, `age`, `now`) changed: re-evaluate segments.
     Window,
 }
 

@@ -250,7 +250,15 @@ pub enum Deferral {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResumedBy {
     Timer,
-    Event { event: String },
+    Event {
+        event: String,
+    },
+    /// A `wait for` reached after a deferred send took an event that
+    /// arrived (`at`) while the send was held.
+    Heard {
+        event: String,
+        at: i64,
+    },
     Timeout,
 }
 

@@ -124,6 +124,10 @@ pub fn decision_text(d: &Decision) -> String {
         Decision::Resumed { by } => match by {
             ResumedBy::Timer => "resumed".into(),
             ResumedBy::Event { event } => format!("resumed by {event:?}"),
+            ResumedBy::Heard { event, at } => format!(
+                "resumed by {event:?} (heard at {} while a send was held)",
+                timestamp_text(*at)
+            ),
             ResumedBy::Timeout => "timed out waiting".into(),
         },
         Decision::SplitAssigned { split, variant } => format!("split {split}: {variant}"),

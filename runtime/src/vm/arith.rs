@@ -286,6 +286,37 @@ pub fn days_since(then: &Value, now_ms: i64) -> Result<Value, String> {
     ))
 }
 
+/// The first instant after `now_ms` at which `days_since(then)` gives
+/// another value (`None` when it never changes: `then` is none or not a
+/// time). Lets the engine re-check a segment exactly when time changes it.
+pub fn days_since_changes_at(then: &Value, now_ms: i64) -> Option<i64> {
+    let day = SECS_PER_DAY * MS_PER_SEC;
+    let then_ms = match then {
+        Value::Timestamp(t) => *t,
+        Value::Date(d) => d.days_since_epoch().saturating_mul(day),
+        _ => return None,
+    };
+    let whole = now_ms.saturating_sub(then_ms).div_euclid(day);
+    Some(then_ms.saturating_add(whole.saturating_add(1).saturating_mul(day)))
+}
+
+/// The first instant after `now_ms` at which `age(born)` gives another
+/// value: UTC midnight of the next birthday (March 1 in common years for
+/// February 29, as `age` counts it).
+pub fn age_changes_at(born: &Value, now_ms: i64) -> Option<i64> {
+    let Value::Date(born) = born else {
+        return None;
+    };
+    let day = SECS_PER_DAY * MS_PER_SEC;
+    let today = now_ms.div_euclid(day);
+    let year = Date::from_days_since_epoch(today)?.year;
+    (year..=year.saturating_add(1))
+        .filter_map(|y| Date::new(y, born.month, born.day).or_else(|| Date::new(y, 3, 1)))
+        .map(|d| d.days_since_epoch())
+        .find(|d| *d > today)
+        .map(|d| d.saturating_mul(day))
+}
+
 /// Whole years from `born` to the UTC date of `now_ms`.
 pub fn age(born: &Value, now_ms: i64) -> Result<Value, String> {
     let born = match born {

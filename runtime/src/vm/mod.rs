@@ -49,6 +49,13 @@ pub trait Env {
     fn aggregate(&self, index: u16) -> Value;
     /// `profile in segment` for segment `index` (`Bundle::segments`).
     fn in_segment(&self, index: u16) -> bool;
+    /// The code just read the clock: what it read stays the same until
+    /// `until` (`days_since`, `age`), or changes continuously (`None`:
+    /// `now` itself). The engine uses it to re-check segments that time
+    /// alone may change; other environments ignore it.
+    fn clock_read(&self, until: Option<i64>) {
+        let _ = until;
+    }
 }
 
 /// What a journey asks of the world (serde, so a store can keep pending
@@ -504,7 +511,10 @@ impl Run<'_> {
                     stack.push(v);
                 }
                 Op::LoadShop => stack.push(Value::Record(self.bundle.shop.clone())),
-                Op::LoadNow => stack.push(Value::Timestamp(self.env.now())),
+                Op::LoadNow => {
+                    self.env.clock_read(None);
+                    stack.push(Value::Timestamp(self.env.now()));
+                }
                 Op::LoadEvent => stack.push(self.event.cloned().unwrap_or(Value::None)),
                 Op::LoadAggregate(a) => stack.push(self.env.aggregate(*a)),
                 Op::InSegment(s) => stack.push(Value::Bool(self.env.in_segment(*s))),
@@ -626,10 +636,16 @@ impl Run<'_> {
                 Op::Call(builtin) => {
                     let arg = pop!();
                     let now = self.env.now();
-                    let v = match builtin {
-                        Builtin::DaysSince => arith::days_since(&arg, now),
-                        Builtin::Age => arith::age(&arg, now),
+                    let (v, until) = match builtin {
+                        Builtin::DaysSince => (
+                            arith::days_since(&arg, now),
+                            arith::days_since_changes_at(&arg, now),
+                        ),
+                        Builtin::Age => (arith::age(&arg, now), arith::age_changes_at(&arg, now)),
                     };
+                    if until.is_some() {
+                        self.env.clock_read(until);
+                    }
                     stack.push(try_at!(v));
                 }
                 Op::ListAny(l) | Op::ListAll(l) => {
