@@ -276,6 +276,9 @@ impl<'b> Run<'b> {
 /// it parks again only with a new trace record, so this sees every
 /// suspended state once.
 fn measure(state: &EngineState, trace: &[TraceRecord], sizes: &mut [usize]) {
+    // The profile looked up last: a step's records come in runs of one
+    // profile.
+    let mut profile: Option<(&str, Option<&crate::engine::state::Profile>)> = None;
     for r in trace {
         if !matches!(
             r.decision,
@@ -284,10 +287,15 @@ fn measure(state: &EngineState, trace: &[TraceRecord], sizes: &mut [usize]) {
             continue;
         }
         let Some(id) = r.journey else { continue };
-        let Some(p) = state.profiles.get(r.profile.as_str()) else {
-            continue;
+        let p = match profile {
+            Some((name, p)) if name == r.profile => p,
+            _ => {
+                let p = state.profiles.get(r.profile.as_str());
+                profile = Some((r.profile.as_str(), p));
+                p
+            }
         };
-        for j in p.journeys.iter().filter(|j| j.id == id) {
+        for j in p.iter().flat_map(|p| &p.journeys).filter(|j| j.id == id) {
             let n = j.vm.encoded_len().unwrap_or(0);
             if let Some(slot) = sizes.get_mut(usize::from(j.flow)) {
                 *slot = n.max(*slot);
