@@ -156,6 +156,8 @@ struct Run<'b> {
     profile_numbers: std::collections::HashMap<String, u32>,
     /// The last profile numbered (records come in runs of one profile).
     last_profile: Option<u32>,
+    /// The last flow a record named.
+    last_flow: Option<u16>,
     /// Per flow index, the largest suspended journey (named at the end).
     journey_bytes: Vec<usize>,
 }
@@ -177,6 +179,7 @@ impl<'b> Run<'b> {
             funnel: FunnelCounter::new(bundle),
             profile_numbers: std::collections::HashMap::new(),
             last_profile: None,
+            last_flow: None,
             journey_bytes: vec![0; bundle.flows.len()],
         }
     }
@@ -242,12 +245,25 @@ impl<'b> Run<'b> {
         }
     }
 
-    fn flow_index(&self, name: &str) -> Option<u16> {
-        self.bundle
+    fn flow_index(&mut self, name: &str) -> Option<u16> {
+        // Records come in runs of one journey: try the last flow first.
+        if let Some(i) = self.last_flow
+            && self
+                .bundle
+                .flows
+                .get(usize::from(i))
+                .is_some_and(|f| f.name == name)
+        {
+            return Some(i);
+        }
+        let i = self
+            .bundle
             .flows
             .iter()
             .position(|f| f.name == name)
-            .and_then(|i| u16::try_from(i).ok())
+            .and_then(|i| u16::try_from(i).ok());
+        self.last_flow = i.or(self.last_flow);
+        i
     }
 
     fn profile_number(&mut self, id: &str) -> u32 {
