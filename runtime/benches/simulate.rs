@@ -7,8 +7,9 @@
 //! then dropped instead of run.
 //!
 //! Each phase runs in a child process (this binary again, with `--phase`),
-//! so each one's peak resident memory (VmHWM) is its own. Both include the
-//! log text itself, held in memory as `nudge simulate` holds it. The timed
+//! so each one's peak resident memory (VmHWM) is its own. The log is
+//! written to a file beside the bundle first (removed at the end), and each
+//! phase streams it line by line, as `nudge simulate` streams its file. The timed
 //! part of the simulate phase is `sim::simulate_keeping(.., Keep::TraceOnly)`
 //! (streamed ingest, the engine with every send's excerpt rendered and its
 //! other parts evaluated, the compact story for the report, the funnel) —
@@ -30,8 +31,8 @@
 mod eventlog;
 
 use nudge_bytecode::Bundle;
-use nudge_runtime::sim::{self, ingest::Reader};
-use std::path::PathBuf;
+use nudge_runtime::sim::{self, LogSource, Reopen, ingest::Reader};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -42,6 +43,8 @@ struct Options {
     json: bool,
     write: Option<PathBuf>,
     phase: Option<String>,
+    /// The log file a phase streams (the parent writes it).
+    log: Option<PathBuf>,
 }
 
 fn options() -> Options {
@@ -52,6 +55,7 @@ fn options() -> Options {
         json: false,
         write: None,
         phase: None,
+        log: None,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -76,6 +80,10 @@ fn options() -> Options {
             }
             "--phase" => {
                 o.phase = value;
+                i += 1;
+            }
+            "--log" => {
+                o.log = value.map(PathBuf::from);
                 i += 1;
             }
             "--json" => o.json = true,
@@ -124,28 +132,57 @@ fn load_bundle(path: &PathBuf) -> Bundle {
     }
 }
 
-/// Runs one phase in this process; prints `seconds inputs problems peak_kib`.
+/// Runs one phase in this process; prints `seconds inputs problems
+/// peak_kib cpu_seconds`. The log is streamed from `--log` (as `nudge
+/// simulate` streams its file), or generated in memory without it.
 fn phase(o: &Options, which: &str) {
     let bundle = load_bundle(&o.bundle);
-    let log = eventlog::generate(o.events, o.profiles);
+    let text;
+    let mut text_src: &str;
+    let mut file;
+    let src: &mut dyn LogSource = match &o.log {
+        Some(path) => {
+            file = Reopen(move || {
+                std::fs::File::open(path).map(|f| std::io::BufReader::with_capacity(1 << 16, f))
+            });
+            &mut file
+        }
+        None => {
+            text = eventlog::generate(o.events, o.profiles);
+            text_src = text.as_str();
+            &mut text_src
+        }
+    };
     let start = Instant::now();
     let cpu_start = cpu_secs();
-    let (inputs, problems) = match which {
+    let result = match which {
         "parse" => {
             // The simulator's own reader, streaming as the simulator does:
             // each input is typed, then dropped.
+            let reader = Reader::new(&bundle.schema);
             let mut problems = Vec::new();
             let mut inputs = 0usize;
-            Reader::new(&bundle.schema).for_each(&log, &mut problems, |_, input| {
-                std::hint::black_box(&input);
-                inputs += 1;
-            });
-            (inputs, problems.len())
+            let mut line_no = 0;
+            src.each_line(&mut |line| {
+                line_no += 1;
+                reader.read_line(line_no, line, &mut problems, &mut |_, input| {
+                    std::hint::black_box(&input);
+                    inputs += 1;
+                });
+                true
+            })
+            .map(|()| (inputs, problems.len()))
         }
-        _ => {
-            let s = sim::simulate_keeping(&bundle, &log, None, sim::Keep::TraceOnly);
+        _ => sim::simulate_source(&bundle, src, None, sim::Keep::TraceOnly).map(|s| {
             std::hint::black_box(&s.funnel);
             (s.inputs, s.problems.len())
+        }),
+    };
+    let (inputs, problems) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{which}: {e}");
+            std::process::exit(2);
         }
     };
     let secs = start.elapsed().as_secs_f64();
@@ -168,9 +205,10 @@ struct Figures {
     peak_kib: u64,
 }
 
-fn child(o: &Options, which: &str) -> Figures {
+fn child(o: &Options, which: &str, log: &Path) -> Figures {
     let fail = |m: String| -> ! {
         eprintln!("{which} phase: {m}");
+        let _ = std::fs::remove_file(log);
         std::process::exit(1);
     };
     let exe = std::env::current_exe().unwrap_or_else(|e| fail(e.to_string()));
@@ -178,6 +216,8 @@ fn child(o: &Options, which: &str) -> Figures {
         .args(["--phase", which, "--events", &o.events.to_string()])
         .args(["--profiles", &o.profiles.to_string(), "--bundle"])
         .arg(&o.bundle)
+        .arg("--log")
+        .arg(log)
         .output()
         .unwrap_or_else(|e| fail(e.to_string()));
     if !out.status.success() {
@@ -217,8 +257,19 @@ fn main() {
         phase(&o, which);
         return;
     }
-    let parse = child(&o, "parse");
-    let simulate = child(&o, "simulate");
+    // The log goes to a file beside the bundle that both phases stream (so
+    // neither holds it in memory, as `nudge simulate` does not); removed at
+    // the end.
+    let log = o
+        .bundle
+        .with_file_name(format!("simulate-{}-{}.jsonl", o.events, o.profiles));
+    if let Err(e) = std::fs::write(&log, eventlog::generate(o.events, o.profiles)) {
+        eprintln!("{}: {e}", log.display());
+        std::process::exit(2);
+    }
+    let parse = child(&o, "parse", &log);
+    let simulate = child(&o, "simulate", &log);
+    let _ = std::fs::remove_file(&log);
     if parse.problems > 0 || simulate.problems > 0 {
         eprintln!(
             "the generated log has {} ingest problems; fix eventlog.rs",

@@ -10,6 +10,8 @@
 //! the profile as a number, the flow as its index) as it comes. Only a log
 //! out of time order is read whole and sorted first (the run starts over
 //! when the first late input shows up; nothing is printed before the end).
+//! The log comes from a `LogSource`: a string, or a reader such as a file
+//! (`Reopen`), so a big log is never held in memory whole.
 //!
 //! | file | job |
 //! |---|---|
@@ -91,35 +93,119 @@ pub fn simulate(bundle: &Bundle, log: &str, until: Option<i64>) -> Simulation {
 /// `simulate`, keeping only what `keep` says (`effects` and `trace` are
 /// empty for `Keep::TraceOnly`; everything else is the same).
 pub fn simulate_keeping(bundle: &Bundle, log: &str, until: Option<i64>, keep: Keep) -> Simulation {
+    match simulate_source(bundle, &mut &*log, until, keep) {
+        Ok(sim) => sim,
+        // Reading a string cannot fail; say so rather than panic if it did.
+        Err(e) => {
+            let mut sim = Run::new(bundle, keep).finish(None);
+            sim.problems.push(LineProblem {
+                line: 0,
+                severity: ingest::Severity::Error,
+                message: e.to_string(),
+            });
+            sim
+        }
+    }
+}
+
+/// A log that can be read line by line, and read again from its start.
+pub trait LogSource {
+    /// Calls `f` with each line, without its line break (`\n` or `\r\n`,
+    /// as `str::lines`), in order, until `f` returns false.
+    fn each_line(&mut self, f: &mut dyn FnMut(&str) -> bool) -> std::io::Result<()>;
+}
+
+impl LogSource for &str {
+    fn each_line(&mut self, f: &mut dyn FnMut(&str) -> bool) -> std::io::Result<()> {
+        for line in self.lines() {
+            if !f(line) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A log read through a buffered reader that `open` makes (called again
+/// to read the log a second time), e.g. a file: only one line is in memory
+/// at a time.
+pub struct Reopen<F>(pub F);
+
+impl<F, R> LogSource for Reopen<F>
+where
+    F: FnMut() -> std::io::Result<R>,
+    R: std::io::BufRead,
+{
+    fn each_line(&mut self, f: &mut dyn FnMut(&str) -> bool) -> std::io::Result<()> {
+        let mut reader = (self.0)()?;
+        let mut buf = String::new();
+        loop {
+            buf.clear();
+            if reader.read_line(&mut buf)? == 0 {
+                return Ok(());
+            }
+            let line = match buf.strip_suffix('\n') {
+                Some(l) => l.strip_suffix('\r').unwrap_or(l),
+                None => &buf,
+            };
+            if !f(line) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// `simulate_keeping` over any `LogSource`. A log in time order is read
+/// once, streaming; one out of order is read a second time, whole, and
+/// sorted. Errors are the source's (an unreadable file, text that is not
+/// UTF-8).
+pub fn simulate_source(
+    bundle: &Bundle,
+    src: &mut dyn LogSource,
+    until: Option<i64>,
+    keep: Keep,
+) -> std::io::Result<Simulation> {
     let reader = Reader::new(&bundle.schema);
     let mut problems = Vec::new();
     let mut run = Run::new(bundle, keep);
     let mut last = i64::MIN;
+    let mut late = false;
     let mut pending = Vec::new();
-    for (i, line) in log.lines().enumerate() {
-        reader.read_line(i + 1, line, &mut problems, &mut |_, input| {
+    let mut line_no = 0;
+    src.each_line(&mut |line| {
+        line_no += 1;
+        reader.read_line(line_no, line, &mut problems, &mut |_, input| {
             pending.push(input)
         });
         for input in pending.drain(..) {
             if input.at() < last {
-                // A late input: read the whole log, sort it, start over.
-                let (inputs, problems) = reader.read_log(log);
-                let mut sim = run_keeping(
-                    bundle,
-                    inputs.into_iter().map(|(_, i)| i).collect(),
-                    until,
-                    keep,
-                );
-                sim.problems = problems;
-                return sim;
+                late = true;
+                return false;
             }
             last = input.at();
             run.input(input);
         }
+        true
+    })?;
+    if late {
+        // A late input: read the whole log, sort it, start over.
+        let mut inputs = Vec::new();
+        let mut problems = Vec::new();
+        let mut line_no = 0;
+        src.each_line(&mut |line| {
+            line_no += 1;
+            reader.read_line(line_no, line, &mut problems, &mut |_, input| {
+                inputs.push(input)
+            });
+            true
+        })?;
+        let mut sim = run_keeping(bundle, inputs, until, keep);
+        sim.problems = problems;
+        return Ok(sim);
     }
     let mut sim = run.finish(until);
     sim.problems = problems;
-    sim
+    Ok(sim)
 }
 
 /// Runs typed inputs (sorted by time, stable) through a fresh engine.
