@@ -12,7 +12,9 @@
 //! - `event "Name" { properties }`: a declared event (E0101), after a
 //!   `profile` (E0403); every property is a field of it (E0102) whose
 //!   value fits the field's type, and every non-optional field is given
-//!   (E0201), as `track` in a flow.
+//!   (E0201), nested records included, as the simulator's ingestion
+//!   demands; unlike `track`, a list may be left out (ingestion reads it
+//!   as empty).
 //! - `wait DURATION`: a duration known at compile time (E0201), positive
 //!   (E0303): the test clock never goes backwards.
 //! - `expect`: after a `profile` (E0403); a known channel (E0106) and
@@ -406,14 +408,14 @@ impl TestCheck<'_, '_> {
             // that is not optional is missing.
             None => {
                 self.cx
-                    .record_fields(name.span, &[], &ty, Checker::test_value);
+                    .record_fields(name.span, &[], &ty, Checker::test_value, false);
             }
             // Missing fields are reported at the name, as for `track`.
             Some(p) => match &strip(p).kind {
                 ExprKind::Record(fields) => {
                     if self.cx.literal(p) {
                         self.cx
-                            .record_fields(name.span, fields, &ty, Checker::test_value);
+                            .record_fields(name.span, fields, &ty, Checker::test_value, false);
                     }
                 }
                 _ => {
@@ -891,7 +893,7 @@ impl Checker<'_> {
         match (&e.kind, present) {
             (_, Ty::Error) => true,
             (ExprKind::Record(fields), Ty::Record(_) | Ty::Event(_)) => {
-                self.record_fields(e.span, fields, present, Checker::test_value)
+                self.record_fields(e.span, fields, present, Checker::test_value, false)
             }
             (ExprKind::List(items), Ty::List(elem)) => {
                 let mut ok = true;
