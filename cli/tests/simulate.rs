@@ -113,3 +113,81 @@ fn the_example_shop_simulates_cleanly_with_small_journeys() {
         assert!(n.as_u64().is_some_and(|n| n < 512), "{flow}: {n} bytes");
     }
 }
+
+#[test]
+fn an_order_without_its_order_id_is_reported_and_skipped() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let log = dir.join("missing-order-id.jsonl");
+    let lines = [
+        r#"{"type":"identify","userId":"u1","timestamp":"2026-03-01T09:00:00Z","traits":{"email":"u1@example.com","email_consent":true}}"#,
+        r#"{"type":"track","userId":"u1","timestamp":"2026-03-01T09:05:00Z","event":"Order Completed","properties":{"revenue":42,"currency":"USD"}}"#,
+        r#"{"type":"track","userId":"u1","timestamp":"2026-03-01T09:06:00Z","event":"Order Completed","properties":{"order_id":"1001","revenue":"forty-two"}}"#,
+    ];
+    if let Err(e) = std::fs::write(&log, lines.join("\n")) {
+        panic!("{}: {e}", log.display());
+    }
+    let o = nudge(&[
+        "simulate",
+        "examples/shop",
+        "--events",
+        &log.to_string_lossy(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "skipped lines exit 1");
+    let out = stdout(&o);
+    let problems: String = out
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!(problems, @r#"
+    Input problems:
+      line 2: error (line skipped): `Order Completed` without its required field `order_id` (declared `string`), found nothing
+      line 3: error (line skipped): `Order Completed.revenue`: expected an amount of money (declared `money?`), found "forty-two"
+    "#);
+    // Only the identify reached the engine.
+    assert!(out.contains("\n1 inputs, clock at"), "{out}");
+}
+
+/// The human report runs the engine without messages (only the excerpt of
+/// each send is rendered) and keeps a compact story instead of the trace:
+/// it must tell exactly what the full run tells.
+#[test]
+fn a_run_without_messages_tells_the_same_story() {
+    use nudge_runtime::sim::{Keep, simulate_keeping};
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    for (project, events, until) in [
+        (
+            "examples/shop",
+            "examples/shop/events.jsonl",
+            "2027-06-01T00:00:00Z",
+        ),
+        (
+            "tests/simulate/tiny",
+            "tests/simulate/tiny/events.jsonl",
+            "2026-03-12T00:00:00Z",
+        ),
+    ] {
+        let out = dir.join(format!("{}.nbc", project.replace('/', "-")));
+        let o = nudge(&["build", project, "-o", &out.to_string_lossy()]);
+        assert_eq!(o.status.code(), Some(0), "{project}");
+        let bytes = std::fs::read(&out).unwrap_or_default();
+        let bundle =
+            nudge_bytecode::Bundle::decode(&bytes).unwrap_or_else(|e| panic!("{project}: {e}"));
+        let log = std::fs::read_to_string(root().join(events)).unwrap_or_default();
+        let until = nudge_runtime::sim::ingest::timestamp_text(until);
+        let full = simulate_keeping(&bundle, &log, until, Keep::Everything);
+        let lean = simulate_keeping(&bundle, &log, until, Keep::TraceOnly);
+        assert!(full.trace.len() > 10 && lean.trace.is_empty() && lean.effects.is_empty());
+        assert_eq!(full.story, lean.story, "{project}");
+        assert_eq!(full.funnel, lean.funnel, "{project}");
+        assert_eq!(
+            full.funnel,
+            nudge_runtime::sim::report::funnel(&bundle, &full.trace)
+        );
+        assert_eq!(full.journey_bytes, lean.journey_bytes, "{project}");
+        assert_eq!(
+            (full.problems, full.inputs, full.clock, full.waiting),
+            (lean.problems, lean.inputs, lean.clock, lean.waiting)
+        );
+    }
+}

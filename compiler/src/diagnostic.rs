@@ -113,6 +113,7 @@ codes! {
     WindowExceedsHistory = "W0008", Warning, "aggregate window longer than kept history";
     EmailWithoutAddress = "W0009", Warning, "marketing email without a postal address";
     UnusedDeclaration = "W0010", Warning, "declaration is never used";
+    ExpectationNeverFails = "W0011", Warning, "test expectation can never fail";
 }
 
 /// A labelled place in a file.

@@ -186,6 +186,112 @@ pub fn render(vm: &Vm, index: u16, args: &[Value], env: &dyn Env) -> Result<Rend
     Ok(rendered)
 }
 
+/// The parts of a message in the order `render` renders them, each with
+/// whether the message needs it.
+fn parts_of(channel: Channel) -> &'static [(PartKind, Option<&'static str>)] {
+    match channel {
+        Channel::Email => &[
+            (PartKind::Subject, Some("subject")),
+            (PartKind::Preheader, None),
+            (PartKind::From, None),
+            (PartKind::ReplyTo, None),
+            (PartKind::Html, None),
+            (PartKind::Text, Some("text")),
+        ],
+        Channel::Sms => &[(PartKind::Body, Some("body"))],
+        Channel::Push => &[
+            (PartKind::Title, Some("title")),
+            (PartKind::Body, Some("body")),
+            (PartKind::Url, None),
+        ],
+    }
+}
+
+/// The part a one-line excerpt of a message shows: the email subject, the
+/// SMS body, the push title (as `trace::Content::excerpt`).
+pub fn excerpt_part(channel: Channel) -> PartKind {
+    match channel {
+        Channel::Email => PartKind::Subject,
+        Channel::Sms => PartKind::Body,
+        Channel::Push => PartKind::Title,
+    }
+}
+
+/// Renders only the part a trace shows (`excerpt_part`) and returns its
+/// text; `render` of the same arguments succeeds exactly when this does,
+/// with the same error: every other part is still evaluated in the same
+/// order (holes, filters, conditions, loops) but its text is not built. A
+/// simulation that keeps no messages saves building the HTML and text
+/// bodies.
+pub fn render_excerpt(
+    vm: &Vm,
+    index: u16,
+    args: &[Value],
+    env: &dyn Env,
+) -> Result<String, RenderError> {
+    let Some(template) = vm.bundle().templates.get(usize::from(index)) else {
+        return Err(RenderError::NoSuchTemplate(index));
+    };
+    if args.len() != usize::from(template.params) {
+        return Err(RenderError::WrongArgumentCount {
+            template: template.name.clone(),
+            expected: template.params,
+            given: args.len(),
+        });
+    }
+    let mut r = Renderer {
+        vm,
+        env,
+        template: &template.name,
+        frame: args.to_vec(),
+        links: Vec::new(),
+    };
+    r.frame.resize(usize::from(template.locals), Value::None);
+    let wanted = excerpt_part(template.channel);
+    let mut excerpt = String::new();
+    for &(kind, required) in parts_of(template.channel) {
+        match (template.part(kind), required) {
+            (Some(text), _) if kind == wanted => {
+                r.text(text, kind == PartKind::Html, &mut excerpt)?
+            }
+            (Some(text), _) => r.text(text, kind == PartKind::Html, &mut Discard)?,
+            (None, Some(part)) => {
+                return Err(RenderError::MissingPart {
+                    template: template.name.clone(),
+                    part,
+                });
+            }
+            (None, None) => {}
+        }
+    }
+    Ok(excerpt)
+}
+
+/// Where rendered text goes: a string, or nowhere (evaluated, not built).
+trait Out {
+    fn push(&mut self, s: &str);
+    /// The string to write a hole's value into, if text is kept.
+    fn text(&mut self) -> Option<&mut String>;
+}
+
+impl Out for String {
+    fn push(&mut self, s: &str) {
+        self.push_str(s);
+    }
+    fn text(&mut self) -> Option<&mut String> {
+        Some(self)
+    }
+}
+
+struct Discard;
+
+impl Out for Discard {
+    fn push(&mut self, _: &str) {}
+    fn text(&mut self) -> Option<&mut String> {
+        None
+    }
+}
+
 struct Renderer<'a> {
     vm: &'a Vm<'a>,
     env: &'a dyn Env,
@@ -204,22 +310,24 @@ impl Renderer<'_> {
             })
     }
 
-    fn text(&mut self, text: &Text, html: bool, out: &mut String) -> Result<(), RenderError> {
+    fn text<O: Out>(&mut self, text: &Text, html: bool, out: &mut O) -> Result<(), RenderError> {
         for node in &text.0 {
             match node {
-                TextNode::Lit(s) => out.push_str(s),
-                TextNode::Placeholder(p) => out.push_str(p.marker()),
+                TextNode::Lit(s) => out.push(s),
+                TextNode::Placeholder(p) => out.push(p.marker()),
                 TextNode::Hole { expr, filters } => {
                     let mut v = self.eval(expr)?;
                     for filter in filters {
                         v = self.filter(filter, v)?;
                     }
-                    let mut s = String::new();
-                    write_plain(&mut s, &v);
-                    if html {
-                        escape_html(&s, out);
-                    } else {
-                        out.push_str(&s);
+                    if let Some(out) = out.text() {
+                        if html {
+                            let mut s = String::new();
+                            write_plain(&mut s, &v);
+                            escape_html(&s, out);
+                        } else {
+                            write_plain(out, &v);
+                        }
                     }
                 }
                 TextNode::If {

@@ -3,8 +3,9 @@
 //! by `nudge check` and the editor instead of when the test runs.
 //!
 //! What is checked, statement by statement:
-//! - `start DATE [TIME]`: a date literal (E0201), before any `profile`,
-//!   `event` or `wait`, and once (E0403).
+//! - `start DATE [TIME]`, `at`, `until`: a date literal and a UTC time
+//!   (`local` is E0201).
+//! - `start`: before any `profile`, `event` or `wait`, and once (E0403).
 //! - `profile "id" { traits }`: a non-empty id (E0201); every trait exists
 //!   (E0103) and its value fits the trait's type. Traits not named are
 //!   kept, so none is required.
@@ -23,7 +24,8 @@
 //!   policy never produces on that channel (a cap that is deferred, not
 //!   skipped; no caps; no quiet hours), a send `at` a time after the test's
 //!   clock at that line (an expectation sees only what happened so far) or
-//!   before its start.
+//!   before its start. The same claims with `not` can never fail: W0011
+//!   for a template no flow sends on that channel.
 //!
 //! Values are literals (E0201 otherwise): strings without holes, numbers,
 //! money, percents, durations, bools, dates, times, `none`, lists and
@@ -283,6 +285,7 @@ impl TestCheck<'_, '_> {
             );
         }
         self.started = true;
+        self.utc(time);
         match instant_ms(date, time) {
             Some(at) => {
                 self.start = at;
@@ -292,6 +295,22 @@ impl TestCheck<'_, '_> {
                 self.not_a_date(date, "`start`");
                 self.clock = None;
             }
+        }
+    }
+
+    /// A test's instants are UTC: `local` would suggest otherwise.
+    fn utc(&mut self, time: Option<&TimeOfDay>) {
+        if let Some(t) = time.filter(|t| t.local) {
+            self.report(
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    self.file(),
+                    t.span,
+                    "times in a test are UTC, not local",
+                )
+                .with_label("UTC")
+                .with_help("remove `local` and write the UTC time"),
+            );
         }
     }
 
@@ -474,10 +493,11 @@ impl TestCheck<'_, '_> {
                 if let Some(b) = because {
                     self.reason(negated, b, DEFERRAL_REASONS, "deferred", channel);
                 }
-                if let Some((date, time)) = until
-                    && instant_ms(date, time.as_ref()).is_none()
-                {
-                    self.not_a_date(date, "`until`");
+                if let Some((date, time)) = until {
+                    self.utc(time.as_ref());
+                    if instant_ms(date, time.as_ref()).is_none() {
+                        self.not_a_date(date, "`until`");
+                    }
                 }
             }
             Expectation::Entered { flow } | Expectation::Exited { flow } => self.flow(flow),
@@ -528,6 +548,27 @@ impl TestCheck<'_, '_> {
             .senders(channel, &template.name)
             .map(|f| f.name.clone())
             .collect();
+        if senders.is_empty() && negated {
+            self.report(
+                Diagnostic::new(
+                    Code::ExpectationNeverFails,
+                    self.file(),
+                    template.span,
+                    format!(
+                        "no flow sends {} `{}`, so this expectation can never fail",
+                        channel.as_str(),
+                        template.name
+                    ),
+                )
+                .with_label("never sent")
+                .with_secondary(info.at.file, info.at.span, "declared here")
+                .with_help(format!(
+                    "expect something a flow can do, or remove the line; flows send it with `send {} {}(...)`",
+                    channel.as_str(),
+                    template.name
+                )),
+            );
+        }
         if senders.is_empty() && !negated {
             self.report(
                 Diagnostic::new(
@@ -676,6 +717,7 @@ impl TestCheck<'_, '_> {
     }
 
     fn at(&mut self, negated: bool, date: &Expr, time: Option<&TimeOfDay>) {
+        self.utc(time);
         let Some(at) = instant_ms(date, time) else {
             self.not_a_date(date, "`at`");
             return;

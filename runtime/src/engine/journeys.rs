@@ -10,9 +10,9 @@ use super::policy::{self, SendCheck, Verdict};
 use super::state::{Heard, Journey, OpenGoal, Wait};
 use super::timers::{TimerKey, TimerKind};
 use super::trace::{
-    Content, Decision, ExitReason, NotEntered, OutEffect, OutboundMessage, ResumedBy,
+    Content, Decision, ExitReason, NotEntered, OutEffect, OutboundMessage, ResumedBy, excerpt,
 };
-use crate::template::{Rendered, render};
+use crate::template::{Rendered, render, render_excerpt};
 use crate::vm::{Effect, Resume, VmError, split_bucket};
 use nudge_bytecode::Value;
 use nudge_bytecode::format::{Category, Reentry};
@@ -473,9 +473,16 @@ impl Cx<'_, '_> {
                 return SendResult::Deferred { until };
             }
         };
-        let rendered = render(&self.eng.vm, template, args, &self.env());
-        let content = match rendered {
-            Ok(r) => content(r),
+        let rendered = if self.eng.messages {
+            render(&self.eng.vm, template, args, &self.env()).map(|r| {
+                let c = content(r);
+                (c.excerpt(), Some(c))
+            })
+        } else {
+            render_excerpt(&self.eng.vm, template, args, &self.env()).map(|t| (excerpt(&t), None))
+        };
+        let (excerpt, content) = match rendered {
+            Ok(r) => r,
             Err(e) => {
                 self.trace(
                     Some(j.flow),
@@ -500,9 +507,12 @@ impl Cx<'_, '_> {
                 template: tname.clone(),
                 channel,
                 key: key.clone(),
-                excerpt: content.excerpt(),
+                excerpt,
             },
         );
+        let Some(content) = content else {
+            return SendResult::Done;
+        };
         self.out.effects.push(OutEffect::Send(OutboundMessage {
             key,
             profile: self.pid.clone(),

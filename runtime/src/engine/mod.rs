@@ -130,6 +130,9 @@ pub struct Engine<'b> {
     /// Per flow: the event names its `wait for` steps await (a journey
     /// held at a deferred send remembers these for its next `wait for`).
     awaited: Vec<Vec<&'b str>>,
+    /// Whether sends produce `OutEffect::Send` with the rendered message;
+    /// without, only the trace's excerpt is rendered (`trace_only`).
+    messages: bool,
 }
 
 impl<'b> Engine<'b> {
@@ -211,7 +214,17 @@ impl<'b> Engine<'b> {
             segment_order: segments::dependency_order(bundle),
             segment_aggregates,
             awaited,
+            messages: true,
         }
+    }
+
+    /// This engine, making no `OutEffect::Send`: a send renders only the
+    /// part its trace record shows (every decision, and every trace record,
+    /// is as with messages). For a shell that reads only the trace, such as
+    /// the human report of `nudge simulate`.
+    pub fn trace_only(mut self) -> Engine<'b> {
+        self.messages = false;
+        self
     }
 
     pub fn bundle(&self) -> &'b Bundle {

@@ -79,16 +79,24 @@ pub enum Content {
 impl Content {
     /// A one-line excerpt for traces: the subject, or the start of the body.
     pub fn excerpt(&self) -> String {
-        let text = match self {
+        excerpt(match self {
             Content::Email { subject, .. } => subject.as_str(),
             Content::Sms { body, .. } => body.as_str(),
             Content::Push { title, .. } => title.as_str(),
-        };
-        let mut s: String = text.chars().take(80).collect();
-        if text.chars().count() > 80 {
+        })
+    }
+}
+
+/// A one-line excerpt of a text: its first 80 characters, `…` when cut.
+pub fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(80) {
+        None => text.to_string(),
+        Some((cut, _)) => {
+            let mut s = String::with_capacity(cut + '…'.len_utf8());
+            s.push_str(&text[..cut]);
             s.push('…');
+            s
         }
-        s
     }
 }
 

@@ -2,6 +2,12 @@
 //! `userId`/`anonymousId`, `event`, `properties`, `traits`, `timestamp`,
 //! `messageId`) into engine inputs, typed by the bundle's `Schema`.
 //!
+//! Each line is parsed once, straight from its text: the top level by a
+//! visitor that keeps only the element fields above (everything else, such
+//! as `context`, is skipped unread), the values into a small JSON tree (`J`)
+//! that borrows its strings from the line, then typed against the schema.
+//! No `serde_json::Value` (with its owned keys and maps) is built.
+//!
 //! Real senders are sloppy; what happens to each kind of sloppiness:
 //! - **a line that is not JSON, or not an object**, or lacks a profile id
 //!   (`userId`, else `anonymousId`), a usable `timestamp`, or (for track)
@@ -14,27 +20,40 @@
 //!   `order_completed`): coerced to the declared name when exactly one
 //!   declared event matches ignoring case, spaces, `_` and `-`; a warning
 //!   says so. Undeclared names pass through unchanged (no flow names them).
+//! - **a declared event without a field its declaration requires** (a field
+//!   typed without `?`, e.g. `order_id` of "Order Completed"; lists are
+//!   never required, absent they are empty), or with `null` there: an error
+//!   naming the event, the field and its declared type; the event is
+//!   skipped. A flow reading the field could not run on it.
+//! - **a field of a declared event holding the wrong kind of value** (text
+//!   that is not a number where a number or money is declared, an unknown
+//!   union member, an object where text is declared, ...): an error naming
+//!   the field, what was expected and what came; the event is skipped.
+//!   Traits of an `identify` are gentler: a wrong trait is a warning and the
+//!   trait is left unchanged (the rest of the call still applies).
 //! - **numbers sent as strings** (`"19"`) for `int`, `decimal`, `money`,
-//!   `percent` fields: coerced, with a warning; non-numeric text is a
-//!   warning and the field is treated as absent. Numbers for string-typed
+//!   `percent` fields: coerced, with a warning. Numbers for string-typed
 //!   fields (`order_id: 123`) become text silently (ids are often numeric).
 //! - **money**: a number, numeric string or `{amount, currency}`; the
 //!   currency is the event's own `currency` property, else USD.
-//! - **string unions**: a member matched ignoring case is coerced; anything
-//!   else is a warning and absent.
+//! - **string unions**: a member matched ignoring case is coerced with a
+//!   warning.
 //! - **timestamps**: RFC 3339 text, or a number (seconds, or milliseconds
 //!   when above 10^11). **Dates**: `YYYY-MM-DD` (a full timestamp's date
 //!   part is accepted).
-//! - **missing fields** are absent (`none`); **extra fields** of a declared
-//!   event are dropped (no flow can read them); fields and events the
-//!   schema does not declare are kept as plain JSON values.
+//! - **missing optional fields** are absent (`none`); **extra fields** of a
+//!   declared event are dropped (no flow can read them); fields and events
+//!   the schema does not declare are kept as plain JSON values.
 
 use crate::engine::Input;
 use nudge_bytecode::schema::{FieldType, RecordSchema, Scalar, Schema};
 use nudge_bytecode::{Currency, Date, Money, Record, TimeOfDay, Value};
 use rust_decimal::Decimal;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
+use std::borrow::Cow;
+use std::fmt;
 use std::str::FromStr;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,24 +82,392 @@ fn norm(name: &str) -> String {
         .collect()
 }
 
+// ---- The parsed shape of a line ---------------------------------------------
+
+/// A JSON value whose strings borrow from the line when they hold no
+/// escapes. Objects keep their members in document order (lookups take the
+/// last of duplicate keys, as a JSON map would).
+#[derive(Debug, Clone, PartialEq)]
+pub enum J<'a> {
+    Null,
+    Bool(bool),
+    Num(serde_json::Number),
+    Str(Cow<'a, str>),
+    Arr(Vec<J<'a>>),
+    Obj(Vec<(Cow<'a, str>, J<'a>)>),
+}
+
+impl<'a> J<'a> {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            J::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn as_i64(&self) -> Option<i64> {
+        match self {
+            J::Num(n) => n.as_i64(),
+            _ => None,
+        }
+    }
+
+    fn as_obj(&self) -> Option<&[(Cow<'a, str>, J<'a>)]> {
+        match self {
+            J::Obj(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    fn is_null(&self) -> bool {
+        matches!(self, J::Null)
+    }
+
+    /// Compact JSON text, for messages.
+    fn write_json(&self, out: &mut String) {
+        match self {
+            J::Null => out.push_str("null"),
+            J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            J::Num(n) => out.push_str(&n.to_string()),
+            J::Str(s) => out.push_str(&Json::String(s.to_string()).to_string()),
+            J::Arr(items) => {
+                out.push('[');
+                for (i, x) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    x.write_json(out);
+                }
+                out.push(']');
+            }
+            J::Obj(members) => {
+                out.push('{');
+                for (i, (k, v)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Json::String(k.to_string()).to_string());
+                    out.push(':');
+                    v.write_json(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+/// The last member named `key`.
+fn get<'j, 'a>(obj: &'j [(Cow<'a, str>, J<'a>)], key: &str) -> Option<&'j J<'a>> {
+    obj.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
+impl<'de> Deserialize<'de> for J<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(JVisitor)
+    }
+}
+
+struct JVisitor;
+
+impl<'de> Visitor<'de> for JVisitor {
+    type Value = J<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<J<'de>, E> {
+        Ok(J::Bool(b))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<J<'de>, E> {
+        Ok(J::Num(n.into()))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<J<'de>, E> {
+        Ok(J::Num(n.into()))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<J<'de>, E> {
+        Ok(serde_json::Number::from_f64(n).map_or(J::Null, J::Num))
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<J<'de>, E> {
+        Ok(J::Str(Cow::Borrowed(s)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<J<'de>, E> {
+        Ok(J::Str(Cow::Owned(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<J<'de>, E> {
+        Ok(J::Str(Cow::Owned(s)))
+    }
+    fn visit_unit<E>(self) -> Result<J<'de>, E> {
+        Ok(J::Null)
+    }
+    fn visit_none<E>(self) -> Result<J<'de>, E> {
+        Ok(J::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<J<'de>, D::Error> {
+        J::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<J<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(x) = seq.next_element::<J<'de>>()? {
+            items.push(x);
+        }
+        Ok(J::Arr(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<J<'de>, A::Error> {
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            members.push((k, map.next_value::<J<'de>>()?));
+        }
+        Ok(J::Obj(members))
+    }
+}
+
+/// An object key, borrowed from the line when it can be.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The members of a `/v1/batch` element the reader uses.
+#[derive(Default)]
+struct Element<'a> {
+    kind: Option<J<'a>>,
+    user_id: Option<J<'a>>,
+    anonymous_id: Option<J<'a>>,
+    timestamp: Option<J<'a>>,
+    message_id: Option<J<'a>>,
+    event: Option<J<'a>>,
+    properties: Option<J<'a>>,
+    traits: Option<J<'a>>,
+}
+
+impl<'a> Element<'a> {
+    /// Stores a member; false when the element does not use it.
+    fn set(&mut self, key: &str, value: J<'a>) -> bool {
+        let slot = match key {
+            "type" => &mut self.kind,
+            "userId" => &mut self.user_id,
+            "anonymousId" => &mut self.anonymous_id,
+            "timestamp" => &mut self.timestamp,
+            "messageId" => &mut self.message_id,
+            "event" => &mut self.event,
+            "properties" => &mut self.properties,
+            "traits" => &mut self.traits,
+            _ => return false,
+        };
+        *slot = Some(value);
+        true
+    }
+
+    fn wanted(key: &str) -> bool {
+        matches!(
+            key,
+            "type"
+                | "userId"
+                | "anonymousId"
+                | "timestamp"
+                | "messageId"
+                | "event"
+                | "properties"
+                | "traits"
+        )
+    }
+
+    fn from_members(members: Vec<(Cow<'a, str>, J<'a>)>) -> Element<'a> {
+        let mut e = Element::default();
+        for (k, v) in members {
+            e.set(&k, v);
+        }
+        e
+    }
+}
+
+/// One line: an element, possibly with a `batch` of them, or not an object.
+// Built once per line on the stack and taken apart at once: boxing the big
+// variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Line<'a> {
+    Object {
+        element: Element<'a>,
+        batch: Option<J<'a>>,
+    },
+    NotObject,
+}
+
+impl<'de> Deserialize<'de> for Line<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LineVisitor)
+    }
+}
+
+struct LineVisitor;
+
+impl<'de> Visitor<'de> for LineVisitor {
+    type Value = Line<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Line<'de>, E> {
+        Ok(Line::NotObject)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Line<'de>, E> {
+        Ok(Line::NotObject)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Line<'de>, E> {
+        Ok(Line::NotObject)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Line<'de>, E> {
+        Ok(Line::NotObject)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Line<'de>, E> {
+        Ok(Line::NotObject)
+    }
+    fn visit_unit<E>(self) -> Result<Line<'de>, E> {
+        Ok(Line::NotObject)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Line<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Line::NotObject)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Line<'de>, A::Error> {
+        let mut element = Element::default();
+        let mut batch = None;
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            if k == "batch" {
+                batch = Some(map.next_value::<J<'de>>()?);
+            } else if Element::wanted(&k) {
+                let v = map.next_value::<J<'de>>()?;
+                element.set(&k, v);
+            } else {
+                // `context`, `integrations`, `sentAt`, ...: skipped unread.
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(Line::Object { element, batch })
+    }
+}
+
+// ---- Typing -----------------------------------------------------------------
+
+/// Where a value sits (`Order Completed.products.price`), built into text
+/// only when a problem is reported.
+#[derive(Clone, Copy)]
+struct Path<'p> {
+    parent: Option<&'p Path<'p>>,
+    name: &'p str,
+}
+
+impl<'p> Path<'p> {
+    fn root(name: &'p str) -> Path<'p> {
+        Path { parent: None, name }
+    }
+    fn child(&'p self, name: &'p str) -> Path<'p> {
+        Path {
+            parent: Some(self),
+            name,
+        }
+    }
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        if let Some(p) = self.parent {
+            write!(f, "{p}.")?;
+        }
+        f.write_str(self.name)
+    }
+}
+
+/// A declared type as the language writes it (`money?`, `list<Product>`).
+pub fn type_text(ty: &FieldType) -> String {
+    match ty {
+        FieldType::Scalar(s) => scalar_name(*s).to_string(),
+        FieldType::List(inner) => format!("list<{}>", type_text(inner)),
+        FieldType::Optional(inner) => format!("{}?", type_text(inner)),
+        FieldType::Union(members) => members
+            .iter()
+            .map(|m| format!("{m:?}"))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        FieldType::Record(name) => name.clone(),
+        FieldType::Event(name) => format!("{name:?}"),
+        FieldType::Unknown => "unknown".into(),
+    }
+}
+
+fn scalar_name(s: Scalar) -> &'static str {
+    match s {
+        Scalar::Bool => "bool",
+        Scalar::Int => "int",
+        Scalar::Decimal => "decimal",
+        Scalar::String => "string",
+        Scalar::Money => "money",
+        Scalar::Currency => "currency",
+        Scalar::Percent => "percent",
+        Scalar::Timestamp => "timestamp",
+        Scalar::Date => "date",
+        Scalar::Duration => "duration",
+        Scalar::Time => "time",
+        Scalar::Timezone => "timezone",
+        Scalar::Email => "email",
+        Scalar::Phone => "phone",
+        Scalar::Url => "url",
+    }
+}
+
+/// Whether an event is meaningless without the field: declared without `?`
+/// (lists excepted: absent, they are empty).
+fn required(ty: &FieldType) -> bool {
+    !matches!(
+        ty,
+        FieldType::Optional(_) | FieldType::List(_) | FieldType::Unknown
+    )
+}
+
 pub struct Reader<'s> {
     schema: &'s Schema,
+    /// Declared event names (and the engine's own), sorted.
+    declared: Vec<&'s str>,
     /// (normalized, declared) event names.
-    names: Vec<(String, String)>,
+    names: Vec<(String, &'s str)>,
 }
 
 impl<'s> Reader<'s> {
     pub fn new(schema: &'s Schema) -> Reader<'s> {
-        let mut names: Vec<(String, String)> = schema
+        let mut declared: Vec<&'s str> = schema
             .events
             .iter()
             .map(|e| e.name.as_str())
             .chain(ENGINE_EVENTS)
-            .map(|n| (norm(n), n.to_string()))
             .collect();
+        declared.sort_unstable();
+        declared.dedup();
+        let mut names: Vec<(String, &'s str)> = declared.iter().map(|n| (norm(n), *n)).collect();
         names.sort();
-        names.dedup();
-        Reader { schema, names }
+        Reader {
+            schema,
+            declared,
+            names,
+        }
     }
 
     /// Reads a whole JSONL log: inputs with their line numbers, and every
@@ -88,48 +475,76 @@ impl<'s> Reader<'s> {
     pub fn read_log(&self, text: &str) -> (Vec<(usize, Input)>, Vec<LineProblem>) {
         let mut inputs = Vec::new();
         let mut problems = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let line_no = i + 1;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let mut p = Problems {
-                line: line_no,
-                out: &mut problems,
-            };
-            match serde_json::from_str::<Json>(line) {
-                Ok(Json::Object(obj)) => match obj.get("batch") {
-                    Some(Json::Array(items)) => {
-                        for item in items {
-                            if let Some(input) = self.element(item, &mut p) {
-                                inputs.push((line_no, input));
-                            }
-                        }
-                    }
-                    _ => {
-                        if let Some(input) = self.element(&Json::Object(obj), &mut p) {
-                            inputs.push((line_no, input));
-                        }
-                    }
-                },
-                Ok(_) => p.error("not a JSON object".into()),
-                Err(e) => p.error(format!("not valid JSON: {e}")),
-            }
-        }
+        self.for_each(text, &mut problems, |line, input| {
+            inputs.push((line, input))
+        });
         (inputs, problems)
     }
 
-    fn element(&self, el: &Json, p: &mut Problems) -> Option<Input> {
-        let Some(obj) = el.as_object() else {
-            p.error("a batch element is not a JSON object".into());
-            return None;
+    /// Reads a JSONL log line by line, handing each input to `emit` as it
+    /// is read (with its line number) and appending problems to `problems`.
+    pub fn for_each(
+        &self,
+        text: &str,
+        problems: &mut Vec<LineProblem>,
+        mut emit: impl FnMut(usize, Input),
+    ) {
+        for (i, line) in text.lines().enumerate() {
+            self.read_line(i + 1, line, problems, &mut emit);
+        }
+    }
+
+    /// Reads one line (number `line_no`) of a log.
+    pub fn read_line(
+        &self,
+        line_no: usize,
+        line: &str,
+        problems: &mut Vec<LineProblem>,
+        emit: &mut impl FnMut(usize, Input),
+    ) {
+        if line.trim().is_empty() {
+            return;
+        }
+        let mut p = Problems {
+            line: line_no,
+            out: problems,
+            rejected: false,
         };
-        let kind = obj.get("type").and_then(Json::as_str).unwrap_or("");
-        let profile = ["userId", "anonymousId"]
-            .iter()
-            .find_map(|k| match obj.get(*k) {
-                Some(Json::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-                Some(Json::Number(n)) => Some(n.to_string()),
+        match serde_json::from_str::<Line>(line) {
+            Ok(Line::Object { element, batch }) => match batch {
+                Some(J::Arr(items)) => {
+                    for item in items {
+                        let input = match item {
+                            J::Obj(members) => self.element(Element::from_members(members), &mut p),
+                            _ => {
+                                p.error("a batch element is not a JSON object".into());
+                                None
+                            }
+                        };
+                        if let Some(input) = input {
+                            emit(line_no, input);
+                        }
+                    }
+                }
+                _ => {
+                    if let Some(input) = self.element(element, &mut p) {
+                        emit(line_no, input);
+                    }
+                }
+            },
+            Ok(Line::NotObject) => p.error("not a JSON object".into()),
+            Err(e) => p.error(format!("not valid JSON: {e}")),
+        }
+    }
+
+    fn element(&self, el: Element, p: &mut Problems) -> Option<Input> {
+        p.rejected = false;
+        let kind = el.kind.as_ref().and_then(J::as_str).unwrap_or("");
+        let profile = [&el.user_id, &el.anonymous_id]
+            .into_iter()
+            .find_map(|j| match j {
+                Some(J::Str(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                Some(J::Num(n)) => Some(n.to_string()),
                 _ => None,
             });
         if matches!(kind, "page" | "screen" | "group" | "alias") {
@@ -139,7 +554,7 @@ impl<'s> Reader<'s> {
         if !matches!(kind, "track" | "identify") {
             p.error(format!(
                 "`type` must be \"track\" or \"identify\", found {}",
-                short(obj.get("type"))
+                short(el.kind.as_ref())
             ));
             return None;
         }
@@ -147,12 +562,12 @@ impl<'s> Reader<'s> {
             p.error("no `userId` or `anonymousId`".into());
             return None;
         };
-        let at = match obj.get("timestamp").map(timestamp) {
+        let at = match el.timestamp.as_ref().map(timestamp_of) {
             Some(Some(at)) => at,
             Some(None) => {
                 p.error(format!(
                     "`timestamp` is not a time: {}",
-                    short(obj.get("timestamp"))
+                    short(el.timestamp.as_ref())
                 ));
                 return None;
             }
@@ -161,46 +576,60 @@ impl<'s> Reader<'s> {
                 return None;
             }
         };
-        let message_id = obj.get("messageId").and_then(|m| match m {
-            Json::String(s) => Some(s.clone()),
-            Json::Number(n) => Some(n.to_string()),
+        let message_id = match el.message_id {
+            Some(J::Str(s)) => Some(s.into_owned()),
+            Some(J::Num(n)) => Some(n.to_string()),
             _ => None,
-        });
+        };
         if kind == "identify" {
-            let mut traits = Record::new();
-            if let Some(Json::Object(t)) = obj.get("traits") {
+            let mut traits = Vec::new();
+            if let Some(J::Obj(t)) = &el.traits {
                 for (name, j) in t {
                     let v = match self.schema.trait_type(name) {
-                        Some(ty) => self.typed(&format!("traits.{name}"), ty, j, None, p),
-                        None => Some(untyped(j)),
+                        Some(ty) => {
+                            let traits_path = Path::root("traits");
+                            let path = traits_path.child(name);
+                            self.typed(path, ty, ty, j, None, Mode::Lenient, p)
+                        }
+                        None => Some(untyped_j(j)),
                     };
                     if let Some(v) = v {
-                        traits.insert(name.clone(), v);
+                        traits.push((name.to_string(), v));
                     }
                 }
             }
             return Some(Input::Identify {
                 profile,
-                traits,
+                traits: Record::from_fields(traits),
                 at,
                 message_id,
             });
         }
-        let Some(raw) = obj.get("event").and_then(Json::as_str) else {
+        let Some(raw) = el.event.as_ref().and_then(J::as_str) else {
             p.error("a track call without `event`".into());
             return None;
         };
         let event = self.event_name(raw, p);
-        let props = obj.get("properties").and_then(Json::as_object);
+        let props = el.properties.as_ref().and_then(J::as_obj);
         let properties = match (self.schema.event(&event), props) {
-            (_, None) => Record::new(),
-            (Some(schema), Some(props)) => self.record(&event, schema, props, None, p),
-            (None, Some(props)) => props
-                .iter()
-                .map(|(k, v)| (k.clone(), untyped(v)))
-                .collect::<Vec<_>>()
-                .into_iter()
-                .collect_record(),
+            (Some(schema), props) => {
+                let r = self.record(
+                    Path::root(&event),
+                    schema,
+                    props.unwrap_or_default(),
+                    None,
+                    Mode::Strict,
+                    p,
+                );
+                if p.rejected {
+                    return None;
+                }
+                r
+            }
+            (None, None) => Record::new(),
+            (None, Some(props)) => {
+                Record::from_fields(props.iter().map(|(k, v)| (k.to_string(), untyped_j(v))))
+            }
         };
         Some(Input::Track {
             profile,
@@ -212,82 +641,94 @@ impl<'s> Reader<'s> {
     }
 
     fn event_name(&self, raw: &str, p: &mut Problems) -> String {
-        if self.names.iter().any(|(_, n)| n == raw) {
+        if self.declared.binary_search(&raw).is_ok() {
             return raw.to_string();
         }
         let key = norm(raw);
-        let matches: Vec<&String> = self
-            .names
-            .iter()
-            .filter(|(k, _)| *k == key)
-            .map(|(_, n)| n)
-            .collect();
-        match matches.as_slice() {
-            [one] => {
+        let mut matches = self.names.iter().filter(|(k, _)| *k == key).map(|(_, n)| n);
+        match (matches.next(), matches.next()) {
+            (Some(one), None) => {
                 p.warn(format!("event {raw:?} read as {one:?}"));
-                (*one).clone()
+                (*one).to_string()
             }
             _ => raw.to_string(),
         }
     }
 
     /// `inherited`: the currency of the enclosing event, for nested records
-    /// (a product's `price` takes its order's `currency`).
+    /// (a product's `price` takes its order's `currency`). Fields are typed
+    /// in the schema's (name) order; a member named twice counts once, the
+    /// last time.
     fn record(
         &self,
-        path: &str,
+        path: Path,
         schema: &RecordSchema,
-        obj: &serde_json::Map<String, Json>,
+        obj: &[(Cow<str>, J)],
         inherited: Option<Currency>,
+        mode: Mode,
         p: &mut Problems,
     ) -> Record {
-        let currency = obj
-            .get("currency")
-            .and_then(Json::as_str)
-            .and_then(|c| Currency::new(&c.trim().to_ascii_uppercase()))
+        let currency = get(obj, "currency")
+            .and_then(J::as_str)
+            .and_then(currency_code)
             .or(inherited);
-        let mut out = Record::new();
+        let mut slots: Vec<Option<&J>> = vec![None; schema.fields.len()];
         for (name, j) in obj {
-            let Some(ty) = schema.field(name) else {
-                continue;
-            };
-            if let Some(v) = self.typed(&format!("{path}.{name}"), ty, j, currency, p) {
-                out.insert(name.clone(), v);
+            if let Ok(i) = schema
+                .fields
+                .binary_search_by(|f| f.name.as_str().cmp(name))
+                && let Some(slot) = slots.get_mut(i)
+            {
+                *slot = Some(j);
             }
         }
-        out
+        let mut fields = Vec::with_capacity(obj.len().min(schema.fields.len()));
+        for (f, slot) in schema.fields.iter().zip(slots) {
+            let present = slot.filter(|j| !j.is_null());
+            if present.is_none() && mode == Mode::Strict && required(&f.ty) {
+                p.reject(format!(
+                    "`{path}` without its required field `{}` (declared `{}`), found {}",
+                    f.name,
+                    type_text(&f.ty),
+                    short(slot)
+                ));
+                continue;
+            }
+            let Some(j) = slot else { continue };
+            if let Some(v) = self.typed(path.child(&f.name), &f.ty, &f.ty, j, currency, mode, p) {
+                fields.push((f.name.clone(), v));
+            }
+        }
+        Record::from_fields(fields)
     }
 
-    /// `None`: invalid (warned) — the field is absent.
+    /// `None`: invalid (reported) — the field is absent. `decl`: the type
+    /// as declared, for messages (`ty` loses its `?` on the way in).
+    #[allow(clippy::too_many_arguments)]
     fn typed(
         &self,
-        path: &str,
+        path: Path,
+        decl: &FieldType,
         ty: &FieldType,
-        j: &Json,
+        j: &J,
         currency: Option<Currency>,
+        mode: Mode,
         p: &mut Problems,
     ) -> Option<Value> {
         if j.is_null() {
             return Some(Value::None);
         }
-        let bad = |p: &mut Problems, what: &str| {
-            p.warn(format!(
-                "`{path}`: expected {what}, found {}; treated as absent",
-                short(Some(j))
-            ));
-            None
-        };
         match ty {
-            FieldType::Optional(inner) => self.typed(path, inner, j, currency, p),
-            FieldType::Unknown => Some(untyped(j)),
+            FieldType::Optional(inner) => self.typed(path, decl, inner, j, currency, mode, p),
+            FieldType::Unknown => Some(untyped_j(j)),
             FieldType::List(inner) => match j {
-                Json::Array(items) => Some(Value::List(
+                J::Arr(items) => Some(Value::List(
                     items
                         .iter()
-                        .filter_map(|x| self.typed(path, inner, x, currency, p))
+                        .filter_map(|x| self.typed(path, inner, inner, x, currency, mode, p))
                         .collect(),
                 )),
-                _ => bad(p, "a list"),
+                _ => bad(p, mode, path, decl, "a list", j),
             },
             FieldType::Record(name) | FieldType::Event(name) => {
                 let schema = match ty {
@@ -295,50 +736,54 @@ impl<'s> Reader<'s> {
                     _ => self.schema.event(name),
                 };
                 match (j, schema) {
-                    (Json::Object(obj), Some(s)) => {
-                        Some(Value::Record(self.record(path, s, obj, currency, p)))
+                    (J::Obj(obj), Some(s)) => {
+                        Some(Value::Record(self.record(path, s, obj, currency, mode, p)))
                     }
-                    (Json::Object(_), None) => Some(untyped(j)),
-                    _ => bad(p, "an object"),
+                    (J::Obj(_), None) => Some(untyped_j(j)),
+                    _ => bad(p, mode, path, decl, "an object", j),
                 }
             }
             FieldType::Union(members) => {
-                let s = j.as_str().map(str::trim)?;
-                if let Some(m) = members.iter().find(|m| m.as_str() == s) {
-                    return Some(Value::str(m.as_str()));
-                }
-                match members.iter().find(|m| m.eq_ignore_ascii_case(s)) {
-                    Some(m) => {
-                        p.warn(format!("`{path}`: {s:?} read as {m:?}"));
-                        Some(Value::str(m.as_str()))
+                let found = j.as_str().map(str::trim).and_then(|s| {
+                    if let Some(m) = members.iter().find(|m| m.as_str() == s) {
+                        return Some(m);
                     }
-                    None => bad(p, &format!("one of {}", members.join(", "))),
+                    let m = members.iter().find(|m| m.eq_ignore_ascii_case(s))?;
+                    p.warn(format!("`{path}`: {s:?} read as {m:?}"));
+                    Some(m)
+                });
+                match found {
+                    Some(m) => Some(Value::str(m.as_str())),
+                    None => bad(
+                        p,
+                        mode,
+                        path,
+                        decl,
+                        &format!("one of {}", members.join(", ")),
+                        j,
+                    ),
                 }
             }
-            FieldType::Scalar(s) => self.scalar(path, *s, j, currency, p),
+            FieldType::Scalar(s) => self.scalar(path, decl, *s, j, currency, mode, p),
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn scalar(
         &self,
-        path: &str,
+        path: Path,
+        ty: &FieldType,
         s: Scalar,
-        j: &Json,
+        j: &J,
         currency: Option<Currency>,
+        mode: Mode,
         p: &mut Problems,
     ) -> Option<Value> {
-        let bad = |p: &mut Problems, what: &str| {
-            p.warn(format!(
-                "`{path}`: expected {what}, found {}; treated as absent",
-                short(Some(j))
-            ));
-            None
-        };
         // A number, or a number sent as a string (coerced with a warning).
         let number = |p: &mut Problems| -> Option<Decimal> {
             match j {
-                Json::Number(n) => decimal(&n.to_string()),
-                Json::String(t) => {
+                J::Num(n) => number_decimal(n),
+                J::Str(t) => {
                     let d = decimal(t.trim().trim_end_matches('%').trim());
                     if d.is_some() {
                         p.warn(format!("`{path}`: number sent as text {t:?}, coerced"));
@@ -350,97 +795,120 @@ impl<'s> Reader<'s> {
         };
         match s {
             Scalar::Bool => match j {
-                Json::Bool(b) => Some(Value::Bool(*b)),
-                Json::String(t) => match t.trim().to_ascii_lowercase().as_str() {
+                J::Bool(b) => Some(Value::Bool(*b)),
+                J::Str(t) => match t.trim().to_ascii_lowercase().as_str() {
                     "true" | "yes" | "1" => Some(Value::Bool(true)),
                     "false" | "no" | "0" => Some(Value::Bool(false)),
-                    _ => bad(p, "true or false"),
+                    _ => bad(p, mode, path, ty, "true or false", j),
                 },
-                Json::Number(n) if n.as_i64() == Some(1) => Some(Value::Bool(true)),
-                Json::Number(n) if n.as_i64() == Some(0) => Some(Value::Bool(false)),
-                _ => bad(p, "true or false"),
+                J::Num(n) if n.as_i64() == Some(1) => Some(Value::Bool(true)),
+                J::Num(n) if n.as_i64() == Some(0) => Some(Value::Bool(false)),
+                _ => bad(p, mode, path, ty, "true or false", j),
             },
             Scalar::Int => match number(p) {
-                Some(d) if d.fract().is_zero() => i64::try_from(d).ok().map(Value::Int),
-                _ => bad(p, "a whole number"),
+                Some(d) if d.fract().is_zero() => match i64::try_from(d) {
+                    Ok(i) => Some(Value::Int(i)),
+                    Err(_) => bad(p, mode, path, ty, "a whole number in range", j),
+                },
+                _ => bad(p, mode, path, ty, "a whole number", j),
             },
             Scalar::Decimal => match number(p) {
                 Some(d) => Some(Value::Decimal(d)),
-                None => bad(p, "a number"),
+                None => bad(p, mode, path, ty, "a number", j),
             },
             Scalar::Percent => match number(p) {
                 Some(d) => Some(Value::Percent(d)),
-                None => bad(p, "a percentage"),
+                None => bad(p, mode, path, ty, "a percentage", j),
             },
             Scalar::Money => {
-                if let Json::Object(o) = j {
-                    let amount = o.get("amount").and_then(|a| match a {
-                        Json::Number(n) => decimal(&n.to_string()),
-                        Json::String(t) => decimal(t.trim()),
+                if let J::Obj(o) = j {
+                    let amount = get(o, "amount").and_then(|a| match a {
+                        J::Num(n) => number_decimal(n),
+                        J::Str(t) => decimal(t.trim()),
                         _ => None,
                     });
-                    let cur = o
-                        .get("currency")
-                        .and_then(Json::as_str)
-                        .and_then(|c| Currency::new(&c.trim().to_ascii_uppercase()))
+                    let cur = get(o, "currency")
+                        .and_then(J::as_str)
+                        .and_then(currency_code)
                         .or(currency);
                     return match amount {
                         Some(amount) => Some(money(amount, cur)),
-                        None => bad(p, "an amount"),
+                        None => bad(p, mode, path, ty, "an amount", j),
                     };
                 }
                 match number(p) {
                     Some(d) => Some(money(d, currency)),
-                    None => bad(p, "an amount of money"),
+                    None => bad(p, mode, path, ty, "an amount of money", j),
                 }
             }
-            Scalar::Currency => match j
-                .as_str()
-                .and_then(|c| Currency::new(&c.trim().to_ascii_uppercase()))
-            {
+            Scalar::Currency => match j.as_str().and_then(currency_code) {
                 Some(c) => Some(Value::str(c.as_str())),
-                None => bad(p, "a currency code"),
+                None => bad(p, mode, path, ty, "a currency code", j),
             },
-            Scalar::Timestamp => match timestamp(j) {
+            Scalar::Timestamp => match timestamp_of(j) {
                 Some(ms) => Some(Value::Timestamp(ms)),
-                None => bad(p, "a timestamp"),
+                None => bad(p, mode, path, ty, "a timestamp", j),
             },
             Scalar::Date => match j.as_str().and_then(date) {
                 Some(d) => Some(Value::Date(d)),
-                None => bad(p, "a date (YYYY-MM-DD)"),
+                None => bad(p, mode, path, ty, "a date (YYYY-MM-DD)", j),
             },
             Scalar::Time => match j.as_str().and_then(time) {
                 Some(t) => Some(Value::Time(t)),
-                None => bad(p, "a time of day (HH:MM)"),
+                None => bad(p, mode, path, ty, "a time of day (HH:MM)", j),
             },
             Scalar::Duration => match j.as_i64() {
                 Some(secs) => Some(Value::Duration(secs)),
-                None => bad(p, "a duration in seconds"),
+                None => bad(p, mode, path, ty, "a duration in seconds", j),
             },
             Scalar::String | Scalar::Email | Scalar::Phone | Scalar::Url | Scalar::Timezone => {
                 match j {
-                    Json::String(t) => Some(Value::str(t.trim())),
-                    Json::Number(n) => Some(Value::str(n.to_string())),
-                    _ => bad(p, "text"),
+                    J::Str(t) => Some(Value::str(t.trim())),
+                    J::Num(n) => Some(Value::str(n.to_string())),
+                    _ => bad(p, mode, path, ty, "text", j),
                 }
             }
         }
     }
 }
 
-trait CollectRecord {
-    fn collect_record(self) -> Record;
+/// How a wrong value is taken: event properties reject the event, traits
+/// are dropped with a warning.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Strict,
+    Lenient,
 }
 
-impl<I: Iterator<Item = (String, Value)>> CollectRecord for I {
-    fn collect_record(self) -> Record {
-        Record::from_fields(self)
+/// A value of the wrong kind: reported; `None` (the field is absent, and
+/// in strict mode the event is rejected).
+fn bad(
+    p: &mut Problems,
+    mode: Mode,
+    path: Path,
+    ty: &FieldType,
+    what: &str,
+    j: &J,
+) -> Option<Value> {
+    match mode {
+        Mode::Strict => p.reject(format!(
+            "`{path}`: expected {what} (declared `{}`), found {}",
+            type_text(ty),
+            short(Some(j))
+        )),
+        Mode::Lenient => p.warn(format!(
+            "`{path}`: expected {what}, found {}; treated as absent",
+            short(Some(j))
+        )),
     }
+    None
 }
 
 struct Problems<'a> {
     line: usize,
     out: &'a mut Vec<LineProblem>,
+    /// The current element had an error: it is skipped.
+    rejected: bool,
 }
 
 impl Problems<'_> {
@@ -458,13 +926,20 @@ impl Problems<'_> {
             message,
         });
     }
+    /// An error that skips the element (reported once per problem; the
+    /// element goes on being read so every problem is reported).
+    fn reject(&mut self, message: String) {
+        self.rejected = true;
+        self.error(message);
+    }
 }
 
-fn short(j: Option<&Json>) -> String {
+fn short(j: Option<&J>) -> String {
     match j {
         None => "nothing".into(),
         Some(j) => {
-            let s = j.to_string();
+            let mut s = String::new();
+            j.write_json(&mut s);
             if s.chars().count() > 40 {
                 format!("{}…", s.chars().take(40).collect::<String>())
             } else {
@@ -474,10 +949,27 @@ fn short(j: Option<&Json>) -> String {
     }
 }
 
+fn currency_code(c: &str) -> Option<Currency> {
+    let c = c.trim();
+    Currency::new(c).or_else(|| Currency::new(&c.to_ascii_uppercase()))
+}
+
 fn decimal(t: &str) -> Option<Decimal> {
     Decimal::from_str(t)
         .ok()
         .or_else(|| Decimal::from_scientific(t).ok())
+}
+
+/// A JSON number as a decimal: integers exactly, others by their shortest
+/// text (`129.5` is 129.5, not the nearest binary fraction).
+fn number_decimal(n: &serde_json::Number) -> Option<Decimal> {
+    if let Some(i) = n.as_i64() {
+        return Some(Decimal::from(i));
+    }
+    if let Some(u) = n.as_u64() {
+        return Some(Decimal::from(u));
+    }
+    decimal(&n.to_string())
 }
 
 fn money(amount: Decimal, currency: Option<Currency>) -> Value {
@@ -490,19 +982,33 @@ fn money(amount: Decimal, currency: Option<Currency>) -> Value {
 /// RFC 3339 text, or a unix number (seconds; milliseconds above 10^11).
 pub fn timestamp(j: &Json) -> Option<i64> {
     match j {
-        Json::String(s) => s
-            .trim()
-            .parse::<jiff::Timestamp>()
-            .ok()
-            .map(|t| t.as_millisecond()),
-        Json::Number(n) => {
-            let x = n.as_f64()?;
-            if !x.is_finite() {
-                return None;
-            }
-            let ms = if x.abs() > 1e11 { x } else { x * 1000.0 };
-            Some(ms.round() as i64)
-        }
+        Json::String(s) => timestamp_text(s),
+        Json::Number(n) => timestamp_number(n),
+        _ => None,
+    }
+}
+
+/// RFC 3339 text as unix milliseconds.
+pub fn timestamp_text(s: &str) -> Option<i64> {
+    s.trim()
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_millisecond())
+}
+
+fn timestamp_number(n: &serde_json::Number) -> Option<i64> {
+    let x = n.as_f64()?;
+    if !x.is_finite() {
+        return None;
+    }
+    let ms = if x.abs() > 1e11 { x } else { x * 1000.0 };
+    Some(ms.round() as i64)
+}
+
+fn timestamp_of(j: &J) -> Option<i64> {
+    match j {
+        J::Str(s) => timestamp_text(s),
+        J::Num(n) => timestamp_number(n),
         _ => None,
     }
 }
@@ -527,16 +1033,33 @@ pub fn untyped(j: &Json) -> Value {
     match j {
         Json::Null => Value::None,
         Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int(i),
-            None => decimal(&n.to_string())
-                .map(Value::Decimal)
-                .unwrap_or(Value::None),
-        },
+        Json::Number(n) => untyped_number(n),
         Json::String(s) => Value::str(s.as_str()),
         Json::Array(items) => Value::List(items.iter().map(untyped).collect()),
         Json::Object(o) => Value::Record(Record::from_fields(
             o.iter().map(|(k, v)| (k.clone(), untyped(v))),
+        )),
+    }
+}
+
+fn untyped_number(n: &serde_json::Number) -> Value {
+    match n.as_i64() {
+        Some(i) => Value::Int(i),
+        None => decimal(&n.to_string())
+            .map(Value::Decimal)
+            .unwrap_or(Value::None),
+    }
+}
+
+fn untyped_j(j: &J) -> Value {
+    match j {
+        J::Null => Value::None,
+        J::Bool(b) => Value::Bool(*b),
+        J::Num(n) => untyped_number(n),
+        J::Str(s) => Value::str(s.as_ref()),
+        J::Arr(items) => Value::List(items.iter().map(untyped_j).collect()),
+        J::Obj(o) => Value::Record(Record::from_fields(
+            o.iter().map(|(k, v)| (k.to_string(), untyped_j(v))),
         )),
     }
 }
@@ -605,5 +1128,111 @@ mod tests {
             .collect();
         // A product without its own currency takes the order's.
         assert_eq!(prices, ["EUR", "GBP"]);
+    }
+
+    fn orders() -> Schema {
+        Schema {
+            events: vec![RecordSchema {
+                name: "Order Completed".into(),
+                fields: vec![
+                    field("order_id", FieldType::Scalar(Scalar::String)),
+                    field(
+                        "products",
+                        FieldType::List(Box::new(FieldType::Record("Product".into()))),
+                    ),
+                    field("revenue", money()),
+                ],
+            }],
+            records: vec![RecordSchema {
+                name: "Product".into(),
+                fields: vec![
+                    field("price", money()),
+                    field("sku", FieldType::Scalar(Scalar::String)),
+                ],
+            }],
+            traits: vec![field(
+                "age",
+                FieldType::Optional(Box::new(FieldType::Scalar(Scalar::Int))),
+            )],
+        }
+    }
+
+    fn read(schema: &Schema, log: &str) -> (Vec<(usize, Input)>, Vec<String>) {
+        let (inputs, problems) = Reader::new(schema).read_log(log);
+        let problems = problems
+            .iter()
+            .map(|p| format!("{} {:?}: {}", p.line, p.severity, p.message))
+            .collect();
+        (inputs, problems)
+    }
+
+    const HEAD: &str = r#""type":"track","userId":"u","timestamp":"2026-03-01T00:00:00Z","event":"Order Completed""#;
+
+    #[test]
+    fn an_event_without_a_required_field_is_skipped_and_said_so() {
+        let log = [
+            format!(r#"{{{HEAD},"properties":{{"revenue":20}}}}"#),
+            format!(r#"{{{HEAD}}}"#),
+            format!(r#"{{{HEAD},"properties":{{"order_id":null}}}}"#),
+            // Lists are never required; a product's `sku` is.
+            format!(r#"{{{HEAD},"properties":{{"order_id":"1","products":[{{"price":5}}]}}}}"#),
+            format!(r#"{{{HEAD},"properties":{{"order_id":"2"}}}}"#),
+        ]
+        .join("\n");
+        let (inputs, problems) = read(&orders(), &log);
+        assert_eq!(
+            problems,
+            [
+                "1 Error: `Order Completed` without its required field `order_id` (declared `string`), found nothing",
+                "2 Error: `Order Completed` without its required field `order_id` (declared `string`), found nothing",
+                "3 Error: `Order Completed` without its required field `order_id` (declared `string`), found null",
+                "4 Error: `Order Completed.products` without its required field `sku` (declared `string`), found nothing",
+            ]
+        );
+        let lines: Vec<usize> = inputs.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, [5]);
+    }
+
+    #[test]
+    fn an_event_field_of_the_wrong_kind_is_skipped_and_said_so() {
+        let log = [
+            format!(r#"{{{HEAD},"properties":{{"order_id":"1","revenue":"lots"}}}}"#),
+            format!(r#"{{{HEAD},"properties":{{"order_id":{{"id":1}}}}}}"#),
+            format!(
+                r#"{{{HEAD},"properties":{{"order_id":"1","products":[{{"sku":"a","price":true}}]}}}}"#
+            ),
+            // Numbers as text are still coerced, with a warning.
+            format!(r#"{{{HEAD},"properties":{{"order_id":7,"revenue":"19.5"}}}}"#),
+            // Traits stay lenient: the bad one is dropped, the call applies.
+            r#"{"type":"identify","userId":"u","timestamp":"2026-03-01T00:00:00Z","traits":{"age":"old"}}"#.to_string(),
+        ]
+        .join("\n");
+        let (inputs, problems) = read(&orders(), &log);
+        assert_eq!(
+            problems,
+            [
+                "1 Error: `Order Completed.revenue`: expected an amount of money (declared `money?`), found \"lots\"",
+                "2 Error: `Order Completed.order_id`: expected text (declared `string`), found {\"id\":1}",
+                "3 Error: `Order Completed.products.price`: expected an amount of money (declared `money?`), found true",
+                "4 Warning: `Order Completed.revenue`: number sent as text \"19.5\", coerced",
+                "5 Warning: `traits.age`: expected a whole number, found \"old\"; treated as absent",
+            ]
+        );
+        let lines: Vec<usize> = inputs.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, [4, 5]);
+    }
+
+    #[test]
+    fn a_bad_element_skips_only_itself_in_a_batch() {
+        let log = format!(
+            r#"{{"batch":[{{{HEAD}}},{{{HEAD},"properties":{{"order_id":"9"}}}}],"context":{{"ignored":[1,2]}}}}"#
+        );
+        let (inputs, problems) = read(&orders(), &log);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(matches!(
+            inputs.as_slice(),
+            [(1, Input::Track { properties, .. })]
+                if properties.get("order_id") == Some(&Value::str("9"))
+        ));
     }
 }

@@ -4,6 +4,13 @@
 //! before an input fired first, then the clock run on to `until` — and
 //! collects the trace, the effects and a per-flow funnel (`report.rs`).
 //!
+//! A log in time order (the usual case) is streamed: each line is read,
+//! typed and handed to the engine before the next is read, and each trace
+//! record is counted into the funnel and kept in a compact form (`Story`:
+//! the profile as a number, the flow as its index) as it comes. Only a log
+//! out of time order is read whole and sorted first (the run starts over
+//! when the first late input shows up; nothing is printed before the end).
+//!
 //! | file | job |
 //! |---|---|
 //! | `ingest.rs` | JSONL → typed engine inputs; malformed lines reported by number |
@@ -13,11 +20,11 @@ pub mod ingest;
 pub mod report;
 
 use crate::engine::state::EngineState;
-use crate::engine::trace::{OutEffect, TraceRecord};
+use crate::engine::trace::{Decision, OutEffect, Outputs, TraceRecord};
 use crate::engine::{Engine, Input};
 use ingest::{LineProblem, Reader};
 use nudge_bytecode::Bundle;
-use report::FlowFunnel;
+use report::{FlowFunnel, FunnelCounter};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -26,6 +33,8 @@ pub struct Simulation {
     pub problems: Vec<LineProblem>,
     /// Inputs read from the log.
     pub inputs: usize,
+    /// Every trace record in full (`Keep::Everything` only; the human
+    /// report reads `story`).
     pub trace: Vec<TraceRecord>,
     pub effects: Vec<OutEffect>,
     pub funnel: Vec<FlowFunnel>,
@@ -36,15 +45,40 @@ pub struct Simulation {
     /// Per flow, the largest suspended journey seen (its encoded
     /// `JourneyState`: flow version, resume point, locals), in bytes.
     pub journey_bytes: BTreeMap<String, usize>,
+    /// The trace in compact form, for the human report.
+    #[serde(skip)]
+    pub story: Story,
 }
 
-/// What a run keeps besides the trace and the funnel.
+/// The trace as the human report reads it: profiles numbered in order of
+/// appearance, flows by index.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Story {
+    /// Profile ids by number.
+    pub profiles: Vec<String>,
+    pub records: Vec<StoryRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoryRecord {
+    pub at: i64,
+    /// Index into `Story::profiles`.
+    pub profile: u32,
+    /// Index into the bundle's flows.
+    pub flow: Option<u16>,
+    pub journey: Option<u64>,
+    pub decision: Decision,
+}
+
+/// What a run keeps besides the story and the funnel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keep {
-    /// Every effect, rendered messages in full (`--format json`).
+    /// Every effect, rendered messages in full, and the full trace
+    /// (`--format json`).
     Everything,
-    /// No effects: the human report reads only the trace and the funnel,
-    /// and on a big log the rendered bodies are most of the memory.
+    /// No effects and no full trace: the human report reads only the story
+    /// and the funnel, and on a big log the rendered bodies and the copied
+    /// profile ids would be most of the memory.
     TraceOnly,
 }
 
@@ -54,16 +88,36 @@ pub fn simulate(bundle: &Bundle, log: &str, until: Option<i64>) -> Simulation {
     simulate_keeping(bundle, log, until, Keep::Everything)
 }
 
-/// `simulate`, keeping only what `keep` says (`effects` is empty for
-/// `Keep::TraceOnly`; everything else is the same).
+/// `simulate`, keeping only what `keep` says (`effects` and `trace` are
+/// empty for `Keep::TraceOnly`; everything else is the same).
 pub fn simulate_keeping(bundle: &Bundle, log: &str, until: Option<i64>, keep: Keep) -> Simulation {
-    let (inputs, problems) = Reader::new(&bundle.schema).read_log(log);
-    let mut sim = run_keeping(
-        bundle,
-        inputs.into_iter().map(|(_, i)| i).collect(),
-        until,
-        keep,
-    );
+    let reader = Reader::new(&bundle.schema);
+    let mut problems = Vec::new();
+    let mut run = Run::new(bundle, keep);
+    let mut last = i64::MIN;
+    let mut pending = Vec::new();
+    for (i, line) in log.lines().enumerate() {
+        reader.read_line(i + 1, line, &mut problems, &mut |_, input| {
+            pending.push(input)
+        });
+        for input in pending.drain(..) {
+            if input.at() < last {
+                // A late input: read the whole log, sort it, start over.
+                let (inputs, problems) = reader.read_log(log);
+                let mut sim = run_keeping(
+                    bundle,
+                    inputs.into_iter().map(|(_, i)| i).collect(),
+                    until,
+                    keep,
+                );
+                sim.problems = problems;
+                return sim;
+            }
+            last = input.at();
+            run.input(input);
+        }
+    }
+    let mut sim = run.finish(until);
     sim.problems = problems;
     sim
 }
@@ -79,60 +133,161 @@ fn run_keeping(
     until: Option<i64>,
     keep: Keep,
 ) -> Simulation {
-    let keep_effects = keep == Keep::Everything;
     inputs.sort_by_key(Input::at);
-    let engine = Engine::new(bundle);
-    let mut state = EngineState::default();
-    let mut trace = Vec::new();
-    let mut effects = Vec::new();
-    let count = inputs.len();
-    // Per flow index; named at the end (no string work per input).
-    let mut journey_bytes = vec![0usize; bundle.flows.len()];
+    let mut run = Run::new(bundle, keep);
     for input in inputs {
-        let out = engine.handle(&mut state, input);
-        measure(&state, &out.trace, &mut journey_bytes);
-        trace.extend(out.trace);
-        if keep_effects {
-            effects.extend(out.effects);
+        run.input(input);
+    }
+    run.finish(until)
+}
+
+/// One simulation in progress.
+struct Run<'b> {
+    bundle: &'b Bundle,
+    engine: Engine<'b>,
+    state: EngineState,
+    keep: Keep,
+    count: usize,
+    trace: Vec<TraceRecord>,
+    effects: Vec<OutEffect>,
+    story: Story,
+    funnel: FunnelCounter,
+    /// Profile id → number in `story.profiles`.
+    profile_numbers: std::collections::HashMap<String, u32>,
+    /// The last profile numbered (records come in runs of one profile).
+    last_profile: Option<u32>,
+    /// Per flow index, the largest suspended journey (named at the end).
+    journey_bytes: Vec<usize>,
+}
+
+impl<'b> Run<'b> {
+    fn new(bundle: &'b Bundle, keep: Keep) -> Run<'b> {
+        Run {
+            bundle,
+            engine: match keep {
+                Keep::Everything => Engine::new(bundle),
+                Keep::TraceOnly => Engine::new(bundle).trace_only(),
+            },
+            state: EngineState::default(),
+            keep,
+            count: 0,
+            trace: Vec::new(),
+            effects: Vec::new(),
+            story: Story::default(),
+            funnel: FunnelCounter::new(bundle),
+            profile_numbers: std::collections::HashMap::new(),
+            last_profile: None,
+            journey_bytes: vec![0; bundle.flows.len()],
         }
     }
-    if let Some(until) = until {
-        // Timer by timer, so journeys parked on the way are measured.
-        while let Some(next) = Engine::next_due(&state).filter(|t| *t <= until) {
-            let out = engine.advance(&mut state, next);
-            measure(&state, &out.trace, &mut journey_bytes);
-            trace.extend(out.trace);
-            if keep_effects {
-                effects.extend(out.effects);
+
+    fn input(&mut self, input: Input) {
+        self.count += 1;
+        let out = self.engine.handle(&mut self.state, input);
+        self.take(out, true);
+    }
+
+    fn finish(mut self, until: Option<i64>) -> Simulation {
+        if let Some(until) = until {
+            // Timer by timer, so journeys parked on the way are measured.
+            while let Some(next) = Engine::next_due(&self.state).filter(|t| *t <= until) {
+                let out = self.engine.advance(&mut self.state, next);
+                self.take(out, true);
             }
+            let out = self.engine.advance(&mut self.state, until);
+            self.take(out, false);
         }
-        let out = engine.advance(&mut state, until);
-        trace.extend(out.trace);
-        if keep_effects {
-            effects.extend(out.effects);
+        let waiting = self.state.profiles.values().map(|p| p.journeys.len()).sum();
+        Simulation {
+            problems: Vec::new(),
+            inputs: self.count,
+            funnel: self.funnel.finish(),
+            trace: self.trace,
+            effects: self.effects,
+            clock: self.state.clock,
+            waiting,
+            journey_bytes: named_sizes(self.bundle, &self.journey_bytes),
+            story: self.story,
         }
     }
-    let waiting = state.profiles.values().map(|p| p.journeys.len()).sum();
-    let journey_bytes = named_sizes(bundle, &journey_bytes);
-    Simulation {
-        problems: Vec::new(),
-        inputs: count,
-        funnel: report::funnel(bundle, &trace),
-        trace,
-        effects,
-        clock: state.clock,
-        waiting,
-        journey_bytes,
+
+    /// Counts, measures and keeps one step's outputs.
+    fn take(&mut self, out: Outputs, measure_journeys: bool) {
+        if measure_journeys {
+            measure(&self.state, &out.trace, &mut self.journey_bytes);
+        }
+        if self.keep == Keep::Everything {
+            self.effects.extend(out.effects);
+        }
+        for r in out.trace {
+            let flow = r.flow.as_deref().and_then(|n| self.flow_index(n));
+            self.funnel.count(flow, r.journey, &r.decision);
+            let profile = self.profile_number(&r.profile);
+            let (at, journey) = (r.at, r.journey);
+            let decision = match self.keep {
+                Keep::Everything => {
+                    let d = r.decision.clone();
+                    self.trace.push(r);
+                    d
+                }
+                Keep::TraceOnly => r.decision,
+            };
+            self.story.records.push(StoryRecord {
+                at,
+                profile,
+                flow,
+                journey,
+                decision,
+            });
+        }
+    }
+
+    fn flow_index(&self, name: &str) -> Option<u16> {
+        self.bundle
+            .flows
+            .iter()
+            .position(|f| f.name == name)
+            .and_then(|i| u16::try_from(i).ok())
+    }
+
+    fn profile_number(&mut self, id: &str) -> u32 {
+        if let Some(n) = self.last_profile
+            && self.story.profiles.get(n as usize).is_some_and(|p| p == id)
+        {
+            return n;
+        }
+        let n = match self.profile_numbers.get(id) {
+            Some(n) => *n,
+            None => {
+                let n = u32::try_from(self.story.profiles.len()).unwrap_or(u32::MAX);
+                self.story.profiles.push(id.to_string());
+                self.profile_numbers.insert(id.to_string(), n);
+                n
+            }
+        };
+        self.last_profile = Some(n);
+        n
     }
 }
 
-/// Records the encoded size of the journeys of the profiles a step touched
-/// (as they park), keeping the largest per flow index.
+/// Records the encoded size of the journeys a step parked (a wait, a
+/// `wait for`, a deferred send: each is traced), keeping the largest per
+/// flow index. A parked journey does not change until it runs again, and
+/// it parks again only with a new trace record, so this sees every
+/// suspended state once.
 fn measure(state: &EngineState, trace: &[TraceRecord], sizes: &mut [usize]) {
-    let mut touched: Vec<&str> = trace.iter().map(|r| r.profile.as_str()).collect();
-    touched.dedup();
-    for p in touched.iter().filter_map(|p| state.profiles.get(*p)) {
-        for j in &p.journeys {
+    for r in trace {
+        if !matches!(
+            r.decision,
+            Decision::Waiting { .. } | Decision::WaitingFor { .. } | Decision::Deferred { .. }
+        ) {
+            continue;
+        }
+        let Some(id) = r.journey else { continue };
+        let Some(p) = state.profiles.get(r.profile.as_str()) else {
+            continue;
+        };
+        for j in p.journeys.iter().filter(|j| j.id == id) {
             let n = j.vm.encoded_len().unwrap_or(0);
             if let Some(slot) = sizes.get_mut(usize::from(j.flow)) {
                 *slot = n.max(*slot);

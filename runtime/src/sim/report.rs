@@ -157,32 +157,68 @@ fn revenue_key(v: &Value) -> String {
     }
 }
 
+/// The funnel of a whole trace.
 pub fn funnel(bundle: &Bundle, trace: &[TraceRecord]) -> Vec<FlowFunnel> {
-    let mut flows: Vec<FlowFunnel> = bundle
-        .flows
-        .iter()
-        .map(|f| FlowFunnel {
-            flow: f.name.clone(),
-            ..FlowFunnel::default()
-        })
-        .collect();
-    let mut revenue: BTreeMap<(usize, String), Value> = BTreeMap::new();
+    let mut counter = FunnelCounter::new(bundle);
     for r in trace {
-        let Some(i) = r
+        let flow = r
             .flow
             .as_deref()
-            .and_then(|n| flows.iter().position(|f| f.flow == n))
-        else {
-            continue;
+            .and_then(|n| bundle.flows.iter().position(|f| f.name == n))
+            .and_then(|i| u16::try_from(i).ok());
+        counter.count(flow, r.journey, &r.decision);
+    }
+    counter.finish()
+}
+
+/// The funnel, counted record by record as a run goes (no trace kept).
+#[derive(Debug, Clone)]
+pub struct FunnelCounter {
+    flows: Vec<FlowFunnel>,
+    revenue: BTreeMap<(usize, String), Value>,
+    /// Journeys (by flow index and id) in a holdout group, for the lift a
+    /// report compares.
+    holdout_journeys: std::collections::HashSet<(u16, u64)>,
+}
+
+impl FunnelCounter {
+    pub fn new(bundle: &Bundle) -> FunnelCounter {
+        FunnelCounter {
+            flows: bundle
+                .flows
+                .iter()
+                .map(|f| FlowFunnel {
+                    flow: f.name.clone(),
+                    ..FlowFunnel::default()
+                })
+                .collect(),
+            revenue: BTreeMap::new(),
+            holdout_journeys: std::collections::HashSet::new(),
+        }
+    }
+
+    /// Counts one trace record of flow index `flow`.
+    pub fn count(&mut self, flow: Option<u16>, journey: Option<u64>, decision: &Decision) {
+        let Some(flow) = flow else { return };
+        let i = usize::from(flow);
+        let Some(f) = self.flows.get_mut(i) else {
+            return;
         };
-        let Some(f) = flows.get_mut(i) else { continue };
-        match &r.decision {
+        match decision {
             Decision::Entered { holdout, .. } => {
                 f.entered += 1;
                 f.holdout += u64::from(*holdout);
+                if *holdout && let Some(j) = journey {
+                    self.holdout_journeys.insert((flow, j));
+                }
             }
             Decision::NotEntered { .. } => f.not_entered += 1,
-            Decision::Sent { template, .. } => *f.sent.entry(template.clone()).or_default() += 1,
+            Decision::Sent { template, .. } => match f.sent.get_mut(template) {
+                Some(n) => *n += 1,
+                None => {
+                    f.sent.insert(template.clone(), 1);
+                }
+            },
             Decision::Suppressed { reason, .. } => {
                 *f.suppressed.entry(suppression_text(reason)).or_default() += 1
             }
@@ -190,8 +226,14 @@ pub fn funnel(bundle: &Bundle, trace: &[TraceRecord]) -> Vec<FlowFunnel> {
             Decision::Exited { by } => *f.exits.entry(exit_text(by)).or_default() += 1,
             Decision::Converted { revenue: rev, .. } => {
                 f.converted += 1;
+                if journey.is_some_and(|j| self.holdout_journeys.contains(&(flow, j))) {
+                    f.converted_holdout += 1;
+                }
                 if let Some(v) = rev {
-                    let slot = revenue.entry((i, revenue_key(v))).or_insert(Value::Int(0));
+                    let slot = self
+                        .revenue
+                        .entry((i, revenue_key(v)))
+                        .or_insert(Value::Int(0));
                     if let Ok(sum) = arith(Arith::Add, slot, v) {
                         *slot = sum;
                     }
@@ -200,26 +242,16 @@ pub fn funnel(bundle: &Bundle, trace: &[TraceRecord]) -> Vec<FlowFunnel> {
             _ => {}
         }
     }
-    // Holdout conversions, for the lift a report compares.
-    let holdout_journeys: Vec<(String, u64)> = trace
-        .iter()
-        .filter(|r| matches!(r.decision, Decision::Entered { holdout: true, .. }))
-        .filter_map(|r| Some((r.flow.clone()?, r.journey?)))
-        .collect();
-    for r in trace {
-        if let (Decision::Converted { .. }, Some(flow), Some(j)) = (&r.decision, &r.flow, r.journey)
-            && holdout_journeys.contains(&(flow.clone(), j))
-            && let Some(f) = flows.iter_mut().find(|f| &f.flow == flow)
-        {
-            f.converted_holdout += 1;
+
+    pub fn finish(self) -> Vec<FlowFunnel> {
+        let mut flows = self.flows;
+        for ((i, key), v) in self.revenue {
+            if let Some(f) = flows.get_mut(i) {
+                f.revenue.insert(key, plain_text(&v));
+            }
         }
+        flows
     }
-    for ((i, key), v) in revenue {
-        if let Some(f) = flows.get_mut(i) {
-            f.revenue.insert(key, plain_text(&v));
-        }
-    }
-    flows
 }
 
 /// The human-readable report.
@@ -236,16 +268,44 @@ pub fn human(sim: &Simulation) -> String {
         }
         let _ = writeln!(out);
     }
-    let mut by_profile: BTreeMap<&str, Vec<&TraceRecord>> = BTreeMap::new();
-    for r in &sim.trace {
-        by_profile.entry(&r.profile).or_default().push(r);
+    // Profiles in name order, each one's records in trace order.
+    let story = &sim.story;
+    let mut order: Vec<u32> = (0..story.profiles.len())
+        .filter_map(|i| u32::try_from(i).ok())
+        .collect();
+    order.sort_by(|a, b| {
+        story
+            .profiles
+            .get(*a as usize)
+            .cmp(&story.profiles.get(*b as usize))
+    });
+    let mut rank = vec![0u32; story.profiles.len()];
+    for (r, p) in order.iter().enumerate() {
+        if let Some(slot) = rank.get_mut(*p as usize) {
+            *slot = u32::try_from(r).unwrap_or(u32::MAX);
+        }
     }
-    for (profile, records) in by_profile {
-        let _ = writeln!(out, "Profile {profile}");
-        for r in records {
-            let who = match (&r.flow, r.journey) {
-                (Some(f), Some(j)) => format!("{f} #{j}"),
-                (Some(f), None) => f.clone(),
+    let mut records: Vec<&super::StoryRecord> = story.records.iter().collect();
+    records.sort_by_key(|r| rank.get(r.profile as usize).copied().unwrap_or(u32::MAX));
+    let flows = &sim.funnel;
+    let flow_name = |i: u16| flows.get(usize::from(i)).map_or("?", |f| f.flow.as_str());
+    let mut current = None;
+    for r in records {
+        if current != Some(r.profile) {
+            if current.is_some() {
+                let _ = writeln!(out);
+            }
+            current = Some(r.profile);
+            let profile = story
+                .profiles
+                .get(r.profile as usize)
+                .map_or("?", |p| p.as_str());
+            let _ = writeln!(out, "Profile {profile}");
+        }
+        {
+            let who = match (r.flow, r.journey) {
+                (Some(f), Some(j)) => format!("{} #{j}", flow_name(f)),
+                (Some(f), None) => flow_name(f).to_string(),
                 _ => "-".into(),
             };
             let _ = writeln!(
@@ -255,6 +315,8 @@ pub fn human(sim: &Simulation) -> String {
                 decision_text(&r.decision)
             );
         }
+    }
+    if current.is_some() {
         let _ = writeln!(out);
     }
     let _ = writeln!(out, "Funnel");
