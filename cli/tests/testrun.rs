@@ -1,5 +1,7 @@
 //! `nudge test` as a user runs it: the example shop's tests pass (it skips
 //! capped sends), `tests/testrun/capped_defer` passes (it defers them),
+//! `tests/testrun/held_send` passes (an order placed while a text is held
+//! by quiet hours satisfies the `wait for` after it),
 //! `tests/testrun/time_segments` passes (a segment entered by time alone,
 //! `created_at` defaulted to when a profile was first seen), and a
 //! deliberately failing test (`tests/testrun/failing`) exits 1 saying what
@@ -43,6 +45,14 @@ fn a_project_that_defers_capped_sends_passes() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("test result: ok. 1 passed"), "{stdout}");
+}
+
+#[test]
+fn a_journey_held_at_a_deferred_send_keeps_listening() {
+    let out = nudge(&["test", "tests/testrun/held_send"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("test result: ok. 2 passed"), "{stdout}");
 }
 
 #[test]

@@ -10,7 +10,10 @@ use crate::ast::{Expr, ExprKind, FieldInit};
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::span::Span;
 
-impl Checker<'_> {
+/// How one field's value is checked against its declared type.
+pub(super) type Fit<'a> = fn(&mut Checker<'a>, &Expr, &Ty, &str) -> bool;
+
+impl<'a> Checker<'a> {
     /// Reports E0203 if `ty` is optional; returns the present type.
     pub(super) fn present(&mut self, e: &Expr, ty: Ty) -> Ty {
         match ty {
@@ -177,21 +180,22 @@ impl Checker<'_> {
         fields: &[FieldInit],
         expected: &Ty,
     ) -> bool {
-        self.record_fields(span, fields, expected, |cx, value, ty, what| {
-            cx.check_fits(value, ty, Code::TypeMismatch, what)
-        })
+        let fit: Fit<'a> = |cx, value, ty, what| cx.check_fits(value, ty, Code::TypeMismatch, what);
+        self.record_fields(span, fields, expected, fit, true)
     }
 
     /// The fields of a record literal against a record or event type:
     /// unknown fields (E0102), each value checked by `fit` (which gets the
     /// declared type and "field `x`"), missing non-optional fields (E0201
-    /// at `span`).
+    /// at `span`; a list only if `lists_required`: the simulator's
+    /// ingestion reads an absent list as empty, `track` needs every field).
     pub(super) fn record_fields(
         &mut self,
         span: Span,
         fields: &[FieldInit],
         expected: &Ty,
-        fit: fn(&mut Self, &Expr, &Ty, &str) -> bool,
+        fit: Fit<'a>,
+        lists_required: bool,
     ) -> bool {
         let index = self.index;
         let Some(declared) = index.fields_of(expected) else {
@@ -221,6 +225,7 @@ impl Checker<'_> {
         let missing: Vec<String> = declared
             .iter()
             .filter(|d| !d.ty.is_optional() && !d.ty.is_error())
+            .filter(|d| lists_required || !matches!(d.ty, Ty::List(_)))
             .filter(|d| !fields.iter().any(|f| f.name.value == d.name))
             .map(|d| format!("`{}: {}`", d.name, d.ty))
             .collect();
@@ -232,7 +237,11 @@ impl Checker<'_> {
                     span,
                     format!("{expected} is missing {}", missing.join(", ")),
                 )
-                .with_help("give every field that is not optional"),
+                .with_help(if lists_required {
+                    "give every field that is not optional"
+                } else {
+                    "give every field that is not optional (lists may be left out: they are empty)"
+                }),
             );
             ok = false;
         }

@@ -12,7 +12,9 @@
 //! - `event "Name" { properties }`: a declared event (E0101), after a
 //!   `profile` (E0403); every property is a field of it (E0102) whose
 //!   value fits the field's type, and every non-optional field is given
-//!   (E0201), as `track` in a flow.
+//!   (E0201), nested records included, as the simulator's ingestion
+//!   demands; unlike `track`, a list may be left out (ingestion reads it
+//!   as empty).
 //! - `wait DURATION`: a duration known at compile time (E0201), positive
 //!   (E0303): the test clock never goes backwards.
 //! - `expect`: after a `profile` (E0403); a known channel (E0106) and
@@ -20,9 +22,11 @@
 //!   exists for that kind of expectation (E0401); a variant of a split in
 //!   a flow that sends the template (E0402); `at` / `until` a date literal
 //!   (E0201). An expectation (without `not`) that can never pass is E0404:
-//!   a template no flow sends on that channel, a reason the project's
-//!   policy never produces on that channel (a cap that is deferred, not
-//!   skipped; no caps; no quiet hours), a send `at` a time after the test's
+//!   a template no flow sends on that channel, a reason the flows that
+//!   send it never give (`holdout` without a holdout; caps, quiet hours or
+//!   consent from transactional flows only) or the project's policy never
+//!   produces on that channel (a cap that is deferred, not skipped; no
+//!   caps; no quiet hours), a send `at` a time after the test's
 //!   clock at that line (an expectation sees only what happened so far) or
 //!   before its start. The same claims with `not` can never fail: W0011
 //!   for a template no flow sends on that channel.
@@ -43,8 +47,8 @@ use super::expr::strip;
 use super::flow::{unknown_template, with_article};
 use super::ty::Ty;
 use crate::ast::{
-    Channel, Expectation, Expr, ExprKind, File, Ident, Item, Lit, StepKind, TestDecl, TestStmtKind,
-    TextNode, TimeOfDay, UnaryOp,
+    Category, Channel, Expectation, Expr, ExprKind, File, FlowSettingKind, Ident, Item, Lit,
+    StepKind, TestDecl, TestStmtKind, TextNode, TimeOfDay, UnaryOp,
 };
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::policy::{Policy, WhenCapped};
@@ -132,6 +136,10 @@ struct FlowFact {
     sends: Vec<(Channel, String)>,
     /// Variant names of every split in the flow, in source order.
     variants: Vec<String>,
+    /// `category transactional`: exempt from consent, quiet hours, caps.
+    transactional: bool,
+    /// The flow has a `holdout`.
+    holdout: bool,
 }
 
 impl FlowFacts {
@@ -145,6 +153,16 @@ impl FlowFacts {
                     name: f.name.name.clone(),
                     sends: Vec::new(),
                     variants: Vec::new(),
+                    transactional: f.settings.iter().any(|s| {
+                        matches!(
+                            s.kind,
+                            FlowSettingKind::Category(Category::Transactional, _)
+                        )
+                    }),
+                    holdout: f
+                        .settings
+                        .iter()
+                        .any(|s| matches!(s.kind, FlowSettingKind::Holdout(_))),
                 };
                 walk_steps(&f.body, &mut |step| match &step.kind {
                     StepKind::Send {
@@ -195,6 +213,16 @@ pub fn check_tests(
         }
     }
     cx.diagnostics
+}
+
+/// What a `because` is about: the expectation it belongs to.
+struct Why<'e> {
+    negated: bool,
+    verb: &'static str,
+    channel: &'e Ident,
+    template: &'e Ident,
+    /// The flows that send the template (`None`: unknown, already reported).
+    senders: Option<Vec<String>>,
 }
 
 /// The state of checking one test: its clock as far as it is known.
@@ -380,14 +408,14 @@ impl TestCheck<'_, '_> {
             // that is not optional is missing.
             None => {
                 self.cx
-                    .record_fields(name.span, &[], &ty, Checker::test_value);
+                    .record_fields(name.span, &[], &ty, Checker::test_value, false);
             }
             // Missing fields are reported at the name, as for `track`.
             Some(p) => match &strip(p).kind {
                 ExprKind::Record(fields) => {
                     if self.cx.literal(p) {
                         self.cx
-                            .record_fields(name.span, fields, &ty, Checker::test_value);
+                            .record_fields(name.span, fields, &ty, Checker::test_value, false);
                     }
                 }
                 _ => {
@@ -478,9 +506,16 @@ impl TestCheck<'_, '_> {
                 template,
                 because,
             } => {
-                self.template(negated, "suppressed", channel, template);
+                let senders = self.template(negated, "suppressed", channel, template);
                 if let Some(b) = because {
-                    self.reason(negated, b, SUPPRESSION_REASONS, "suppressed", channel);
+                    let why = Why {
+                        negated,
+                        verb: "suppressed",
+                        channel,
+                        template,
+                        senders,
+                    };
+                    self.reason(b, SUPPRESSION_REASONS, &why);
                 }
             }
             Expectation::Deferred {
@@ -489,9 +524,16 @@ impl TestCheck<'_, '_> {
                 because,
                 until,
             } => {
-                self.template(negated, "deferred", channel, template);
+                let senders = self.template(negated, "deferred", channel, template);
                 if let Some(b) = because {
-                    self.reason(negated, b, DEFERRAL_REASONS, "deferred", channel);
+                    let why = Why {
+                        negated,
+                        verb: "deferred",
+                        channel,
+                        template,
+                        senders,
+                    };
+                    self.reason(b, DEFERRAL_REASONS, &why);
                 }
                 if let Some((date, time)) = until {
                     self.utc(time.as_ref());
@@ -649,14 +691,14 @@ impl TestCheck<'_, '_> {
         });
     }
 
-    fn reason(
-        &mut self,
-        negated: bool,
-        reason: &Ident,
-        known: &[&str],
-        verb: &str,
-        channel: &Ident,
-    ) {
+    fn reason(&mut self, reason: &Ident, known: &[&str], why: &Why<'_>) {
+        let Why {
+            negated,
+            verb,
+            channel,
+            template,
+            ..
+        } = *why;
         if !known.contains(&reason.name.as_str()) {
             let d = Diagnostic::new(
                 Code::UnknownReason,
@@ -683,7 +725,37 @@ impl TestCheck<'_, '_> {
             "push" => &self.policy.push,
             _ => return,
         };
+        // What the flows that send it can do: transactional sends skip
+        // consent, quiet hours and caps; only a flow with `holdout` holds
+        // journeys back.
+        let senders: Vec<&FlowFact> = why
+            .senders
+            .iter()
+            .flatten()
+            .filter_map(|name| self.flows.flows.iter().find(|f| &f.name == name))
+            .collect();
+        let known_senders = !senders.is_empty();
+        let all_transactional = known_senders && senders.iter().all(|f| f.transactional);
+        let flows = senders
+            .iter()
+            .map(|f| format!("`{}`", f.name))
+            .collect::<Vec<_>>()
+            .join(", ");
         let why = match reason.name.as_str() {
+            "holdout" if known_senders && !senders.iter().any(|f| f.holdout) => Some((
+                format!(
+                    "`{}` is sent by {flows}, which has no `holdout`",
+                    template.name
+                ),
+                "add `holdout 10%` to the flow, or expect another reason".to_string(),
+            )),
+            "frequency_cap" | "quiet_hours" | "no_consent" if all_transactional => Some((
+                format!(
+                    "`{}` is sent by {flows}, which is transactional, and transactional sends skip consent, quiet hours and frequency caps",
+                    template.name
+                ),
+                "expect another reason, or make the flow `category marketing`".to_string(),
+            )),
             "frequency_cap" if policy.caps.is_empty() => Some((
                 format!("the project has no frequency cap for {}", channel.name),
                 "add a cap to the policy, or remove `because frequency_cap`".to_string(),
@@ -821,7 +893,7 @@ impl Checker<'_> {
         match (&e.kind, present) {
             (_, Ty::Error) => true,
             (ExprKind::Record(fields), Ty::Record(_) | Ty::Event(_)) => {
-                self.record_fields(e.span, fields, present, Checker::test_value)
+                self.record_fields(e.span, fields, present, Checker::test_value, false)
             }
             (ExprKind::List(items), Ty::List(elem)) => {
                 let mut ok = true;
