@@ -239,9 +239,11 @@ struct Run<'b> {
     story: Story,
     funnel: FunnelCounter,
     /// Profile id → number in `story.profiles`.
-    profile_numbers: std::collections::HashMap<String, u32>,
+    profile_numbers: std::collections::HashMap<IdKey, u32>,
     /// The last profile numbered (records come in runs of one profile).
     last_profile: Option<u32>,
+    /// Its id (a copy kept at hand: the story's copy is cold memory).
+    last_id: String,
     /// The last flow a record named.
     last_flow: Option<u16>,
     /// Per flow index, the largest suspended journey (named at the end).
@@ -265,6 +267,7 @@ impl<'b> Run<'b> {
             funnel: FunnelCounter::new(bundle),
             profile_numbers: std::collections::HashMap::new(),
             last_profile: None,
+            last_id: String::new(),
             last_flow: None,
             journey_bytes: vec![0; bundle.flows.len()],
         }
@@ -354,21 +357,46 @@ impl<'b> Run<'b> {
 
     fn profile_number(&mut self, id: &str) -> u32 {
         if let Some(n) = self.last_profile
-            && self.story.profiles.get(n as usize).is_some_and(|p| p == id)
+            && self.last_id == id
         {
             return n;
         }
-        let n = match self.profile_numbers.get(id) {
+        let key = IdKey::new(id);
+        let n = match self.profile_numbers.get(&key) {
             Some(n) => *n,
             None => {
                 let n = u32::try_from(self.story.profiles.len()).unwrap_or(u32::MAX);
                 self.story.profiles.push(id.to_string());
-                self.profile_numbers.insert(id.to_string(), n);
+                self.profile_numbers.insert(key, n);
                 n
             }
         };
         self.last_profile = Some(n);
+        self.last_id.clear();
+        self.last_id.push_str(id);
         n
+    }
+}
+
+/// A profile id as a hash-map key, held inside the key when short (ids
+/// usually are): a lookup compares bytes in the table instead of following
+/// a pointer into memory no other work touches.
+#[derive(PartialEq, Eq, Hash)]
+enum IdKey {
+    Short(u8, [u8; 23]),
+    Long(Box<str>),
+}
+
+impl IdKey {
+    fn new(id: &str) -> IdKey {
+        let mut bytes = [0u8; 23];
+        match (bytes.get_mut(..id.len()), u8::try_from(id.len())) {
+            (Some(slot), Ok(len)) => {
+                slot.copy_from_slice(id.as_bytes());
+                IdKey::Short(len, bytes)
+            }
+            _ => IdKey::Long(id.into()),
+        }
     }
 }
 
