@@ -22,7 +22,7 @@ pub mod ingest;
 pub mod report;
 
 use crate::engine::state::EngineState;
-use crate::engine::trace::{Decision, OutEffect, Outputs, TraceRecord};
+use crate::engine::trace::{Decision, Name, OutEffect, Outputs, TraceRecord};
 use crate::engine::{Engine, Input};
 use ingest::{LineProblem, Reader};
 use nudge_bytecode::Bundle;
@@ -244,6 +244,8 @@ struct Run<'b> {
     last_profile: Option<u32>,
     /// Its id (a copy kept at hand: the story's copy is cold memory).
     last_id: String,
+    /// The last shared id seen.
+    last_name: Option<Name>,
     /// The last flow a record named.
     last_flow: Option<u16>,
     /// Per flow index, the largest suspended journey (named at the end).
@@ -268,6 +270,7 @@ impl<'b> Run<'b> {
             profile_numbers: std::collections::HashMap::new(),
             last_profile: None,
             last_id: String::new(),
+            last_name: None,
             last_flow: None,
             journey_bytes: vec![0; bundle.flows.len()],
         }
@@ -355,7 +358,15 @@ impl<'b> Run<'b> {
         i
     }
 
-    fn profile_number(&mut self, id: &str) -> u32 {
+    fn profile_number(&mut self, name: &Name) -> u32 {
+        // The records of one engine step share one `Name`.
+        if let (Some(n), Some(last)) = (self.last_profile, &self.last_name)
+            && last.same(name)
+        {
+            return n;
+        }
+        self.last_name = Some(name.clone());
+        let id = name.as_str();
         if let Some(n) = self.last_profile
             && self.last_id == id
         {
@@ -418,7 +429,7 @@ fn measure(state: &EngineState, trace: &[TraceRecord], sizes: &mut [usize]) {
         }
         let Some(id) = r.journey else { continue };
         let p = match profile {
-            Some((name, p)) if name == r.profile => p,
+            Some((name, p)) if name == r.profile.as_str() => p,
             _ => {
                 let p = state.profiles.get(r.profile.as_str());
                 profile = Some((r.profile.as_str(), p));
