@@ -8,8 +8,8 @@
 
 use crate::build::compile;
 use clap::{Args, ValueEnum};
-use nudge_runtime::sim::ingest::{Severity, timestamp};
-use nudge_runtime::sim::{Keep, report, simulate_keeping};
+use nudge_runtime::sim::ingest::{Severity, timestamp_text};
+use nudge_runtime::sim::{Keep, Reopen, report, simulate_source};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -40,7 +40,7 @@ enum Format {
 pub fn run(args: &SimulateArgs) -> u8 {
     let until = match &args.until {
         None => None,
-        Some(text) => match timestamp(&serde_json::Value::String(text.clone())) {
+        Some(text) => match timestamp_text(text) {
             Some(t) => Some(t),
             None => {
                 eprintln!(
@@ -50,13 +50,12 @@ pub fn run(args: &SimulateArgs) -> u8 {
             }
         },
     };
-    let log = match std::fs::read_to_string(&args.events) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {}: {e}", args.events.display());
-            return 2;
-        }
-    };
+    // The log is streamed line by line (see `sim::LogSource`); an unreadable
+    // file is a usage error before anything is built.
+    if let Err(e) = std::fs::File::open(&args.events) {
+        eprintln!("error: {}: {e}", args.events.display());
+        return 2;
+    }
     let bundle = match compile(&args.project) {
         Ok(b) => b,
         Err(e) => return e.report(),
@@ -66,7 +65,16 @@ pub fn run(args: &SimulateArgs) -> u8 {
         Format::Human => Keep::TraceOnly,
         Format::Json => Keep::Everything,
     };
-    let sim = simulate_keeping(&bundle, &log, until, keep);
+    let path = &args.events;
+    let mut log =
+        Reopen(|| std::fs::File::open(path).map(|f| std::io::BufReader::with_capacity(1 << 16, f)));
+    let sim = match simulate_source(&bundle, &mut log, until, keep) {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.events.display());
+            return 2;
+        }
+    };
     let out = match args.format {
         Format::Human => report::human(&sim),
         Format::Json => match serde_json::to_string_pretty(&sim) {

@@ -1,17 +1,21 @@
 //! `cargo bench -p nudge-runtime --bench simulate`: throughput of
 //! `nudge simulate` — a generated log of 1,000,000 events over 100,000
 //! profiles (see `eventlog.rs`) through the `examples/shop` bundle, on one
-//! thread — beside a parse-only baseline on the same log (read every line,
-//! parse its JSON and type it against the bundle's schema, as the
-//! simulator's ingest does, without running the engine).
+//! thread — beside a parse-only baseline on the same log: the simulator's
+//! own reader (`ingest::Reader`, streaming line by line), each line parsed
+//! and typed against the bundle's schema into an engine input, which is
+//! then dropped instead of run.
 //!
 //! Each phase runs in a child process (this binary again, with `--phase`),
-//! so each one's peak resident memory (VmHWM) is its own. Both include the
-//! log text itself, held in memory as `nudge simulate` holds it. The timed
+//! so each one's peak resident memory (VmHWM) is its own. The log is
+//! written to a file beside the bundle first (removed at the end), and each
+//! phase streams it line by line, as `nudge simulate` streams its file. The timed
 //! part of the simulate phase is `sim::simulate_keeping(.., Keep::TraceOnly)`
-//! (ingest, engine with every message rendered, trace, funnel; the effects
-//! are not kept) — what `nudge simulate` (human format) does before
-//! printing.
+//! (streamed ingest, the engine with every send's excerpt rendered and its
+//! other parts evaluated, the compact story for the report, the funnel) —
+//! what `nudge simulate` (human format) does before printing. Rates are
+//! given by the wall clock and by the CPU time of the phase (on a shared
+//! machine the wall clock also counts time other processes held the core).
 //!
 //! The bundle comes from `nudge build examples/shop -o FILE` (`scripts/bench`
 //! makes it); default `target/bench/shop.bundle`.
@@ -27,8 +31,8 @@
 mod eventlog;
 
 use nudge_bytecode::Bundle;
-use nudge_runtime::sim::{self, ingest::Reader};
-use std::path::PathBuf;
+use nudge_runtime::sim::{self, LogSource, Reopen, ingest::Reader};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -39,6 +43,8 @@ struct Options {
     json: bool,
     write: Option<PathBuf>,
     phase: Option<String>,
+    /// The log file a phase streams (the parent writes it).
+    log: Option<PathBuf>,
 }
 
 fn options() -> Options {
@@ -49,6 +55,7 @@ fn options() -> Options {
         json: false,
         write: None,
         phase: None,
+        log: None,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -75,6 +82,10 @@ fn options() -> Options {
                 o.phase = value;
                 i += 1;
             }
+            "--log" => {
+                o.log = value.map(PathBuf::from);
+                i += 1;
+            }
             "--json" => o.json = true,
             // `cargo bench` passes `--bench`; ignore what we do not know.
             _ => {}
@@ -82,6 +93,15 @@ fn options() -> Options {
         i += 1;
     }
     o
+}
+
+/// CPU time this (single-threaded) process has run, in seconds (Linux),
+/// if known: on a shared machine the wall clock also counts the time other
+/// processes held the core.
+fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
 }
 
 /// Peak resident set size of this process in KiB (Linux), if known.
@@ -112,43 +132,83 @@ fn load_bundle(path: &PathBuf) -> Bundle {
     }
 }
 
-/// Runs one phase in this process; prints `seconds inputs problems peak_kib`.
+/// Runs one phase in this process; prints `seconds inputs problems
+/// peak_kib cpu_seconds`. The log is streamed from `--log` (as `nudge
+/// simulate` streams its file), or generated in memory without it.
 fn phase(o: &Options, which: &str) {
     let bundle = load_bundle(&o.bundle);
-    let log = eventlog::generate(o.events, o.profiles);
+    let text;
+    let mut text_src: &str;
+    let mut file;
+    let src: &mut dyn LogSource = match &o.log {
+        Some(path) => {
+            file = Reopen(move || {
+                std::fs::File::open(path).map(|f| std::io::BufReader::with_capacity(1 << 16, f))
+            });
+            &mut file
+        }
+        None => {
+            text = eventlog::generate(o.events, o.profiles);
+            text_src = text.as_str();
+            &mut text_src
+        }
+    };
     let start = Instant::now();
-    let (inputs, problems) = match which {
+    let cpu_start = cpu_secs();
+    let result = match which {
         "parse" => {
             // The simulator's own reader, streaming as the simulator does:
             // each input is typed, then dropped.
+            let reader = Reader::new(&bundle.schema);
             let mut problems = Vec::new();
             let mut inputs = 0usize;
-            Reader::new(&bundle.schema).for_each(&log, &mut problems, |_, input| {
-                std::hint::black_box(&input);
-                inputs += 1;
-            });
-            (inputs, problems.len())
+            let mut line_no = 0;
+            src.each_line(&mut |line| {
+                line_no += 1;
+                reader.read_line(line_no, line, &mut problems, &mut |_, input| {
+                    std::hint::black_box(&input);
+                    inputs += 1;
+                });
+                true
+            })
+            .map(|()| (inputs, problems.len()))
         }
-        _ => {
-            let s = sim::simulate_keeping(&bundle, &log, None, sim::Keep::TraceOnly);
+        _ => sim::simulate_source(&bundle, src, None, sim::Keep::TraceOnly).map(|s| {
             std::hint::black_box(&s.funnel);
             (s.inputs, s.problems.len())
+        }),
+    };
+    let (inputs, problems) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{which}: {e}");
+            std::process::exit(2);
         }
     };
     let secs = start.elapsed().as_secs_f64();
-    println!("{secs} {inputs} {problems} {}", peak_rss_kib().unwrap_or(0));
+    let cpu = match (cpu_start, cpu_secs()) {
+        (Some(a), Some(b)) => b - a,
+        _ => secs,
+    };
+    println!(
+        "{secs} {inputs} {problems} {} {cpu}",
+        peak_rss_kib().unwrap_or(0)
+    );
 }
 
 struct Figures {
     secs: f64,
+    /// CPU seconds (the wall clock when unknown).
+    cpu: f64,
     inputs: usize,
     problems: usize,
     peak_kib: u64,
 }
 
-fn child(o: &Options, which: &str) -> Figures {
+fn child(o: &Options, which: &str, log: &Path) -> Figures {
     let fail = |m: String| -> ! {
         eprintln!("{which} phase: {m}");
+        let _ = std::fs::remove_file(log);
         std::process::exit(1);
     };
     let exe = std::env::current_exe().unwrap_or_else(|e| fail(e.to_string()));
@@ -156,6 +216,8 @@ fn child(o: &Options, which: &str) -> Figures {
         .args(["--phase", which, "--events", &o.events.to_string()])
         .args(["--profiles", &o.profiles.to_string(), "--bundle"])
         .arg(&o.bundle)
+        .arg("--log")
+        .arg(log)
         .output()
         .unwrap_or_else(|e| fail(e.to_string()));
     if !out.status.success() {
@@ -168,9 +230,11 @@ fn child(o: &Options, which: &str) -> Figures {
         f.get(1).and_then(|v| v.parse().ok()),
         f.get(2).and_then(|v| v.parse().ok()),
         f.get(3).and_then(|v| v.parse().ok()),
+        f.get(4).and_then(|v| v.parse().ok()),
     ) {
-        (Some(secs), Some(inputs), Some(problems), Some(peak_kib)) => Figures {
+        (Some(secs), Some(inputs), Some(problems), Some(peak_kib), Some(cpu)) => Figures {
             secs,
+            cpu,
             inputs,
             problems,
             peak_kib,
@@ -193,8 +257,19 @@ fn main() {
         phase(&o, which);
         return;
     }
-    let parse = child(&o, "parse");
-    let simulate = child(&o, "simulate");
+    // The log goes to a file beside the bundle that both phases stream (so
+    // neither holds it in memory, as `nudge simulate` does not); removed at
+    // the end.
+    let log = o
+        .bundle
+        .with_file_name(format!("simulate-{}-{}.jsonl", o.events, o.profiles));
+    if let Err(e) = std::fs::write(&log, eventlog::generate(o.events, o.profiles)) {
+        eprintln!("{}: {e}", log.display());
+        std::process::exit(2);
+    }
+    let parse = child(&o, "parse", &log);
+    let simulate = child(&o, "simulate", &log);
+    let _ = std::fs::remove_file(&log);
     if parse.problems > 0 || simulate.problems > 0 {
         eprintln!(
             "the generated log has {} ingest problems; fix eventlog.rs",
@@ -203,10 +278,12 @@ fn main() {
         std::process::exit(1);
     }
     let rate = |f: &Figures| o.events as f64 / f.secs;
+    let cpu_rate = |f: &Figures| o.events as f64 / f.cpu;
     let ratio = rate(&simulate) / rate(&parse);
+    let cpu_ratio = cpu_rate(&simulate) / cpu_rate(&parse);
     if o.json {
         println!(
-            "{{\"events\":{},\"profiles\":{},\"inputs\":{},\"parse_events_per_sec\":{:.0},\"parse_peak_rss_kib\":{},\"simulate_events_per_sec\":{:.0},\"simulate_peak_rss_kib\":{},\"ratio\":{:.3}}}",
+            "{{\"events\":{},\"profiles\":{},\"inputs\":{},\"parse_events_per_sec\":{:.0},\"parse_peak_rss_kib\":{},\"simulate_events_per_sec\":{:.0},\"simulate_peak_rss_kib\":{},\"ratio\":{:.3},\"parse_events_per_cpu_sec\":{:.0},\"simulate_events_per_cpu_sec\":{:.0},\"cpu_ratio\":{:.3}}}",
             o.events,
             o.profiles,
             simulate.inputs,
@@ -214,7 +291,10 @@ fn main() {
             parse.peak_kib,
             rate(&simulate),
             simulate.peak_kib,
-            ratio
+            ratio,
+            cpu_rate(&parse),
+            cpu_rate(&simulate),
+            cpu_ratio
         );
     } else {
         println!(
@@ -235,6 +315,13 @@ fn main() {
         );
         println!(
             "  engine / parse-only throughput: {ratio:.3} (target >= 0.25, and >= 300000 events/s)"
+        );
+        println!(
+            "  by CPU time: parse only {:.0} events/s ({:.2} s), simulate {:.0} events/s ({:.2} s), ratio {cpu_ratio:.3}",
+            cpu_rate(&parse),
+            parse.cpu,
+            cpu_rate(&simulate),
+            simulate.cpu
         );
     }
 }

@@ -501,27 +501,24 @@ fn truncate(s: &str, n: usize) -> String {
 fn group_thousands(amount: Decimal, places: u32) -> String {
     let rounded = amount.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
     let text = format!("{:.*}", places as usize, rounded.abs());
-    let (int, frac) = match text.split_once('.') {
-        Some((i, f)) => (i.to_string(), Some(f.to_string())),
-        None => (text.clone(), None),
-    };
-    let mut grouped = String::new();
-    let digits: Vec<char> = int.chars().collect();
-    for (i, c) in digits.iter().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
+    let (int, frac) = text.split_once('.').unwrap_or((text.as_str(), ""));
+    let negative = rounded.is_sign_negative() && !rounded.is_zero();
+    let mut out = String::with_capacity(text.len() + int.len() / 3 + 2);
+    if negative {
+        out.push('-');
+    }
+    // The integer part is ASCII digits: one byte each.
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
+            out.push(',');
         }
-        grouped.push(*c);
+        out.push(c);
     }
-    let sign = if rounded.is_sign_negative() && !rounded.is_zero() {
-        "-"
-    } else {
-        ""
-    };
-    match frac {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
+    if text.contains('.') {
+        out.push('.');
+        out.push_str(frac);
     }
+    out
 }
 
 /// `$12.50`, `€9.99`, `¥1,200`, `12.50 CHF`.
@@ -582,6 +579,17 @@ mod tests {
         assert_eq!(format_money(Decimal::new(1200, 0), "JPY"), "¥1,200");
         assert_eq!(format_money(Decimal::new(1250, 2), "CHF"), "12.50 CHF");
         assert_eq!(format_money(Decimal::new(5, 3), "USD"), "$0.01");
+        assert_eq!(
+            group_thousands(Decimal::new(1_234_567, 0), 2),
+            "1,234,567.00"
+        );
+        assert_eq!(
+            group_thousands(Decimal::new(-123_456_789, 2), 2),
+            "-1,234,567.89"
+        );
+        assert_eq!(group_thousands(Decimal::new(999_999, 0), 0), "999,999");
+        assert_eq!(group_thousands(Decimal::new(100, 0), 2), "100.00");
+        assert_eq!(group_thousands(Decimal::new(-4, 3), 2), "0.00");
         assert_eq!(title_case("trail RUNNING shoe"), "Trail Running Shoe");
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("abc", 4), "abc");

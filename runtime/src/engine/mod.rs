@@ -130,6 +130,8 @@ pub struct Engine<'b> {
     /// Per flow: the event names its `wait for` steps await (a journey
     /// held at a deferred send remembers these for its next `wait for`).
     awaited: Vec<Vec<&'b str>>,
+    /// Flow names as trace records share them, by flow index.
+    flow_names: Vec<trace::Name>,
     /// Whether sends produce `OutEffect::Send` with the rendered message;
     /// without, only the trace's excerpt is rendered (`trace_only`).
     messages: bool,
@@ -214,6 +216,11 @@ impl<'b> Engine<'b> {
             segment_order: segments::dependency_order(bundle),
             segment_aggregates,
             awaited,
+            flow_names: bundle
+                .flows
+                .iter()
+                .map(|f| trace::Name::from(f.name.as_str()))
+                .collect(),
             messages: true,
         }
     }
@@ -301,6 +308,7 @@ impl<'b> Engine<'b> {
             eng: self,
             now,
             pid,
+            pid_name: None,
             p: profile,
             timers,
             next_journey,
@@ -332,6 +340,7 @@ impl<'b> Engine<'b> {
                 eng: self,
                 now,
                 pid: timer.profile,
+                pid_name: None,
                 p: profile,
                 timers,
                 next_journey,
@@ -375,6 +384,8 @@ struct Cx<'e, 'b> {
     eng: &'e Engine<'b>,
     now: i64,
     pid: String,
+    /// `pid` as trace records share it, made at the first record.
+    pid_name: Option<trace::Name>,
     p: &'e mut Profile,
     timers: &'e mut TimerQueue,
     next_journey: &'e mut u64,
@@ -387,10 +398,21 @@ struct Cx<'e, 'b> {
 
 impl Cx<'_, '_> {
     fn trace(&mut self, flow: Option<u16>, journey: Option<u64>, decision: Decision) {
+        // The profile id and flow names are shared, not copied, per record.
+        let profile = self
+            .pid_name
+            .get_or_insert_with(|| trace::Name::from(self.pid.as_str()))
+            .clone();
         self.out.trace.push(TraceRecord {
             at: self.now,
-            profile: self.pid.clone(),
-            flow: flow.map(|f| self.eng.flow_name(f).to_string()),
+            profile,
+            flow: flow.map(|f| {
+                self.eng
+                    .flow_names
+                    .get(usize::from(f))
+                    .cloned()
+                    .unwrap_or_else(|| trace::Name::from("?"))
+            }),
             journey,
             decision,
         });

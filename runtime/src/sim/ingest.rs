@@ -672,7 +672,16 @@ impl<'s> Reader<'s> {
             .and_then(J::as_str)
             .and_then(currency_code)
             .or(inherited);
-        let mut slots: Vec<Option<&J>> = vec![None; schema.fields.len()];
+        // Most records declare a few dozen fields at most: no allocation.
+        let mut small = [None; 48];
+        let mut big = Vec::new();
+        let slots: &mut [Option<&J>] = match small.get_mut(..schema.fields.len()) {
+            Some(s) => s,
+            None => {
+                big.resize(schema.fields.len(), None);
+                &mut big
+            }
+        };
         for (name, j) in obj {
             if let Ok(i) = schema
                 .fields
@@ -683,7 +692,7 @@ impl<'s> Reader<'s> {
             }
         }
         let mut fields = Vec::with_capacity(obj.len().min(schema.fields.len()));
-        for (f, slot) in schema.fields.iter().zip(slots) {
+        for (f, slot) in schema.fields.iter().zip(slots.iter().copied()) {
             let present = slot.filter(|j| !j.is_null());
             if present.is_none() && mode == Mode::Strict && required(&f.ty) {
                 p.reject(format!(

@@ -10,6 +10,8 @@
 //! the profile as a number, the flow as its index) as it comes. Only a log
 //! out of time order is read whole and sorted first (the run starts over
 //! when the first late input shows up; nothing is printed before the end).
+//! The log comes from a `LogSource`: a string, or a reader such as a file
+//! (`Reopen`), so a big log is never held in memory whole.
 //!
 //! | file | job |
 //! |---|---|
@@ -20,7 +22,7 @@ pub mod ingest;
 pub mod report;
 
 use crate::engine::state::EngineState;
-use crate::engine::trace::{Decision, OutEffect, Outputs, TraceRecord};
+use crate::engine::trace::{Decision, Name, OutEffect, Outputs, TraceRecord};
 use crate::engine::{Engine, Input};
 use ingest::{LineProblem, Reader};
 use nudge_bytecode::Bundle;
@@ -91,35 +93,119 @@ pub fn simulate(bundle: &Bundle, log: &str, until: Option<i64>) -> Simulation {
 /// `simulate`, keeping only what `keep` says (`effects` and `trace` are
 /// empty for `Keep::TraceOnly`; everything else is the same).
 pub fn simulate_keeping(bundle: &Bundle, log: &str, until: Option<i64>, keep: Keep) -> Simulation {
+    match simulate_source(bundle, &mut &*log, until, keep) {
+        Ok(sim) => sim,
+        // Reading a string cannot fail; say so rather than panic if it did.
+        Err(e) => {
+            let mut sim = Run::new(bundle, keep).finish(None);
+            sim.problems.push(LineProblem {
+                line: 0,
+                severity: ingest::Severity::Error,
+                message: e.to_string(),
+            });
+            sim
+        }
+    }
+}
+
+/// A log that can be read line by line, and read again from its start.
+pub trait LogSource {
+    /// Calls `f` with each line, without its line break (`\n` or `\r\n`,
+    /// as `str::lines`), in order, until `f` returns false.
+    fn each_line(&mut self, f: &mut dyn FnMut(&str) -> bool) -> std::io::Result<()>;
+}
+
+impl LogSource for &str {
+    fn each_line(&mut self, f: &mut dyn FnMut(&str) -> bool) -> std::io::Result<()> {
+        for line in self.lines() {
+            if !f(line) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A log read through a buffered reader that `open` makes (called again
+/// to read the log a second time), e.g. a file: only one line is in memory
+/// at a time.
+pub struct Reopen<F>(pub F);
+
+impl<F, R> LogSource for Reopen<F>
+where
+    F: FnMut() -> std::io::Result<R>,
+    R: std::io::BufRead,
+{
+    fn each_line(&mut self, f: &mut dyn FnMut(&str) -> bool) -> std::io::Result<()> {
+        let mut reader = (self.0)()?;
+        let mut buf = String::new();
+        loop {
+            buf.clear();
+            if reader.read_line(&mut buf)? == 0 {
+                return Ok(());
+            }
+            let line = match buf.strip_suffix('\n') {
+                Some(l) => l.strip_suffix('\r').unwrap_or(l),
+                None => &buf,
+            };
+            if !f(line) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// `simulate_keeping` over any `LogSource`. A log in time order is read
+/// once, streaming; one out of order is read a second time, whole, and
+/// sorted. Errors are the source's (an unreadable file, text that is not
+/// UTF-8).
+pub fn simulate_source(
+    bundle: &Bundle,
+    src: &mut dyn LogSource,
+    until: Option<i64>,
+    keep: Keep,
+) -> std::io::Result<Simulation> {
     let reader = Reader::new(&bundle.schema);
     let mut problems = Vec::new();
     let mut run = Run::new(bundle, keep);
     let mut last = i64::MIN;
+    let mut late = false;
     let mut pending = Vec::new();
-    for (i, line) in log.lines().enumerate() {
-        reader.read_line(i + 1, line, &mut problems, &mut |_, input| {
+    let mut line_no = 0;
+    src.each_line(&mut |line| {
+        line_no += 1;
+        reader.read_line(line_no, line, &mut problems, &mut |_, input| {
             pending.push(input)
         });
         for input in pending.drain(..) {
             if input.at() < last {
-                // A late input: read the whole log, sort it, start over.
-                let (inputs, problems) = reader.read_log(log);
-                let mut sim = run_keeping(
-                    bundle,
-                    inputs.into_iter().map(|(_, i)| i).collect(),
-                    until,
-                    keep,
-                );
-                sim.problems = problems;
-                return sim;
+                late = true;
+                return false;
             }
             last = input.at();
             run.input(input);
         }
+        true
+    })?;
+    if late {
+        // A late input: read the whole log, sort it, start over.
+        let mut inputs = Vec::new();
+        let mut problems = Vec::new();
+        let mut line_no = 0;
+        src.each_line(&mut |line| {
+            line_no += 1;
+            reader.read_line(line_no, line, &mut problems, &mut |_, input| {
+                inputs.push(input)
+            });
+            true
+        })?;
+        let mut sim = run_keeping(bundle, inputs, until, keep);
+        sim.problems = problems;
+        return Ok(sim);
     }
     let mut sim = run.finish(until);
     sim.problems = problems;
-    sim
+    Ok(sim)
 }
 
 /// Runs typed inputs (sorted by time, stable) through a fresh engine.
@@ -153,9 +239,15 @@ struct Run<'b> {
     story: Story,
     funnel: FunnelCounter,
     /// Profile id → number in `story.profiles`.
-    profile_numbers: std::collections::HashMap<String, u32>,
+    profile_numbers: std::collections::HashMap<IdKey, u32>,
     /// The last profile numbered (records come in runs of one profile).
     last_profile: Option<u32>,
+    /// Its id (a copy kept at hand: the story's copy is cold memory).
+    last_id: String,
+    /// The last shared id seen.
+    last_name: Option<Name>,
+    /// The last flow a record named.
+    last_flow: Option<u16>,
     /// Per flow index, the largest suspended journey (named at the end).
     journey_bytes: Vec<usize>,
 }
@@ -177,6 +269,9 @@ impl<'b> Run<'b> {
             funnel: FunnelCounter::new(bundle),
             profile_numbers: std::collections::HashMap::new(),
             last_profile: None,
+            last_id: String::new(),
+            last_name: None,
+            last_flow: None,
             journey_bytes: vec![0; bundle.flows.len()],
         }
     }
@@ -242,31 +337,77 @@ impl<'b> Run<'b> {
         }
     }
 
-    fn flow_index(&self, name: &str) -> Option<u16> {
-        self.bundle
+    fn flow_index(&mut self, name: &str) -> Option<u16> {
+        // Records come in runs of one journey: try the last flow first.
+        if let Some(i) = self.last_flow
+            && self
+                .bundle
+                .flows
+                .get(usize::from(i))
+                .is_some_and(|f| f.name == name)
+        {
+            return Some(i);
+        }
+        let i = self
+            .bundle
             .flows
             .iter()
             .position(|f| f.name == name)
-            .and_then(|i| u16::try_from(i).ok())
+            .and_then(|i| u16::try_from(i).ok());
+        self.last_flow = i.or(self.last_flow);
+        i
     }
 
-    fn profile_number(&mut self, id: &str) -> u32 {
-        if let Some(n) = self.last_profile
-            && self.story.profiles.get(n as usize).is_some_and(|p| p == id)
+    fn profile_number(&mut self, name: &Name) -> u32 {
+        // The records of one engine step share one `Name`.
+        if let (Some(n), Some(last)) = (self.last_profile, &self.last_name)
+            && last.same(name)
         {
             return n;
         }
-        let n = match self.profile_numbers.get(id) {
+        self.last_name = Some(name.clone());
+        let id = name.as_str();
+        if let Some(n) = self.last_profile
+            && self.last_id == id
+        {
+            return n;
+        }
+        let key = IdKey::new(id);
+        let n = match self.profile_numbers.get(&key) {
             Some(n) => *n,
             None => {
                 let n = u32::try_from(self.story.profiles.len()).unwrap_or(u32::MAX);
                 self.story.profiles.push(id.to_string());
-                self.profile_numbers.insert(id.to_string(), n);
+                self.profile_numbers.insert(key, n);
                 n
             }
         };
         self.last_profile = Some(n);
+        self.last_id.clear();
+        self.last_id.push_str(id);
         n
+    }
+}
+
+/// A profile id as a hash-map key, held inside the key when short (ids
+/// usually are): a lookup compares bytes in the table instead of following
+/// a pointer into memory no other work touches.
+#[derive(PartialEq, Eq, Hash)]
+enum IdKey {
+    Short(u8, [u8; 23]),
+    Long(Box<str>),
+}
+
+impl IdKey {
+    fn new(id: &str) -> IdKey {
+        let mut bytes = [0u8; 23];
+        match (bytes.get_mut(..id.len()), u8::try_from(id.len())) {
+            (Some(slot), Ok(len)) => {
+                slot.copy_from_slice(id.as_bytes());
+                IdKey::Short(len, bytes)
+            }
+            _ => IdKey::Long(id.into()),
+        }
     }
 }
 
@@ -276,6 +417,9 @@ impl<'b> Run<'b> {
 /// it parks again only with a new trace record, so this sees every
 /// suspended state once.
 fn measure(state: &EngineState, trace: &[TraceRecord], sizes: &mut [usize]) {
+    // The profile looked up last: a step's records come in runs of one
+    // profile.
+    let mut profile: Option<(&str, Option<&crate::engine::state::Profile>)> = None;
     for r in trace {
         if !matches!(
             r.decision,
@@ -284,10 +428,15 @@ fn measure(state: &EngineState, trace: &[TraceRecord], sizes: &mut [usize]) {
             continue;
         }
         let Some(id) = r.journey else { continue };
-        let Some(p) = state.profiles.get(r.profile.as_str()) else {
-            continue;
+        let p = match profile {
+            Some((name, p)) if name == r.profile.as_str() => p,
+            _ => {
+                let p = state.profiles.get(r.profile.as_str());
+                profile = Some((r.profile.as_str(), p));
+                p
+            }
         };
-        for j in p.journeys.iter().filter(|j| j.id == id) {
+        for j in p.iter().flat_map(|p| &p.journeys).filter(|j| j.id == id) {
             let n = j.vm.encoded_len().unwrap_or(0);
             if let Some(slot) = sizes.get_mut(usize::from(j.flow)) {
                 *slot = n.max(*slot);

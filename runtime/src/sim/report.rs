@@ -179,6 +179,18 @@ pub struct FunnelCounter {
     /// Journeys (by flow index and id) in a holdout group, for the lift a
     /// report compares.
     holdout_journeys: std::collections::HashSet<(u16, u64)>,
+    /// Per flow, exits and suppressions by reason, named at the end (a
+    /// flow has a handful of distinct reasons; no text per record).
+    exits: Vec<Vec<(ExitReason, u64)>>,
+    suppressed: Vec<Vec<(Suppression, u64)>>,
+}
+
+/// Adds one to `key`'s count in a short list.
+fn bump<K: PartialEq + Clone>(counts: &mut Vec<(K, u64)>, key: &K) {
+    match counts.iter_mut().find(|(k, _)| k == key) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((key.clone(), 1)),
+    }
 }
 
 impl FunnelCounter {
@@ -194,6 +206,8 @@ impl FunnelCounter {
                 .collect(),
             revenue: BTreeMap::new(),
             holdout_journeys: std::collections::HashSet::new(),
+            exits: vec![Vec::new(); bundle.flows.len()],
+            suppressed: vec![Vec::new(); bundle.flows.len()],
         }
     }
 
@@ -220,10 +234,16 @@ impl FunnelCounter {
                 }
             },
             Decision::Suppressed { reason, .. } => {
-                *f.suppressed.entry(suppression_text(reason)).or_default() += 1
+                if let Some(counts) = self.suppressed.get_mut(i) {
+                    bump(counts, reason);
+                }
             }
             Decision::Deferred { .. } => f.deferred += 1,
-            Decision::Exited { by } => *f.exits.entry(exit_text(by)).or_default() += 1,
+            Decision::Exited { by } => {
+                if let Some(counts) = self.exits.get_mut(i) {
+                    bump(counts, by);
+                }
+            }
             Decision::Converted { revenue: rev, .. } => {
                 f.converted += 1;
                 if journey.is_some_and(|j| self.holdout_journeys.contains(&(flow, j))) {
@@ -245,6 +265,16 @@ impl FunnelCounter {
 
     pub fn finish(self) -> Vec<FlowFunnel> {
         let mut flows = self.flows;
+        for (f, counts) in flows.iter_mut().zip(self.exits) {
+            for (by, n) in counts {
+                *f.exits.entry(exit_text(&by)).or_default() += n;
+            }
+        }
+        for (f, counts) in flows.iter_mut().zip(self.suppressed) {
+            for (reason, n) in counts {
+                *f.suppressed.entry(suppression_text(&reason)).or_default() += n;
+            }
+        }
         for ((i, key), v) in self.revenue {
             if let Some(f) = flows.get_mut(i) {
                 f.revenue.insert(key, plain_text(&v));
