@@ -322,6 +322,18 @@ pub fn flow_facts(db: &dyn Db, project: Project) -> types::FlowFacts {
     types::FlowFacts::collect(&parsed)
 }
 
+/// The names of the project's tests, for E0109 between them. Edits inside
+/// a test leave it equal.
+#[salsa::tracked(returns(ref))]
+pub fn test_names(db: &dyn Db, project: Project) -> types::TestNames {
+    let parsed: Vec<(FileId, &File)> = project
+        .files(db)
+        .iter()
+        .map(|&f| (f.id(db), &parse(db, f).file))
+        .collect();
+    types::TestNames::collect(&parsed)
+}
+
 /// Errors in the `test "..." { }` blocks of one file (E04xx and the name
 /// and type codes). A file without tests reads nothing but its own tree,
 /// so editing flows never re-runs it.
@@ -336,6 +348,7 @@ pub fn test_check<'db>(db: &'db dyn Db, key: ProjectFile<'db>) -> Vec<Diagnostic
     types::check_tests(
         &index(db, project).0,
         flow_facts(db, project),
+        test_names(db, project),
         &policy(db, project).0,
         file.id(db),
         ast,

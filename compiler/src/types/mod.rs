@@ -171,7 +171,7 @@ use crate::diagnostic::Diagnostic;
 use crate::resolve::ProjectIndex;
 use crate::rules::TemplateTextLookup;
 use crate::span::FileId;
-pub use test_block::{FlowFacts, check_tests};
+pub use test_block::{FlowFacts, TestNames, check_tests};
 use ty::Ty;
 
 /// Every name (E01xx) and type (E02xx) error in one file. Declarations

@@ -31,6 +31,8 @@
 //!   before its start. The same claims with `not` can never fail: W0011
 //!   for a template no flow sends on that channel.
 //!
+//! Two tests of one name are E0109 (`nudge test` reports them by name).
+//!
 //! Values are literals (E0201 otherwise): strings without holes, numbers,
 //! money, percents, durations, bools, dates, times, `none`, lists and
 //! records, and `-` before a number. Beyond the language's own typing, a
@@ -188,10 +190,42 @@ impl FlowFacts {
     }
 }
 
+/// The name of every test in the project, where it is declared, in file
+/// order: `nudge test` reports tests by name, so two with one name are
+/// E0109, like any declaration.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TestNames {
+    tests: Vec<(String, FileId, Span)>,
+}
+
+impl TestNames {
+    pub fn collect(files: &[(FileId, &File)]) -> TestNames {
+        let tests = files
+            .iter()
+            .flat_map(|(id, file)| {
+                file.items.iter().filter_map(move |item| match item {
+                    Item::Test(t) => Some((t.name.value.clone(), *id, t.name.span)),
+                    _ => None,
+                })
+            })
+            .collect();
+        TestNames { tests }
+    }
+
+    /// Where a test of this name is first declared.
+    fn first(&self, name: &str) -> Option<(FileId, Span)> {
+        self.tests
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, f, s)| (*f, *s))
+    }
+}
+
 /// Every problem of the `test` blocks of one file.
 pub fn check_tests(
     index: &ProjectIndex,
     flows: &FlowFacts,
+    names: &TestNames,
     policy: &Policy,
     file: FileId,
     ast: &File,
@@ -199,6 +233,29 @@ pub fn check_tests(
     let mut cx = Checker::new(index, file);
     for item in &ast.items {
         if let Item::Test(t) = item {
+            if let Some((first_file, first_span)) = names.first(&t.name.value)
+                && (first_file, first_span) != (file, t.name.span)
+            {
+                cx.report(
+                    Diagnostic::new(
+                        Code::DuplicateDeclaration,
+                        file,
+                        t.name.span,
+                        format!("test \"{}\" is declared twice", t.name.value),
+                    )
+                    .with_label("declared again here")
+                    .with_secondary(
+                        first_file,
+                        first_span,
+                        if first_file == file {
+                            "first declared here"
+                        } else {
+                            "first declared here, in another file"
+                        },
+                    )
+                    .with_help("rename one of them: `nudge test` reports tests by name"),
+                );
+            }
             TestCheck {
                 cx: &mut cx,
                 flows,

@@ -158,9 +158,17 @@ fn run_case(case: &Case, owned: fn(Code) -> bool) -> Result<(), String> {
     }
     let lookup = |p: &str| template_files.get(p);
     let flow_facts = types::FlowFacts::collect(&files);
+    let test_names = types::TestNames::collect(&files);
     for (id, f) in files.iter().skip(stdlib.len()) {
         diagnostics.extend(types::check_file(&index, *id, f, &lookup));
-        diagnostics.extend(types::check_tests(&index, &flow_facts, &policy, *id, f));
+        diagnostics.extend(types::check_tests(
+            &index,
+            &flow_facts,
+            &test_names,
+            &policy,
+            *id,
+            f,
+        ));
         diagnostics.extend(rules::check_file_with(&project, *id, f, &lookup));
         diagnostics.extend(lint::lint_file_with(
             &project, &policy, &manifest, *id, f, &lookup,
