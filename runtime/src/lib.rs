@@ -2,6 +2,7 @@
 
 pub mod engine;
 pub mod journey;
+pub mod links;
 pub mod sim;
 pub mod template;
 pub mod vm;

@@ -5,8 +5,9 @@
 //! per-message URLs):
 //! - `unsubscribe_url`, `preferences_url`, `view_in_browser_url` render as
 //!   the markers of `Placeholder::marker` (`{{nudge:unsubscribe_url}}`).
-//! - Links in the HTML part are left as written; the shell rewrites them for
-//!   click tracking.
+//! - `http(s)` links in the HTML part become `{{nudge:link:N}}` markers and
+//!   their destinations are listed in `RenderedEmail::tracked_links`, so the
+//!   shell puts its click-tracking redirect there (see `crate::links`).
 //! - `short_link` renders its URL unchanged and lists it in
 //!   `links_to_shorten`, so the SMS shell can replace it with a short link.
 //!
@@ -38,8 +39,11 @@ pub struct RenderedEmail {
     pub preheader: Option<String>,
     pub from: Option<String>,
     pub reply_to: Option<String>,
+    /// With each tracked link's `href` replaced by `{{nudge:link:N}}`.
     pub html: Option<String>,
     pub text: String,
+    /// Destination of marker `N` of `html`, in order.
+    pub tracked_links: Vec<String>,
     pub links_to_shorten: Vec<String>,
 }
 
@@ -151,8 +155,12 @@ pub fn render(vm: &Vm, index: u16, args: &[Value], env: &dyn Env) -> Result<Rend
             let preheader = part(PartKind::Preheader)?;
             let from = part(PartKind::From)?;
             let reply_to = part(PartKind::ReplyTo)?;
-            let html = part(PartKind::Html)?;
+            let html = part(PartKind::Html)?.map(|h| crate::links::track_links(&h));
             let text = part(PartKind::Text)?.ok_or_else(|| missing("text"))?;
+            let (html, tracked_links) = match html {
+                Some(t) => (Some(t.html), t.links),
+                None => (None, Vec::new()),
+            };
             Rendered::Email(RenderedEmail {
                 subject,
                 preheader,
@@ -160,6 +168,7 @@ pub fn render(vm: &Vm, index: u16, args: &[Value], env: &dyn Env) -> Result<Rend
                 reply_to,
                 html,
                 text,
+                tracked_links,
                 links_to_shorten: r.links,
             })
         }

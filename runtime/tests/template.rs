@@ -112,7 +112,9 @@ fn bundle() -> Bundle {
                 Text(vec![
                     lit("<p>"),
                     hole(path(0, &["note"], 2), vec![]),
-                    lit("</p><a href=\""),
+                    lit("</p><a href=\"https://shop.example/cart?note="),
+                    hole(path(0, &["note"], 2), vec![]),
+                    lit("\">Cart</a><a href=\""),
                     TextNode::Placeholder(Placeholder::UnsubscribeUrl),
                     lit("\">Unsubscribe</a>"),
                 ]),
@@ -225,8 +227,14 @@ fn renders_an_email_with_every_kind_of_node() -> TestResult {
     assert_eq!(
         email.html.as_deref(),
         Some(
-            "<p>&lt;script&gt;alert(1)&lt;/script&gt; &amp; more</p><a href=\"{{nudge:unsubscribe_url}}\">Unsubscribe</a>"
+            "<p>&lt;script&gt;alert(1)&lt;/script&gt; &amp; more</p><a href=\"{{nudge:link:0}}\">Cart</a><a href=\"{{nudge:unsubscribe_url}}\">Unsubscribe</a>"
         )
+    );
+    // The tracked destination is the URL as the browser would read it: the
+    // hole's HTML escaping undone.
+    assert_eq!(
+        email.tracked_links,
+        ["https://shop.example/cart?note=<script>alert(1)</script> & more"]
     );
     assert_eq!(
         email.text,
