@@ -28,8 +28,8 @@
 //!   produces on that channel (a cap that is deferred, not skipped; no
 //!   caps; no quiet hours), a send `at` a time after the test's
 //!   clock at that line (an expectation sees only what happened so far) or
-//!   before its start. The same claims with `not` can never fail: W0011
-//!   for a template no flow sends on that channel.
+//!   before its start. With `not`, a template no flow sends on that
+//!   channel and such an `at` can never fail (W0011).
 //!
 //! Two tests of one name are E0109 (`nudge test` reports them by name).
 //!
@@ -851,18 +851,22 @@ impl TestCheck<'_, '_> {
             self.not_a_date(date, "`at`");
             return;
         };
-        if negated {
-            return;
-        }
+        // Without `not` the expectation can never pass; with `not` it can
+        // never fail (a warning: the test passes, but checks nothing).
+        let (code, outcome) = if negated {
+            (Code::ExpectationNeverFails, "so `not` always holds")
+        } else {
+            (Code::ExpectationNeverPasses, "so this can never pass")
+        };
         let span = Span::new(date.span.start, time.map_or(date.span.end, |t| t.span.end));
         if at < self.start {
             self.report(
                 Diagnostic::new(
-                    Code::ExpectationNeverPasses,
+                    code,
                     self.file(),
                     span,
                     format!(
-                        "this send is expected at {}, before the test starts ({})",
+                        "this send is expected at {}, before the test starts ({}), {outcome}",
                         show_instant(at),
                         show_instant(self.start)
                     ),
@@ -875,11 +879,11 @@ impl TestCheck<'_, '_> {
         {
             self.report(
                 Diagnostic::new(
-                    Code::ExpectationNeverPasses,
+                    code,
                     self.file(),
                     span,
                     format!(
-                        "this send is expected at {}, but the test's clock is only at {} here",
+                        "this send is expected at {}, but the test's clock is only at {} here, {outcome}",
                         show_instant(at),
                         show_instant(clock)
                     ),
@@ -1103,5 +1107,47 @@ impl Checker<'_> {
                 .with_help(help),
         );
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::Span;
+
+    fn date(year: i32, month: u8, day: u8) -> Expr {
+        Expr {
+            kind: ExprKind::Lit(Lit::Date { year, month, day }),
+            span: Span::default(),
+        }
+    }
+
+    fn time(hour: u8, minute: u8) -> TimeOfDay {
+        TimeOfDay {
+            hour,
+            minute,
+            local: false,
+            span: Span::default(),
+        }
+    }
+
+    #[test]
+    fn instants_are_utc_and_print_back() {
+        assert_eq!(instant_ms(&date(2026, 1, 1), None), Some(DEFAULT_START_MS));
+        let at = instant_ms(&date(2026, 3, 8), Some(&time(13, 5)));
+        assert_eq!(
+            at.map(show_instant).as_deref(),
+            Some("2026-03-08 13:05 UTC")
+        );
+        // Leap day, and a date before 1970.
+        let leap = instant_ms(&date(2028, 2, 29), Some(&time(23, 59)));
+        assert_eq!(
+            leap.map(show_instant).as_deref(),
+            Some("2028-02-29 23:59 UTC")
+        );
+        let old = instant_ms(&date(1969, 12, 31), None);
+        assert_eq!(old, Some(-86_400_000));
+        assert_eq!(show_instant(-86_400_000), "1969-12-31 00:00 UTC");
+        assert_eq!(instant_ms(&Expr::error(Span::default()), None), None);
     }
 }
