@@ -18,7 +18,8 @@
 
 use crate::vm::text::write_plain;
 use crate::vm::{Env, Vm, VmError};
-use nudge_bytecode::op::Channel;
+use nudge_bytecode::Code;
+use nudge_bytecode::op::{Channel, Op};
 use nudge_bytecode::template::{Filter, PartKind, Text, TextNode};
 use nudge_bytecode::{Date, Value};
 use nudge_stdlib::sms::{SmsMeasure, measure};
@@ -276,14 +277,51 @@ pub fn render_excerpt(
     Ok(excerpt)
 }
 
+/// Whether a hole certainly evaluates without error (so one whose text is
+/// not kept can be skipped): the shapes the compiler emits for the most
+/// common holes — a constant, a local, a shop setting, a trait with a `??`
+/// default — followed only by filters that take any value.
+fn cannot_fail(code: &Code, filters: &[Filter], frame_len: usize) -> bool {
+    let name = |i: u16| matches!(code.consts.get(usize::from(i)), Some(Value::Str(_)));
+    let constant = |i: u16| code.consts.get(usize::from(i)).is_some();
+    let shape = match code.ops.as_slice() {
+        [Op::Const(i), Op::Return] => constant(*i),
+        [Op::LoadLocal(l), Op::Return] => usize::from(*l) < frame_len.max(usize::from(code.locals)),
+        [Op::LoadShop, Op::GetField { name: n, .. }, Op::Return] => name(*n),
+        [
+            Op::LoadTrait(n),
+            Op::JumpIfSome(3),
+            Op::Const(i),
+            Op::Return,
+        ] => name(*n) && constant(*i),
+        _ => false,
+    };
+    shape
+        && filters.iter().all(|f| {
+            matches!(
+                f,
+                Filter::Upper
+                    | Filter::Lower
+                    | Filter::Title
+                    | Filter::Truncate(_)
+                    | Filter::ShortLink
+            )
+        })
+}
+
 /// Where rendered text goes: a string, or nowhere (evaluated, not built).
 trait Out {
+    /// Whether the text is kept.
+    fn keeps(&self) -> bool;
     fn push(&mut self, s: &str);
     /// The string to write a hole's value into, if text is kept.
     fn text(&mut self) -> Option<&mut String>;
 }
 
 impl Out for String {
+    fn keeps(&self) -> bool {
+        true
+    }
     fn push(&mut self, s: &str) {
         self.push_str(s);
     }
@@ -295,6 +333,9 @@ impl Out for String {
 struct Discard;
 
 impl Out for Discard {
+    fn keeps(&self) -> bool {
+        false
+    }
     fn push(&mut self, _: &str) {}
     fn text(&mut self) -> Option<&mut String> {
         None
@@ -325,6 +366,10 @@ impl Renderer<'_> {
                 TextNode::Lit(s) => out.push(s),
                 TextNode::Placeholder(p) => out.push(p.marker()),
                 TextNode::Hole { expr, filters } => {
+                    if !out.keeps() && cannot_fail(expr, filters, self.frame.len()) {
+                        // Its text would be thrown away, and it cannot fail.
+                        continue;
+                    }
                     let mut v = self.eval(expr)?;
                     for filter in filters {
                         v = self.filter(filter, v)?;
@@ -609,5 +654,58 @@ mod tests {
             Date::new(2026, 11, 25).map(|d| format_date(&d)),
             Some("November 25, 2026".into())
         );
+    }
+
+    #[test]
+    fn holes_that_cannot_fail_are_the_plain_shapes() {
+        let code = |ops: Vec<Op>| Code {
+            ops,
+            consts: vec![Value::str("name"), Value::str("there")],
+            locals: 1,
+            lambdas: Vec::new(),
+        };
+        let shop = code(vec![
+            Op::LoadShop,
+            Op::GetField {
+                name: 0,
+                optional: false,
+            },
+            Op::Return,
+        ]);
+        let default = code(vec![
+            Op::LoadTrait(0),
+            Op::JumpIfSome(3),
+            Op::Const(1),
+            Op::Return,
+        ]);
+        assert!(cannot_fail(&shop, &[], 0));
+        assert!(cannot_fail(
+            &default,
+            &[Filter::Upper, Filter::Truncate(5)],
+            0
+        ));
+        assert!(cannot_fail(
+            &code(vec![Op::LoadLocal(0), Op::Return]),
+            &[],
+            0
+        ));
+        // A filter that needs a kind of value, a local that may not be a
+        // record, a constant or local that does not exist: evaluated.
+        assert!(!cannot_fail(&shop, &[Filter::Money], 0));
+        let field_of_local = code(vec![
+            Op::LoadLocal(0),
+            Op::GetField {
+                name: 0,
+                optional: false,
+            },
+            Op::Return,
+        ]);
+        assert!(!cannot_fail(&field_of_local, &[], 1));
+        assert!(!cannot_fail(&code(vec![Op::Const(7), Op::Return]), &[], 0));
+        assert!(!cannot_fail(
+            &code(vec![Op::LoadLocal(3), Op::Return]),
+            &[],
+            2
+        ));
     }
 }
