@@ -50,6 +50,11 @@ pub struct Simulation {
     /// The trace in compact form, for the human report.
     #[serde(skip)]
     pub story: Story,
+    /// The engine's state at the end. (Handed over rather than dropped
+    /// inside the run: freeing a big state takes a while, and a report can
+    /// be printed first.)
+    #[serde(skip)]
+    pub state: EngineState,
 }
 
 /// The trace as the human report reads it: profiles numbered in order of
@@ -303,6 +308,7 @@ impl<'b> Run<'b> {
             waiting,
             journey_bytes: named_sizes(self.bundle, &self.journey_bytes),
             story: self.story,
+            state: self.state,
         }
     }
 
