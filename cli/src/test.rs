@@ -23,12 +23,13 @@ use nudge_bytecode::Bundle;
 use nudge_compiler::ast::{Expectation, Expr, ExprKind, Item, Lit, TestStmtKind, UnaryOp};
 use nudge_compiler::db::SourceContents;
 use nudge_compiler::parser::parse_file;
-use nudge_compiler::span::FileId;
+use nudge_compiler::span::{FileId, Span};
 use nudge_compiler::types::test_block::{DEFAULT_START_MS, instant_ms, show_instant, wait_secs};
 use nudge_runtime::engine::Engine;
 use nudge_runtime::engine::state::EngineState;
 use nudge_runtime::engine::trace::{Decision, Deferral, Suppression, TraceRecord};
 use nudge_runtime::sim::ingest::Reader;
+use nudge_runtime::sim::report::{decision_text, deferral_text, suppression_text};
 use serde_json::{Map, Value as Json, json};
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -68,10 +69,10 @@ pub fn run(args: &TestArgs) -> u8 {
                     passed += 1;
                     let _ = writeln!(out, "test {} ... ok", t.name.value);
                 }
-                Err(why) => {
+                Err((at, why)) => {
                     failed += 1;
                     let line = text
-                        .get(..t.span.start as usize)
+                        .get(..at.start as usize)
                         .map_or(0, |b| b.matches('\n').count())
                         + 1;
                     let _ = writeln!(out, "test {} ... FAILED", t.name.value);
@@ -95,8 +96,9 @@ pub fn run(args: &TestArgs) -> u8 {
     u8::from(failed > 0)
 }
 
-/// Runs one test's statements in order; the first failing statement ends it.
-fn run_test(bundle: &Bundle, body: &[nudge_compiler::ast::TestStmt]) -> Result<(), String> {
+/// Runs one test's statements in order; the first failing statement ends
+/// it, and the error names where it is.
+fn run_test(bundle: &Bundle, body: &[nudge_compiler::ast::TestStmt]) -> Result<(), (Span, String)> {
     let engine = Engine::new(bundle);
     let reader = Reader::new(&bundle.schema);
     let mut state = EngineState::default();
@@ -117,50 +119,55 @@ fn run_test(bundle: &Bundle, body: &[nudge_compiler::ast::TestStmt]) -> Result<(
         Ok(())
     };
     for stmt in body {
-        match &stmt.kind {
-            TestStmtKind::Start { date, time } => {
-                now = instant_ms(date, time.as_ref()).ok_or_else(unchecked)?;
-            }
-            TestStmtKind::Profile { id, traits } => {
-                let traits = match traits {
-                    Some(e) => json_of(e)?,
-                    None => Json::Object(Map::new()),
-                };
-                profile = Some(id.value.clone());
-                feed(
-                    &mut state,
-                    json!({"type": "identify", "userId": id.value, "traits": traits, "timestamp": now}),
-                    &mut trace,
-                )?;
-            }
-            TestStmtKind::Event { name, properties } => {
-                let p = profile.as_ref().ok_or_else(unchecked)?;
-                let props = match properties {
-                    Some(e) => json_of(e)?,
-                    None => Json::Object(Map::new()),
-                };
-                feed(
-                    &mut state,
-                    json!({"type": "track", "userId": p, "event": name.value, "properties": props, "timestamp": now}),
-                    &mut trace,
-                )?;
-            }
-            TestStmtKind::Wait { duration } => {
-                let secs = wait_secs(duration).ok_or_else(unchecked)?;
-                now = now.saturating_add(secs.saturating_mul(1000));
-                // Timer by timer, so each fires at its own due time.
-                while let Some(next) = Engine::next_due(&state).filter(|t| *t <= now) {
-                    trace.extend(engine.advance(&mut state, next).trace);
+        let mut step = || -> Result<(), String> {
+            match &stmt.kind {
+                TestStmtKind::Start { date, time } => {
+                    now = instant_ms(date, time.as_ref()).ok_or_else(unchecked)?;
                 }
-                trace.extend(engine.advance(&mut state, now).trace);
+                TestStmtKind::Profile { id, traits } => {
+                    let traits = match traits {
+                        Some(e) => json_of(e)?,
+                        None => Json::Object(Map::new()),
+                    };
+                    profile = Some(id.value.clone());
+                    feed(
+                        &mut state,
+                        json!({"type": "identify", "userId": id.value, "traits": traits, "timestamp": now}),
+                        &mut trace,
+                    )?;
+                }
+                TestStmtKind::Event { name, properties } => {
+                    let p = profile.as_ref().ok_or_else(unchecked)?;
+                    let props = match properties {
+                        Some(e) => json_of(e)?,
+                        None => Json::Object(Map::new()),
+                    };
+                    feed(
+                        &mut state,
+                        json!({"type": "track", "userId": p, "event": name.value, "properties": props, "timestamp": now}),
+                        &mut trace,
+                    )?;
+                }
+                TestStmtKind::Wait { duration } => {
+                    let secs = wait_secs(duration).ok_or_else(unchecked)?;
+                    now = now.saturating_add(secs.saturating_mul(1000));
+                    // Timer by timer, so each fires at its own due time.
+                    while let Some(next) = Engine::next_due(&state).filter(|t| *t <= now) {
+                        trace.extend(engine.advance(&mut state, next).trace);
+                    }
+                    trace.extend(engine.advance(&mut state, now).trace);
+                }
+                TestStmtKind::Expect { negated, what } => {
+                    let p = profile.as_ref().ok_or_else(unchecked)?;
+                    let mine: Vec<&TraceRecord> =
+                        trace.iter().filter(|r| &r.profile == p).collect();
+                    expect(&mine, *negated, what)?;
+                }
+                TestStmtKind::Error => return Err(unchecked()),
             }
-            TestStmtKind::Expect { negated, what } => {
-                let p = profile.as_ref().ok_or_else(unchecked)?;
-                let mine: Vec<&TraceRecord> = trace.iter().filter(|r| &r.profile == p).collect();
-                expect(&mine, *negated, what)?;
-            }
-            TestStmtKind::Error => return Err(unchecked()),
-        }
+            Ok(())
+        };
+        step().map_err(|why| (stmt.span, why))?;
     }
     Ok(())
 }
@@ -219,6 +226,7 @@ fn expect(trace: &[&TraceRecord], negated: bool, what: &Expectation) -> Result<(
             channel,
             template,
             because,
+            says,
         } => {
             let found = trace.iter().any(|r| match &r.decision {
                 Decision::Suppressed {
@@ -231,12 +239,18 @@ fn expect(trace: &[&TraceRecord], negated: bool, what: &Expectation) -> Result<(
                         && because
                             .as_ref()
                             .is_none_or(|b| suppression_name(reason) == b.name)
+                        && says
+                            .as_ref()
+                            .is_none_or(|t| suppression_text(reason).contains(&t.value))
                 }
                 _ => false,
             });
             let mut s = format!("suppressed {} {}", channel.name, template.name);
             if let Some(b) = because {
                 s += &format!(" because {}", b.name);
+            }
+            if let Some(t) = says {
+                s += &format!(" {:?}", t.value);
             }
             let t = template.name.clone();
             (found, s, Box::new(move |r| touches_template(r, &t, trace)))
@@ -245,6 +259,7 @@ fn expect(trace: &[&TraceRecord], negated: bool, what: &Expectation) -> Result<(
             channel,
             template,
             because,
+            says,
             until,
         } => {
             let until = match until {
@@ -264,12 +279,18 @@ fn expect(trace: &[&TraceRecord], negated: bool, what: &Expectation) -> Result<(
                         && because
                             .as_ref()
                             .is_none_or(|b| deferral_name(reason) == b.name)
+                        && says
+                            .as_ref()
+                            .is_none_or(|t| deferral_text(reason).contains(&t.value))
                 }
                 _ => false,
             });
             let mut s = format!("deferred {} {}", channel.name, template.name);
             if let Some(b) = because {
                 s += &format!(" because {}", b.name);
+            }
+            if let Some(t) = says {
+                s += &format!(" {:?}", t.value);
             }
             if let Some(u) = until {
                 s += &format!(" until {}", show_instant(u));
@@ -342,6 +363,9 @@ fn touches_template(r: &TraceRecord, template: &str, trace: &[&TraceRecord]) -> 
                 .any(|s| s.journey == r.journey && names(&s.decision)))
 }
 
+/// A trace record in the words of an expectation that would match it, so
+/// a failing test shows what to write; other records as `nudge simulate`
+/// prints them.
 fn show_decision(r: &TraceRecord) -> String {
     let flow = r.flow.as_deref().unwrap_or("-");
     let what = match &r.decision {
@@ -353,9 +377,13 @@ fn show_decision(r: &TraceRecord) -> String {
             channel,
             reason,
         } => format!(
-            "suppressed {} {template} because {}",
+            "suppressed {} {template} because {} {:?}",
             channel_name(channel),
-            suppression_name(reason)
+            suppression_name(reason),
+            match reason {
+                Suppression::FrequencyCap { cap } => cap.clone(),
+                other => suppression_text(other),
+            }
         ),
         Decision::Deferred {
             template,
@@ -363,13 +391,17 @@ fn show_decision(r: &TraceRecord) -> String {
             until,
             reason,
         } => format!(
-            "deferred {} {template} because {} until {}",
+            "deferred {} {template} because {} {:?} until {}",
             channel_name(channel),
             deferral_name(reason),
+            match reason {
+                Deferral::FrequencyCap { cap } => cap.clone(),
+                other => deferral_text(other),
+            },
             show_instant(*until)
         ),
         Decision::SplitAssigned { split, variant } => format!("split {split} → {variant}"),
-        other => format!("{other:?}"),
+        other => decision_text(other),
     };
     format!("[{flow}] {what}")
 }

@@ -71,10 +71,16 @@ fn a_failing_test_exits_1_and_explains() {
     for want in [
         "test the welcome email is sent ... ok",
         "test no welcome email (wrong on purpose) ... FAILED",
-        "--> tests/testrun/failing/flows/welcome_test.flow:10",
+        // The failing statement, not the test's first line.
+        "--> tests/testrun/failing/flows/welcome_test.flow:13",
         "expected not sent email welcome, but it happened",
         "2026-01-01 00:00 UTC  [welcome] sent email welcome",
-        "test result: FAILED. 1 passed; 1 failed",
+        // The reason's text must match too; the listing shows what to write.
+        "test the full cap is named (wrong on purpose) ... FAILED",
+        "--> tests/testrun/failing/flows/welcome_test.flow:21",
+        "expected suppressed email welcome because frequency_cap \"per 7d\", but it did not happen",
+        "2026-01-01 01:00 UTC  [welcome] suppressed email welcome because frequency_cap \"email 1 per 1d: 1 already sent in the last 1d\"",
+        "test result: FAILED. 1 passed; 2 failed",
     ] {
         assert!(stdout.contains(want), "missing {want:?} in:\n{stdout}");
     }

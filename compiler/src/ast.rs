@@ -575,17 +575,20 @@ pub enum Expectation {
         variant: Option<Ident>,
         at: Option<(Expr, Option<TimeOfDay>)>,
     },
-    /// `suppressed email welcome [because frequency_cap]`
+    /// `suppressed email welcome [because frequency_cap ["2 per 7d"]]`
     Suppressed {
         channel: Ident,
         template: Ident,
         because: Option<Ident>,
+        /// Text the reason, as the trace prints it, must contain.
+        says: Option<Name>,
     },
-    /// `deferred sms last_call [because quiet_hours] [until 2026-03-09 13:00]`
+    /// `deferred sms last_call [because quiet_hours ["..."]] [until 2026-03-09 13:00]`
     Deferred {
         channel: Ident,
         template: Ident,
         because: Option<Ident>,
+        says: Option<Name>,
         until: Option<(Expr, Option<TimeOfDay>)>,
     },
     /// `entered abandoned_checkout`

@@ -57,28 +57,40 @@ pub(crate) fn test<'a>(expr: ExprP<'a>) -> impl Parser<'a, In<'a>, Item, Ex<'a>>
             variant,
             at,
         });
+    // `because frequency_cap` or `because frequency_cap "2 per 7d"`: the
+    // reason, and text its description in the trace must contain.
+    let because = kw("because")
+        .ignore_then(ident_named("a reason"))
+        .then(name_lit("the reason's text in quotes").or_not())
+        .or_not();
     let suppressed = kw("suppressed")
         .ignore_then(channel())
         .then(template())
-        .then(kw("because").ignore_then(ident_named("a reason")).or_not())
-        .map(|((channel, template), because)| Expectation::Suppressed {
-            channel,
-            template,
-            because,
+        .then(because.clone())
+        .map(|((channel, template), because)| {
+            let (because, says) = because.unzip();
+            Expectation::Suppressed {
+                channel,
+                template,
+                because,
+                says: says.flatten(),
+            }
         });
     let deferred = kw("deferred")
         .ignore_then(channel())
         .then(template())
-        .then(kw("because").ignore_then(ident_named("a reason")).or_not())
+        .then(because)
         .then(kw("until").ignore_then(instant.clone()).or_not())
-        .map(
-            |(((channel, template), because), until)| Expectation::Deferred {
+        .map(|(((channel, template), because), until)| {
+            let (because, says) = because.unzip();
+            Expectation::Deferred {
                 channel,
                 template,
                 because,
+                says: says.flatten(),
                 until,
-            },
-        );
+            }
+        });
     let entered = kw("entered")
         .ignore_then(ident_named("a flow name"))
         .map(|flow| Expectation::Entered { flow });

@@ -562,6 +562,7 @@ impl TestCheck<'_, '_> {
                 channel,
                 template,
                 because,
+                ..
             } => {
                 let senders = self.template(negated, "suppressed", channel, template);
                 if let Some(b) = because {
@@ -580,6 +581,7 @@ impl TestCheck<'_, '_> {
                 template,
                 because,
                 until,
+                ..
             } => {
                 let senders = self.template(negated, "deferred", channel, template);
                 if let Some(b) = because {

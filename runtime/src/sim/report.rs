@@ -45,7 +45,7 @@ pub fn suppression_text(s: &Suppression) -> String {
     }
 }
 
-fn deferral_text(d: &Deferral) -> String {
+pub fn deferral_text(d: &Deferral) -> String {
     match d {
         Deferral::QuietHours => "quiet hours".into(),
         Deferral::FrequencyCap { cap } => format!("frequency cap ({cap})"),
