@@ -7,10 +7,10 @@
 //!   it serializes, compares and iterates in id order, exactly as the
 //!   `BTreeMap` it replaced did (same postcard bytes).
 //! - [`Seen`], a profile's recent message ids for de-duplication: one
-//!   contiguous text buffer plus a 64-bit hash per id, so a check compares
-//!   hashes and only reads an id whose hash matches (a collision never
-//!   drops an event). It serializes as the list of ids, oldest first (the
-//!   same bytes as the `VecDeque<String>` it replaced).
+//!   contiguous buffer holding a 64-bit hash and the text of each id, so a
+//!   check compares hashes and only reads an id whose hash matches (a
+//!   collision never drops an event). It serializes as the list of ids,
+//!   oldest first (the same bytes as the `VecDeque<String>` it replaced).
 //!
 //! The hasher is std's `DefaultHasher` built without random keys: the
 //! hashes are never serialized, but keeping them fixed means a run never
@@ -21,7 +21,7 @@ use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 
 type IdHash = BuildHasherDefault<DefaultHasher>;
@@ -180,79 +180,91 @@ impl<'de> Deserialize<'de> for Profiles {
 }
 
 /// The message ids a profile saw last (at most [`super::state::DEDUPE_WINDOW`]).
-#[derive(Debug, Clone, Default)]
+///
+/// One buffer, oldest first, each id as `[hash: 8][len: 4][bytes]`
+/// (little-endian): a check walks the headers and reads an id only when
+/// its hash matches, and a profile pays one allocation for all its ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Seen {
-    /// The ids, oldest first, back to back.
-    text: String,
-    /// Per id, oldest first: its hash and its length in `text`.
-    ids: VecDeque<(u64, u32)>,
+    buf: Vec<u8>,
+    count: u32,
 }
+
+/// The bytes before each id in `Seen::buf`.
+const HEAD: usize = 12;
 
 impl Seen {
     fn hash(id: &str) -> u64 {
         IdHash::default().hash_one(id)
     }
 
+    /// The entry starting at `at`: its hash, its id's bytes, and where the
+    /// next entry starts. `None` past the end (or on a damaged buffer,
+    /// which `push` never makes).
+    fn entry(&self, at: usize) -> Option<(u64, &[u8], usize)> {
+        let head = self.buf.get(at..at + HEAD)?;
+        let mut h = [0u8; 8];
+        h.copy_from_slice(head.get(..8)?);
+        let mut l = [0u8; 4];
+        l.copy_from_slice(head.get(8..)?);
+        let start = at + HEAD;
+        let end = start + u32::from_le_bytes(l) as usize;
+        Some((u64::from_le_bytes(h), self.buf.get(start..end)?, end))
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        let mut at = 0usize;
+        std::iter::from_fn(move || {
+            let (h, id, next) = self.entry(at)?;
+            at = next;
+            Some((h, id))
+        })
+    }
+
     pub fn contains(&self, id: &str) -> bool {
         let h = Seen::hash(id);
-        let mut start = 0usize;
-        for &(hash, len) in &self.ids {
-            let end = start + len as usize;
-            if hash == h && self.text.get(start..end) == Some(id) {
-                return true;
-            }
-            start = end;
-        }
-        false
+        self.entries()
+            .any(|(hash, bytes)| hash == h && bytes == id.as_bytes())
     }
 
     /// Remembers `id`, forgetting the oldest ids beyond `window`.
     pub fn push(&mut self, id: &str, window: usize) {
-        self.text.push_str(id);
-        self.ids
-            .push_back((Seen::hash(id), u32::try_from(id.len()).unwrap_or(u32::MAX)));
+        // An id longer than 4 GiB cannot come from one input line.
+        let Ok(len) = u32::try_from(id.len()) else {
+            return;
+        };
+        self.buf.extend_from_slice(&Seen::hash(id).to_le_bytes());
+        self.buf.extend_from_slice(&len.to_le_bytes());
+        self.buf.extend_from_slice(id.as_bytes());
+        self.count = self.count.saturating_add(1);
         let mut drop = 0usize;
-        while self.ids.len() > window {
-            if let Some((_, len)) = self.ids.pop_front() {
-                drop += len as usize;
-            }
+        while self.count as usize > window {
+            let Some((_, _, next)) = self.entry(drop) else {
+                break;
+            };
+            drop = next;
+            self.count -= 1;
         }
         if drop > 0 {
-            // Ids are whole strings, so `drop` is a char boundary.
-            self.text.drain(..drop.min(self.text.len()));
+            self.buf.drain(..drop);
         }
     }
 
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.count as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.count == 0
     }
 
     /// The ids, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        let mut start = 0usize;
-        self.ids.iter().map(move |&(_, len)| {
-            let end = start + len as usize;
-            let id = self.text.get(start..end).unwrap_or("");
-            start = end;
-            id
-        })
+        // Each id was a whole `str` when pushed.
+        self.entries()
+            .map(|(_, bytes)| std::str::from_utf8(bytes).unwrap_or(""))
     }
 }
-
-impl PartialEq for Seen {
-    fn eq(&self, other: &Seen) -> bool {
-        // The hashes follow from the text.
-        self.text == other.text
-            && self.ids.len() == other.ids.len()
-            && self.ids.iter().zip(&other.ids).all(|(a, b)| a.1 == b.1)
-    }
-}
-
-impl Eq for Seen {}
 
 impl Serialize for Seen {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -288,6 +300,7 @@ impl<'de> Deserialize<'de> for Seen {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::VecDeque;
 
     #[test]
     fn seen_keeps_a_window_and_round_trips_as_the_list_of_ids() {
