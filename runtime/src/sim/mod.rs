@@ -443,7 +443,7 @@ fn measure(state: &EngineState, trace: &[TraceRecord], sizes: &mut [usize]) {
             }
         };
         for j in p.iter().flat_map(|p| &p.journeys).filter(|j| j.id == id) {
-            let n = j.vm.encoded_len().unwrap_or(0);
+            let n = j.encoded_len().unwrap_or(0);
             if let Some(slot) = sizes.get_mut(usize::from(j.flow)) {
                 *slot = n.max(*slot);
             }
