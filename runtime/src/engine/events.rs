@@ -138,10 +138,7 @@ impl Cx<'_, '_> {
             self.trace(None, None, Decision::Duplicate { message_id: id });
             return true;
         }
-        self.p.seen.push_back(id);
-        while self.p.seen.len() > DEDUPE_WINDOW {
-            self.p.seen.pop_front();
-        }
+        self.p.seen.push(&id, DEDUPE_WINDOW);
         false
     }
 

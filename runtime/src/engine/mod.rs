@@ -31,6 +31,7 @@ mod events;
 mod journeys;
 pub mod localtime;
 pub mod policy;
+pub mod profiles;
 mod segments;
 pub mod state;
 pub mod timers;
@@ -305,9 +306,7 @@ impl<'b> Engine<'b> {
             next_journey,
             ..
         } = state;
-        let profile = profiles
-            .entry(pid.clone())
-            .or_insert_with(|| self.new_profile());
+        let profile = profiles.get_or_insert_with(&pid, || self.new_profile());
         let mut cx = Cx {
             eng: self,
             now,

@@ -211,7 +211,7 @@ fn check_sms_consent(state: &EngineState, out: &Outputs) {
 /// (e): every `BoundEvents` entry is referred to by exactly `refs`
 /// journey locals, and every reference finds its entry.
 pub(super) fn check_bound_store(state: &EngineState) {
-    for (id, p) in &state.profiles {
+    for (id, p) in state.profiles.iter() {
         for e in &p.bound.entries {
             let held = p
                 .journeys

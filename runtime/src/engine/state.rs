@@ -3,16 +3,17 @@
 //! it; the simulator keeps it in memory; property tests serialize and
 //! restore it between every two inputs.
 //!
-//! Everything is a `Vec` or a `BTreeMap`, never a hash map, so two engines
-//! fed the same inputs hold byte-identical states.
+//! Everything is a `Vec` or a `BTreeMap`, or (for the hot lookups) a
+//! structure from `profiles.rs` that serializes and compares in id order,
+//! so two engines fed the same inputs hold byte-identical states.
 
 use super::aggregates::AggState;
+use super::profiles::{Profiles, Seen};
 use super::timers::{TimerKey, TimerQueue};
 use crate::journey::JourneyState;
 use nudge_bytecode::op::Channel;
 use nudge_bytecode::{Record, Value};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
 
 /// How many recent message ids a profile remembers for de-duplication
 /// (a source retrying a batch resends recent events, not old ones).
@@ -23,7 +24,7 @@ pub struct EngineState {
     /// The latest instant the engine has acted at (it never goes back).
     pub clock: i64,
     pub next_journey: u64,
-    pub profiles: BTreeMap<String, Profile>,
+    pub profiles: Profiles,
     pub timers: TimerQueue,
 }
 
@@ -61,7 +62,8 @@ pub struct Profile {
     /// When segments must be re-evaluated for time alone (an aggregate
     /// window drops an event, a clock read changes).
     pub window_timer: Option<TimerKey>,
-    pub seen: VecDeque<String>,
+    /// Recent message ids (de-duplication).
+    pub seen: Seen,
     /// The events this profile's suspended journeys bound to locals, each
     /// stored once (`Journey::bound` refers to them).
     pub bound: BoundEvents,

@@ -88,7 +88,7 @@ fn norm(name: &str) -> String {
 /// escapes. Objects keep their members in document order (lookups take the
 /// last of duplicate keys, as a JSON map would).
 #[derive(Debug, Clone, PartialEq)]
-pub enum J<'a> {
+enum J<'a> {
     Null,
     Bool(bool),
     Num(serde_json::Number),

@@ -1,0 +1,294 @@
+//! The engine state's per-profile lookup structures, laid out for the hot
+//! path but serialized as plain ordered data:
+//!
+//! - [`Profiles`], the profile table: a hashed id → slot index over a
+//!   `Vec` of profiles. A `BTreeMap<String, Profile>` compared a dozen cold
+//!   id strings per lookup; this hashes the id once. Its order never shows:
+//!   it serializes, compares and iterates in id order, exactly as the
+//!   `BTreeMap` it replaced did (same postcard bytes).
+//! - [`Seen`], a profile's recent message ids for de-duplication: one
+//!   contiguous text buffer plus a 64-bit hash per id, so a check compares
+//!   hashes and only reads an id whose hash matches (a collision never
+//!   drops an event). It serializes as the list of ids, oldest first (the
+//!   same bytes as the `VecDeque<String>` it replaced).
+//!
+//! The hasher is std's `DefaultHasher` built without random keys: the
+//! hashes are never serialized, but keeping them fixed means a run never
+//! depends on process state.
+
+use super::state::Profile;
+use serde::de::{Deserializer, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::{Deserialize, Serialize};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault};
+
+type IdHash = BuildHasherDefault<DefaultHasher>;
+
+/// Every profile the engine knows, by id.
+#[derive(Debug, Clone, Default)]
+pub struct Profiles {
+    /// Id → index into `list`.
+    index: HashMap<String, u32, IdHash>,
+    /// In the order the engine first saw each id (never observable).
+    list: Vec<Profile>,
+}
+
+impl Profiles {
+    pub fn get(&self, id: &str) -> Option<&Profile> {
+        let &i = self.index.get(id)?;
+        self.list.get(i as usize)
+    }
+
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut Profile> {
+        let &i = self.index.get(id)?;
+        self.list.get_mut(i as usize)
+    }
+
+    /// The profile `id`, made with `new` when the engine has none yet.
+    pub fn get_or_insert_with(&mut self, id: &str, new: impl FnOnce() -> Profile) -> &mut Profile {
+        let i = match self.index.get(id) {
+            Some(&i) => i as usize,
+            None => self.push(id.to_string(), new()),
+        };
+        // `i` is in range: the index only holds slots of `list`.
+        &mut self.list[i]
+    }
+
+    /// Adds or replaces the profile `id`.
+    pub fn insert(&mut self, id: String, profile: Profile) {
+        match self.index.get(id.as_str()) {
+            Some(&i) => {
+                if let Some(slot) = self.list.get_mut(i as usize) {
+                    *slot = profile;
+                }
+            }
+            None => {
+                self.push(id, profile);
+            }
+        }
+    }
+
+    fn push(&mut self, id: String, profile: Profile) -> usize {
+        let i = self.list.len();
+        // More than 4 billion profiles would not fit in memory anyway;
+        // saturating keeps this panic-free.
+        self.index.insert(id, u32::try_from(i).unwrap_or(u32::MAX));
+        self.list.push(profile);
+        i
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Every profile, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Profile)> {
+        let mut ids: Vec<(&str, u32)> = self.index.iter().map(|(k, &i)| (k.as_str(), i)).collect();
+        ids.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        ids.into_iter()
+            .filter_map(|(id, i)| self.list.get(i as usize).map(|p| (id, p)))
+    }
+
+    /// Every profile, in id order.
+    pub fn values(&self) -> impl Iterator<Item = &Profile> {
+        self.iter().map(|(_, p)| p)
+    }
+}
+
+impl PartialEq for Profiles {
+    /// Same ids with equal profiles, whatever order they were added in.
+    fn eq(&self, other: &Profiles) -> bool {
+        self.len() == other.len()
+            && self.index.iter().all(|(id, &i)| {
+                self.list
+                    .get(i as usize)
+                    .is_some_and(|p| other.get(id) == Some(p))
+            })
+    }
+}
+
+impl Eq for Profiles {}
+
+impl Serialize for Profiles {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.len()))?;
+        for (id, p) in self.iter() {
+            m.serialize_entry(id, p)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Profiles {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Profiles, D::Error> {
+        let map = BTreeMap::<String, Profile>::deserialize(d)?;
+        let mut out = Profiles::default();
+        out.list.reserve(map.len());
+        for (id, p) in map {
+            out.push(id, p);
+        }
+        Ok(out)
+    }
+}
+
+/// The message ids a profile saw last (at most [`super::state::DEDUPE_WINDOW`]).
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    /// The ids, oldest first, back to back.
+    text: String,
+    /// Per id, oldest first: its hash and its length in `text`.
+    ids: VecDeque<(u64, u32)>,
+}
+
+impl Seen {
+    fn hash(id: &str) -> u64 {
+        IdHash::default().hash_one(id)
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        let h = Seen::hash(id);
+        let mut start = 0usize;
+        for &(hash, len) in &self.ids {
+            let end = start + len as usize;
+            if hash == h && self.text.get(start..end) == Some(id) {
+                return true;
+            }
+            start = end;
+        }
+        false
+    }
+
+    /// Remembers `id`, forgetting the oldest ids beyond `window`.
+    pub fn push(&mut self, id: &str, window: usize) {
+        self.text.push_str(id);
+        self.ids
+            .push_back((Seen::hash(id), u32::try_from(id.len()).unwrap_or(u32::MAX)));
+        let mut drop = 0usize;
+        while self.ids.len() > window {
+            if let Some((_, len)) = self.ids.pop_front() {
+                drop += len as usize;
+            }
+        }
+        if drop > 0 {
+            // Ids are whole strings, so `drop` is a char boundary.
+            self.text.drain(..drop.min(self.text.len()));
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The ids, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let mut start = 0usize;
+        self.ids.iter().map(move |&(_, len)| {
+            let end = start + len as usize;
+            let id = self.text.get(start..end).unwrap_or("");
+            start = end;
+            id
+        })
+    }
+}
+
+impl PartialEq for Seen {
+    fn eq(&self, other: &Seen) -> bool {
+        // The hashes follow from the text.
+        self.text == other.text
+            && self.ids.len() == other.ids.len()
+            && self.ids.iter().zip(&other.ids).all(|(a, b)| a.1 == b.1)
+    }
+}
+
+impl Eq for Seen {}
+
+impl Serialize for Seen {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.len()))?;
+        for id in self.iter() {
+            seq.serialize_element(id)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Seen {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Seen, D::Error> {
+        struct Ids;
+        impl<'de> Visitor<'de> for Ids {
+            type Value = Seen;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of message ids")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Seen, A::Error> {
+                let mut seen = Seen::default();
+                while let Some(id) = a.next_element::<String>()? {
+                    // No window here: a stored state keeps what it kept.
+                    seen.push(&id, usize::MAX);
+                }
+                Ok(seen)
+            }
+        }
+        d.deserialize_seq(Ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seen_keeps_a_window_and_round_trips_as_the_list_of_ids() {
+        let mut s = Seen::default();
+        for id in ["a", "bb", "ccc", "dddd"] {
+            s.push(id, 3);
+        }
+        assert!(!s.contains("a"));
+        assert!(s.contains("bb") && s.contains("ccc") && s.contains("dddd"));
+        assert!(!s.contains("cc") && !s.contains("bbc"));
+        assert_eq!(s.iter().collect::<Vec<_>>(), ["bb", "ccc", "dddd"]);
+        let bytes = postcard::to_allocvec(&s).unwrap_or_default();
+        let old: VecDeque<String> = ["bb", "ccc", "dddd"].map(String::from).into();
+        assert_eq!(bytes, postcard::to_allocvec(&old).unwrap_or_default());
+        let back: Seen = postcard::from_bytes(&bytes).unwrap_or_default();
+        assert_eq!(back, s);
+        assert!(back.contains("ccc"));
+    }
+
+    #[test]
+    fn profiles_serialize_and_compare_in_id_order() {
+        let p = |n: i64| Profile {
+            entries: vec![(0, n)],
+            ..Profile::default()
+        };
+        let mut a = Profiles::default();
+        let mut b = Profiles::default();
+        let mut m = BTreeMap::new();
+        for (id, n) in [("zed", 1), ("amy", 2), ("mo", 3)] {
+            a.insert(id.to_string(), p(n));
+            m.insert(id.to_string(), p(n));
+        }
+        for (id, n) in [("mo", 3), ("zed", 1), ("amy", 2)] {
+            b.get_or_insert_with(id, || p(n));
+        }
+        assert_eq!(a, b);
+        let bytes = postcard::to_allocvec(&a).unwrap_or_default();
+        assert_eq!(bytes, postcard::to_allocvec(&b).unwrap_or_default());
+        assert_eq!(bytes, postcard::to_allocvec(&m).unwrap_or_default());
+        let ids: Vec<&str> = a.iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, ["amy", "mo", "zed"]);
+        let back: Profiles = postcard::from_bytes(&bytes).unwrap_or_default();
+        assert_eq!(back, a);
+        assert_eq!(back.get("mo"), Some(&p(3)));
+    }
+}
