@@ -7,8 +7,8 @@
 //!
 //! Parking moves the events the journey bound to locals (its trigger event,
 //! `wait for ... as x`) into the profile's `BoundEvents`, leaving `none`
-//! and a reference (`Journey::bound`); taking a journey out to run copies
-//! them back. A filter over a parked journey borrows them (`lend`).
+//! and a reference (`Journey::bound`); taking a journey out to run puts
+//! them back (moved when only it refers to them, else copied). A filter over a parked journey borrows them (`lend`).
 //! Finishing a journey drops its references.
 
 use super::Cx;
@@ -377,11 +377,17 @@ impl Cx<'_, '_> {
             journeys, bound, ..
         } = &mut *self.p;
         // References whose local the flow cleared since (a `wait for` block
-        // ended) go; the others' values are in the store already.
+        // ended) go; the others' values return to the store (moved out by
+        // `attach`) or are there already (shared, copied out).
         j.bound
             .retain(|(l, id)| match j.vm.locals.get_mut(usize::from(*l)) {
                 Some(v) if !matches!(v, Value::None) => {
-                    *v = Value::None;
+                    let value = std::mem::replace(v, Value::None);
+                    if let Some(slot) = bound.get_mut(*id)
+                        && matches!(slot, Value::None)
+                    {
+                        *slot = value;
+                    }
                     true
                 }
                 _ => {
@@ -407,14 +413,31 @@ impl Cx<'_, '_> {
         journeys.push(j);
     }
 
-    /// Copies a parked journey's bound events back into its locals, before
-    /// the VM runs it.
-    pub(super) fn attach(&self, j: &mut Journey) {
-        for (l, id) in &j.bound {
-            if let (Some(slot), Some(v)) =
-                (j.vm.locals.get_mut(usize::from(*l)), self.p.bound.get(*id))
-            {
-                *slot = v.clone();
+    /// Puts a parked journey's bound events back into its locals, before
+    /// the VM runs it: moved out of the store when only this journey
+    /// refers to them (`park` moves them back), else copied.
+    pub(super) fn attach(&mut self, j: &mut Journey) {
+        let store = &mut self.p.bound;
+        for k in 0..j.bound.len() {
+            let Some(&(l, id)) = j.bound.get(k) else {
+                break;
+            };
+            let shared = store.refs(id) > 1;
+            let value = match store.get_mut(id) {
+                Some(v) if shared => v.clone(),
+                Some(v) if !matches!(v, Value::None) => std::mem::replace(v, Value::None),
+                // This journey refers to the entry twice: the first has it.
+                _ => j
+                    .bound
+                    .iter()
+                    .take(k)
+                    .find(|(_, other)| *other == id)
+                    .and_then(|(first, _)| j.vm.locals.get(usize::from(*first)))
+                    .cloned()
+                    .unwrap_or(Value::None),
+            };
+            if let Some(slot) = j.vm.locals.get_mut(usize::from(l)) {
+                *slot = value;
             }
         }
     }

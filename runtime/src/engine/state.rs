@@ -119,6 +119,13 @@ impl BoundEvents {
             .map(|e| &mut e.value)
     }
 
+    /// How many references entry `id` has (0 when there is none).
+    pub fn refs(&self, id: u64) -> u32 {
+        self.position(id)
+            .and_then(|i| self.entries.get(i))
+            .map_or(0, |e| e.refs)
+    }
+
     fn position(&self, id: u64) -> Option<usize> {
         self.entries.binary_search_by_key(&id, |e| e.id).ok()
     }
