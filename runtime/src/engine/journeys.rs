@@ -407,6 +407,8 @@ impl Cx<'_, '_> {
                 && !matches!(v, Value::None)
             {
                 let value = std::mem::replace(v, Value::None);
+                // One or two per journey: no spare capacity.
+                j.bound.reserve_exact(1);
                 j.bound.push((l, bound.insert(value)));
             }
         }

@@ -103,6 +103,9 @@ impl BoundEvents {
         }
         let id = self.next;
         self.next = self.next.saturating_add(1);
+        // Most profiles hold one or two entries: no spare capacity (a
+        // simulation keeps every profile in memory).
+        self.entries.reserve_exact(1);
         self.entries.push(BoundEvent { id, refs: 1, value });
         id
     }

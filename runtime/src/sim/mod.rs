@@ -44,8 +44,9 @@ pub struct Simulation {
     pub clock: i64,
     /// Journeys still waiting at the end.
     pub waiting: usize,
-    /// Per flow, the largest suspended journey seen (its encoded
-    /// `JourneyState`: flow version, resume point, locals), in bytes.
+    /// Per flow, the largest suspended journey seen (the whole encoded
+    /// `Journey`: VM state, what it waits for, references to the events it
+    /// bound, which the profile keeps), in bytes.
     pub journey_bytes: BTreeMap<String, usize>,
     /// The trace in compact form, for the human report.
     #[serde(skip)]
