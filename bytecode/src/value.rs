@@ -246,6 +246,11 @@ impl Record {
         self.fields.iter().map(|(n, v)| (n.as_str(), v))
     }
 
+    /// The fields, in name order, moved out (no copies of names or values).
+    pub fn into_fields(self) -> impl Iterator<Item = (String, Value)> {
+        self.fields.into_iter()
+    }
+
     pub fn len(&self) -> usize {
         self.fields.len()
     }

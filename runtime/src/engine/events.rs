@@ -92,8 +92,9 @@ impl Cx<'_, '_> {
                     return;
                 }
                 self.first_seen(at);
-                for (name, value) in traits.fields() {
-                    self.p.traits.insert(name.to_string(), value.clone());
+                // Moved in: an identify's traits are this input's own.
+                for (name, value) in traits.into_fields() {
+                    self.p.traits.insert(name, value);
                 }
                 self.dirty = true;
             }
@@ -149,8 +150,10 @@ impl Cx<'_, '_> {
         self.goals(name, &event);
         self.exits(name, &event);
         self.wait_fors(name, &event);
-        let flows = self.eng.event_flows.get(name).cloned().unwrap_or_default();
-        for flow in flows {
+        // Borrowed from the engine, not from `self`: no copy per event.
+        let eng = self.eng;
+        let flows = eng.event_flows.get(name).map(Vec::as_slice).unwrap_or(&[]);
+        for &flow in flows {
             let Some(f) = self.eng.bundle.flows.get(usize::from(flow)) else {
                 continue;
             };
@@ -250,13 +253,13 @@ impl Cx<'_, '_> {
                 self.dirty = true;
             }
         }
-        let flows = self
-            .eng
+        let eng = self.eng;
+        let flows = eng
             .inactive_flows
             .get(name)
-            .cloned()
-            .unwrap_or_default();
-        for flow in flows {
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        for &flow in flows {
             self.arm_inactive(flow, at);
         }
     }

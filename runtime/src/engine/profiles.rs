@@ -22,43 +22,84 @@ use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::{BuildHasher, BuildHasherDefault};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 
 type IdHash = BuildHasherDefault<DefaultHasher>;
+
+/// A profile id as a hash-map key, held inside the key when short (ids
+/// usually are): a lookup compares bytes in the table instead of following
+/// a pointer into memory no other work touches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdKey {
+    Short(u8, [u8; 23]),
+    Long(Box<str>),
+}
+
+impl IdKey {
+    pub fn new(id: &str) -> IdKey {
+        let mut bytes = [0u8; 23];
+        match (bytes.get_mut(..id.len()), u8::try_from(id.len())) {
+            (Some(slot), Ok(len)) => {
+                slot.copy_from_slice(id.as_bytes());
+                IdKey::Short(len, bytes)
+            }
+            _ => IdKey::Long(id.into()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Made from a whole `str` in `new`, so valid UTF-8.
+            IdKey::Short(len, bytes) => bytes
+                .get(..usize::from(*len))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or(""),
+            IdKey::Long(s) => s,
+        }
+    }
+}
+
+impl Hash for IdKey {
+    /// The id's bytes only (the same id always makes the same variant),
+    /// not the padding of a short key.
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.as_str().hash(h);
+    }
+}
 
 /// Every profile the engine knows, by id.
 #[derive(Debug, Clone, Default)]
 pub struct Profiles {
     /// Id → index into `list`.
-    index: HashMap<String, u32, IdHash>,
+    index: HashMap<IdKey, u32, IdHash>,
     /// In the order the engine first saw each id (never observable).
     list: Vec<Profile>,
 }
 
 impl Profiles {
     pub fn get(&self, id: &str) -> Option<&Profile> {
-        let &i = self.index.get(id)?;
+        let &i = self.index.get(&IdKey::new(id))?;
         self.list.get(i as usize)
     }
 
     pub fn get_mut(&mut self, id: &str) -> Option<&mut Profile> {
-        let &i = self.index.get(id)?;
+        let &i = self.index.get(&IdKey::new(id))?;
         self.list.get_mut(i as usize)
     }
 
     /// The profile `id`, made with `new` when the engine has none yet.
     pub fn get_or_insert_with(&mut self, id: &str, new: impl FnOnce() -> Profile) -> &mut Profile {
-        let i = match self.index.get(id) {
+        let i = match self.index.get(&IdKey::new(id)) {
             Some(&i) => i as usize,
-            None => self.push(id.to_string(), new()),
+            None => self.push(id, new()),
         };
         // `i` is in range: the index only holds slots of `list`.
         &mut self.list[i]
     }
 
     /// Adds or replaces the profile `id`.
-    pub fn insert(&mut self, id: String, profile: Profile) {
-        match self.index.get(id.as_str()) {
+    pub fn insert(&mut self, id: &str, profile: Profile) {
+        match self.index.get(&IdKey::new(id)) {
             Some(&i) => {
                 if let Some(slot) = self.list.get_mut(i as usize) {
                     *slot = profile;
@@ -70,11 +111,12 @@ impl Profiles {
         }
     }
 
-    fn push(&mut self, id: String, profile: Profile) -> usize {
+    fn push(&mut self, id: &str, profile: Profile) -> usize {
         let i = self.list.len();
         // More than 4 billion profiles would not fit in memory anyway;
         // saturating keeps this panic-free.
-        self.index.insert(id, u32::try_from(i).unwrap_or(u32::MAX));
+        self.index
+            .insert(IdKey::new(id), u32::try_from(i).unwrap_or(u32::MAX));
         self.list.push(profile);
         i
     }
@@ -108,7 +150,7 @@ impl PartialEq for Profiles {
             && self.index.iter().all(|(id, &i)| {
                 self.list
                     .get(i as usize)
-                    .is_some_and(|p| other.get(id) == Some(p))
+                    .is_some_and(|p| other.get(id.as_str()) == Some(p))
             })
     }
 }
@@ -131,7 +173,7 @@ impl<'de> Deserialize<'de> for Profiles {
         let mut out = Profiles::default();
         out.list.reserve(map.len());
         for (id, p) in map {
-            out.push(id, p);
+            out.push(&id, p);
         }
         Ok(out)
     }
@@ -275,7 +317,7 @@ mod tests {
         let mut b = Profiles::default();
         let mut m = BTreeMap::new();
         for (id, n) in [("zed", 1), ("amy", 2), ("mo", 3)] {
-            a.insert(id.to_string(), p(n));
+            a.insert(id, p(n));
             m.insert(id.to_string(), p(n));
         }
         for (id, n) in [("mo", 3), ("zed", 1), ("amy", 2)] {

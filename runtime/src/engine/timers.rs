@@ -73,11 +73,10 @@ impl TimerQueue {
 
     /// Removes and returns the first timer due at or before `until`.
     pub fn pop_due(&mut self, until: i64) -> Option<(TimerKey, Timer)> {
-        let (&key, _) = self.timers.iter().next()?;
-        if key.at > until {
+        if self.timers.first_key_value()?.0.at > until {
             return None;
         }
-        self.timers.remove(&key).map(|t| (key, t))
+        self.timers.pop_first()
     }
 
     pub fn len(&self) -> usize {

@@ -245,7 +245,7 @@ struct Run<'b> {
     story: Story,
     funnel: FunnelCounter,
     /// Profile id → number in `story.profiles`.
-    profile_numbers: std::collections::HashMap<IdKey, u32>,
+    profile_numbers: std::collections::HashMap<crate::engine::profiles::IdKey, u32>,
     /// The last profile numbered (records come in runs of one profile).
     last_profile: Option<u32>,
     /// Its id (a copy kept at hand: the story's copy is cold memory).
@@ -379,7 +379,7 @@ impl<'b> Run<'b> {
         {
             return n;
         }
-        let key = IdKey::new(id);
+        let key = crate::engine::profiles::IdKey::new(id);
         let n = match self.profile_numbers.get(&key) {
             Some(n) => *n,
             None => {
@@ -393,28 +393,6 @@ impl<'b> Run<'b> {
         self.last_id.clear();
         self.last_id.push_str(id);
         n
-    }
-}
-
-/// A profile id as a hash-map key, held inside the key when short (ids
-/// usually are): a lookup compares bytes in the table instead of following
-/// a pointer into memory no other work touches.
-#[derive(PartialEq, Eq, Hash)]
-enum IdKey {
-    Short(u8, [u8; 23]),
-    Long(Box<str>),
-}
-
-impl IdKey {
-    fn new(id: &str) -> IdKey {
-        let mut bytes = [0u8; 23];
-        match (bytes.get_mut(..id.len()), u8::try_from(id.len())) {
-            (Some(slot), Ok(len)) => {
-                slot.copy_from_slice(id.as_bytes());
-                IdKey::Short(len, bytes)
-            }
-            _ => IdKey::Long(id.into()),
-        }
     }
 }
 
