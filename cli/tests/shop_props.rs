@@ -143,13 +143,22 @@ fn check_bound_store(state: &EngineState) {
             let held = p
                 .journeys
                 .iter()
-                .flat_map(|j| &j.bound)
-                .filter(|(_, r)| *r == e.id)
+                .flat_map(|j| {
+                    j.bound
+                        .iter()
+                        .map(|b| b.1)
+                        .chain(j.bound_args.iter().map(|b| b.1))
+                })
+                .filter(|r| *r == e.id)
                 .count();
             assert_eq!(held, e.refs as usize, "{id}: entry {} miscounted", e.id);
         }
-        for (_, r) in p.journeys.iter().flat_map(|j| &j.bound) {
-            assert!(p.bound.get(*r).is_some(), "{id}: dangling reference {r}");
+        let refs = p.journeys.iter().flat_map(|j| {
+            let args = j.bound_args.iter().map(|b| b.1);
+            j.bound.iter().map(|b| b.1).chain(args)
+        });
+        for r in refs {
+            assert!(p.bound.get(r).is_some(), "{id}: dangling reference {r}");
         }
         if p.journeys.is_empty() {
             assert!(p.bound.is_empty(), "{id}: entries left after its journeys");

@@ -8,8 +8,10 @@
 //! Parking moves the events the journey bound to locals (its trigger event,
 //! `wait for ... as x`) into the profile's `BoundEvents`, leaving `none`
 //! and a reference (`Journey::bound`); taking a journey out to run puts
-//! them back (moved when only it refers to them, else copied). A filter over a parked journey borrows them (`lend`).
-//! Finishing a journey drops its references.
+//! them back (moved when only it refers to them, else copied). A send
+//! held for quiet hours or a cap keeps its arguments there the same way.
+//! A filter over a parked journey borrows them (`lend`). Finishing a
+//! journey drops its references.
 
 use super::Cx;
 use super::policy::{self, SendCheck, Verdict};
@@ -142,6 +144,7 @@ impl Cx<'_, '_> {
                     wait: Wait::Running,
                     heard: Vec::new(),
                     bound: Vec::new(),
+                    bound_args: Vec::new(),
                 };
                 self.drive(j, Ok(effect));
             }
@@ -412,6 +415,16 @@ impl Cx<'_, '_> {
                 j.bound.push((l, bound.insert(value)));
             }
         }
+        // A deferred send's arguments, until it is retried (`wake`).
+        if let Wait::DeferredSend { args, .. } = &mut j.wait {
+            for (i, a) in args.iter_mut().enumerate() {
+                if let (Ok(i), false) = (u8::try_from(i), matches!(a, Value::None)) {
+                    let value = std::mem::replace(a, Value::None);
+                    j.bound_args.reserve_exact(1);
+                    j.bound_args.push((i, bound.insert(value)));
+                }
+            }
+        }
         journeys.push(j);
     }
 
@@ -534,6 +547,9 @@ impl Cx<'_, '_> {
         for (_, id) in &j.bound {
             self.p.bound.release(*id);
         }
+        for (_, id) in &j.bound_args {
+            self.p.bound.release(*id);
+        }
         self.trace(Some(j.flow), Some(j.id), Decision::Exited { by });
     }
 
@@ -548,6 +564,16 @@ impl Cx<'_, '_> {
             return;
         };
         let mut j = self.p.journeys.remove(pos);
+        // A deferred send's arguments first: the last reference to an entry
+        // the locals share moves it, not copies it.
+        if let Wait::DeferredSend { args, .. } = &mut j.wait {
+            for (i, id) in std::mem::take(&mut j.bound_args) {
+                if let (Some(slot), Some(v)) = (args.get_mut(usize::from(i)), self.p.bound.take(id))
+                {
+                    *slot = v;
+                }
+            }
+        }
         self.attach(&mut j);
         let wait = std::mem::replace(&mut j.wait, Wait::Running);
         let input = match wait {

@@ -216,8 +216,13 @@ pub(super) fn check_bound_store(state: &EngineState) {
             let held = p
                 .journeys
                 .iter()
-                .flat_map(|j| &j.bound)
-                .filter(|(_, r)| *r == e.id)
+                .flat_map(|j| {
+                    j.bound
+                        .iter()
+                        .map(|b| b.1)
+                        .chain(j.bound_args.iter().map(|b| b.1))
+                })
+                .filter(|r| *r == e.id)
                 .count();
             assert_eq!(held, e.refs as usize, "(e) {id}: entry {} miscounted", e.id);
             assert!(!matches!(e.value, Value::None), "(e) {id}: empty entry");
@@ -230,6 +235,9 @@ pub(super) fn check_bound_store(state: &EngineState) {
                     Some(&Value::None),
                     "(e) {id}: a parked journey holds its bound event"
                 );
+            }
+            for (_, r) in &j.bound_args {
+                assert!(p.bound.get(*r).is_some(), "(e) {id}: dangling {r}");
             }
         }
         if p.journeys.is_empty() {

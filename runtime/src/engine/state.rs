@@ -133,6 +133,18 @@ impl BoundEvents {
         self.entries.binary_search_by_key(&id, |e| e.id).ok()
     }
 
+    /// The value of entry `id`, dropping one reference: moved out with the
+    /// last, else copied.
+    pub fn take(&mut self, id: u64) -> Option<Value> {
+        let i = self.position(id)?;
+        let e = self.entries.get_mut(i)?;
+        if e.refs > 1 {
+            e.refs -= 1;
+            return Some(e.value.clone());
+        }
+        Some(self.entries.remove(i).value)
+    }
+
     /// Drops one reference; the entry goes with its last.
     pub fn release(&mut self, id: u64) {
         let Some(i) = self.position(id) else { return };
@@ -187,6 +199,10 @@ pub struct Journey {
     /// hold copies (the references stay until the journey ends or the
     /// flow clears the local).
     pub bound: Vec<(u16, u64)>,
+    /// While held at a deferred send: its arguments kept in the profile's
+    /// `BoundEvents` (an argument is often a bound event itself), as
+    /// `(argument index, id)`; those arguments hold `none` meanwhile.
+    pub bound_args: Vec<(u8, u64)>,
 }
 
 impl Journey {

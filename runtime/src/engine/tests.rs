@@ -1620,3 +1620,86 @@ fn bound_events_are_kept_once_per_profile_and_freed_with_the_last_journey() {
     assert_eq!(q.map(|p| p.bound.is_empty()), Some(true));
     super::props::check_bound_store(&r.state);
 }
+
+/// A send held for quiet hours keeps its arguments in the profile's store
+/// too (here the trigger event, shared with the journey's local), and gets
+/// them back when it is retried.
+#[test]
+fn a_held_send_keeps_its_arguments_in_the_profile() {
+    let mut b = CodeBuilder::new();
+    b.local();
+    b.emit(Op::LoadLocal(0));
+    b.emit(Op::Send {
+        template: 0,
+        argc: 1,
+    });
+    b.emit(Op::Exit);
+    let mut f = Flow {
+        name: "receipt".into(),
+        version: [0; 32],
+        trigger: on("Order Completed"),
+        settings: settings(),
+        splits: vec![],
+        code: b.finish().unwrap_or_default(),
+    };
+    f.version = f.compute_version();
+    let mut h = CodeBuilder::new();
+    h.reserve_locals(1);
+    let id = h.name("order_id").unwrap_or(0);
+    h.emit(Op::LoadLocal(0));
+    h.emit(Op::GetField {
+        name: id,
+        optional: false,
+    });
+    h.emit(Op::Return);
+    let hole = h.finish().unwrap_or_default();
+    let mut t = sms("order_sms", "Order ");
+    t.params = 1;
+    t.locals = 1;
+    t.parts = vec![(
+        PartKind::Body,
+        Text(vec![
+            TextNode::Lit("Order ".into()),
+            TextNode::Hole {
+                expr: hole,
+                filters: vec![],
+            },
+        ]),
+    )];
+    let b = bundle(vec![f], vec![t], quiet("America/New_York"));
+    // Sat 2026-03-07 22:00 EST: held until 09:00 EDT (13:00Z).
+    let at = ts("2026-03-08T03:00:00Z");
+    let mut r = Run::new(&b);
+    r.feed(profile("p", at))
+        .feed(track("p", "Order Completed", &big_order("o1", 10), at));
+    let p = r.state.profiles.get("p");
+    let j = p.and_then(|p| p.journeys.first());
+    assert_eq!(j.map(|j| j.bound_args.len()), Some(1));
+    let size = j.map(|j| j.encoded_len().unwrap_or(usize::MAX));
+    assert!(size < Some(120), "{size:?}");
+    let store: Vec<u32> = p
+        .iter()
+        .flat_map(|p| &p.bound.entries)
+        .map(|e| e.refs)
+        .collect();
+    assert_eq!(store, vec![2]);
+    super::props::check_bound_store(&r.state);
+
+    let bytes = r.state.encode().unwrap_or_default();
+    r.state = EngineState::decode(&bytes).unwrap_or_default();
+    r.until(at + DAY);
+    assert_eq!(
+        r.sent(),
+        vec![(ts("2026-03-08T13:00:00Z"), "order_sms".into())]
+    );
+    let excerpt = r.out.trace.iter().find_map(|x| match &x.decision {
+        Decision::Sent { excerpt, .. } => Some(excerpt.clone()),
+        _ => None,
+    });
+    assert!(
+        excerpt.as_deref().is_some_and(|e| e.contains("Order o1")),
+        "the held send rendered with its order"
+    );
+    let p = r.state.profiles.get("p");
+    assert_eq!(p.map(|p| p.bound.is_empty()), Some(true));
+}
