@@ -291,7 +291,7 @@ impl Cx<'_, '_> {
                     .journeys
                     .iter()
                     .find(|j| j.id == g.journey)
-                    .map(|j| j.vm.locals.clone())
+                    .map(|j| self.frame(j))
                     .unwrap_or_default(),
             };
             let journey = g.journey;
@@ -324,21 +324,29 @@ impl Cx<'_, '_> {
     fn exits(&mut self, name: &str, event: &Value) {
         let mut i = 0;
         while let Some(j) = self.p.journeys.get(i) {
-            let exit = self
+            let exits = self
                 .eng
                 .bundle
                 .flows
                 .get(usize::from(j.flow))
                 .map(|f| f.settings.exit_when.as_slice())
-                .unwrap_or_default()
-                .iter()
-                .filter(|m| m.event == name)
-                .any(|m| {
+                .unwrap_or_default();
+            let mut matching = exits.iter().filter(|m| m.event == name).peekable();
+            if matching.peek().is_none() {
+                i += 1;
+                continue;
+            }
+            // The filters read the journey's bound events.
+            self.lend(i);
+            let exit = self.p.journeys.get(i).is_some_and(|j| {
+                matching.any(|m| {
                     self.eng
                         .vm
                         .event_matches(m.filter.as_ref(), &j.vm.locals, event, &self.env())
                         .unwrap_or(false)
-                });
+                })
+            });
+            self.unlend(i);
             if exit {
                 let j = self.p.journeys.remove(i);
                 self.finish(
@@ -355,24 +363,35 @@ impl Cx<'_, '_> {
 
     fn wait_fors(&mut self, name: &str, event: &Value) {
         self.remember_while_held(name, event);
-        let waiting: Vec<u64> = self
-            .p
-            .journeys
-            .iter()
-            .filter(|j| matches!(&j.wait, Wait::Event { event, .. } if event == name))
-            .filter(|j| {
-                self.eng
+        let mut waiting = Vec::new();
+        for i in 0..self.p.journeys.len() {
+            let awaits = self
+                .p
+                .journeys
+                .get(i)
+                .is_some_and(|j| matches!(&j.wait, Wait::Event { event, .. } if event == name));
+            if !awaits {
+                continue;
+            }
+            // The filter reads the journey's bound events.
+            self.lend(i);
+            if let Some(j) = self.p.journeys.get(i)
+                && self
+                    .eng
                     .vm
                     .wait_for_matches(&j.vm, event, &self.env())
                     .unwrap_or(false)
-            })
-            .map(|j| j.id)
-            .collect();
+            {
+                waiting.push(j.id);
+            }
+            self.unlend(i);
+        }
         for id in waiting {
             let Some(pos) = self.p.journeys.iter().position(|j| j.id == id) else {
                 continue;
             };
             let mut j = self.p.journeys.remove(pos);
+            self.attach(&mut j);
             if let Some(k) = j.wait.timer() {
                 self.timers.cancel(k);
             }

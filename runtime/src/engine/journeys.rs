@@ -4,10 +4,18 @@
 //! exits, or fails; then it is parked in the profile. Nothing else holds a
 //! journey, so "exit when cancels waiting journeys at once" is just removing
 //! it and its timer.
+//!
+//! Parking moves the events the journey bound to locals (its trigger event,
+//! `wait for ... as x`) into the profile's `BoundEvents`, leaving `none`
+//! and a reference (`Journey::bound`); taking a journey out to run puts
+//! them back (moved when only it refers to them, else copied). A send
+//! held for quiet hours or a cap keeps its arguments there the same way.
+//! A filter over a parked journey borrows them (`lend`). Finishing a
+//! journey drops its references.
 
 use super::Cx;
 use super::policy::{self, SendCheck, Verdict};
-use super::state::{Heard, Journey, OpenGoal, Wait};
+use super::state::{Heard, Journey, OpenGoal, Profile, Wait};
 use super::timers::{TimerKey, TimerKind};
 use super::trace::{
     Content, Decision, ExitReason, NotEntered, OutEffect, OutboundMessage, ResumedBy, excerpt,
@@ -15,8 +23,8 @@ use super::trace::{
 use crate::template::{Rendered, render, render_excerpt};
 use crate::vm::{Effect, Resume, VmError, split_bucket};
 use nudge_bytecode::Value;
-use nudge_bytecode::format::{Category, Reentry};
-use nudge_bytecode::op::Channel;
+use nudge_bytecode::format::{Category, EventKeep, Flow, Reentry, Trigger};
+use nudge_bytecode::op::{Channel, Op};
 
 /// The salt of the holdout draw: not a valid split name, so a flow's
 /// holdout never correlates with one of its splits.
@@ -26,6 +34,46 @@ pub const HOLDOUT_SALT: &str = "#holdout";
 /// sha256 of profile, flow and `HOLDOUT_SALT`, mapped to basis points).
 pub fn in_holdout(profile: &str, flow: &str, holdout_bp: u16) -> bool {
     holdout_bp > 0 && split_bucket(profile, flow, HOLDOUT_SALT) < u32::from(holdout_bp)
+}
+
+/// The locals of `flow` that hold a bound event (the trigger event unless
+/// the flow reads none of it, each `wait for ... as x`): the ones a parked
+/// journey keeps in the profile's `BoundEvents`.
+///
+/// Only locals nothing writes except `none` qualify (the lowering writes
+/// `none` to a `wait for` binding when its block ends, and nothing else to
+/// either kind): parking drops the local's value, trusting the store to
+/// hold the same one. A hand-made bundle writing other values there keeps
+/// them in the journey.
+pub(super) fn bindable_locals(flow: &Flow) -> Vec<u16> {
+    let code = &flow.code;
+    let mut slots = Vec::new();
+    if let Trigger::Event { keep, .. } = &flow.trigger
+        && !matches!(keep, EventKeep::Nothing)
+        && code.locals > 0
+    {
+        slots.push(0);
+    }
+    slots.extend(code.ops.iter().filter_map(|op| match op {
+        Op::WaitFor { bind, .. } => *bind,
+        _ => None,
+    }));
+    let is_none = |op: Option<&Op>| matches!(op, Some(Op::Const(c)) if matches!(code.consts.get(usize::from(*c)), Some(Value::None)));
+    let mut overwritten = Vec::new();
+    for ops in std::iter::once(&code.ops).chain(code.lambdas.iter().map(|l| &l.ops)) {
+        for (i, op) in ops.iter().enumerate() {
+            if let Op::StoreLocal(l) = op
+                && !is_none(i.checked_sub(1).and_then(|p| ops.get(p)))
+            {
+                overwritten.push(*l);
+            }
+        }
+    }
+    overwritten.extend(code.lambdas.iter().map(|l| l.param));
+    slots.retain(|l| !overwritten.contains(l));
+    slots.sort_unstable();
+    slots.dedup();
+    slots
 }
 
 enum SendResult {
@@ -95,6 +143,8 @@ impl Cx<'_, '_> {
                     holdout,
                     wait: Wait::Running,
                     heard: Vec::new(),
+                    bound: Vec::new(),
+                    bound_args: Vec::new(),
                 };
                 self.drive(j, Ok(effect));
             }
@@ -153,7 +203,7 @@ impl Cx<'_, '_> {
                                 args,
                                 op,
                             };
-                            self.p.journeys.push(j);
+                            self.park(j);
                             return;
                         }
                     }
@@ -204,7 +254,7 @@ impl Cx<'_, '_> {
                         event,
                         deadline: key,
                     };
-                    self.p.journeys.push(j);
+                    self.park(j);
                     return;
                 }
                 Effect::Track { event, properties } => {
@@ -320,28 +370,185 @@ impl Cx<'_, '_> {
         self.trace(Some(j.flow), Some(j.id), Decision::Waiting { until: at });
         let key = self.schedule(at, priority, TimerKind::Journey(j.id));
         j.wait = Wait::Timer(key);
-        self.p.journeys.push(j);
+        self.park(j);
+    }
+
+    /// Suspends a journey in the profile: the events it bound go to the
+    /// profile's store (or are found there), its locals keep `none`.
+    fn park(&mut self, mut j: Journey) {
+        let Profile {
+            journeys, bound, ..
+        } = &mut *self.p;
+        // References whose local the flow cleared since (a `wait for` block
+        // ended) go; the others' values return to the store (moved out by
+        // `attach`) or are there already (shared, copied out).
+        j.bound
+            .retain(|(l, id)| match j.vm.locals.get_mut(usize::from(*l)) {
+                Some(v) if !matches!(v, Value::None) => {
+                    let value = std::mem::replace(v, Value::None);
+                    if let Some(slot) = bound.get_mut(*id)
+                        && matches!(slot, Value::None)
+                    {
+                        *slot = value;
+                    }
+                    true
+                }
+                _ => {
+                    bound.release(*id);
+                    false
+                }
+            });
+        // Locals bound since the journey last ran.
+        for &l in self
+            .eng
+            .bindable
+            .get(usize::from(j.flow))
+            .into_iter()
+            .flatten()
+        {
+            if let Some(v) = j.vm.locals.get_mut(usize::from(l))
+                && !matches!(v, Value::None)
+            {
+                let value = std::mem::replace(v, Value::None);
+                // One or two per journey: no spare capacity.
+                j.bound.reserve_exact(1);
+                j.bound.push((l, bound.insert(value)));
+            }
+        }
+        // A deferred send's arguments, until it is retried (`wake`).
+        if let Wait::DeferredSend { args, .. } = &mut j.wait {
+            for (i, a) in args.iter_mut().enumerate() {
+                if let (Ok(i), false) = (u8::try_from(i), matches!(a, Value::None)) {
+                    let value = std::mem::replace(a, Value::None);
+                    j.bound_args.reserve_exact(1);
+                    j.bound_args.push((i, bound.insert(value)));
+                }
+            }
+        }
+        journeys.push(j);
+    }
+
+    /// Puts a parked journey's bound events back into its locals, before
+    /// the VM runs it: moved out of the store when only this journey
+    /// refers to them (`park` moves them back), else copied.
+    pub(super) fn attach(&mut self, j: &mut Journey) {
+        let store = &mut self.p.bound;
+        for k in 0..j.bound.len() {
+            let Some(&(l, id)) = j.bound.get(k) else {
+                break;
+            };
+            let shared = store.refs(id) > 1;
+            let value = match store.get_mut(id) {
+                Some(v) if shared => v.clone(),
+                Some(v) if !matches!(v, Value::None) => std::mem::replace(v, Value::None),
+                // This journey refers to the entry twice: the first has it.
+                _ => j
+                    .bound
+                    .iter()
+                    .take(k)
+                    .find(|(_, other)| *other == id)
+                    .and_then(|(first, _)| j.vm.locals.get(usize::from(*first)))
+                    .cloned()
+                    .unwrap_or(Value::None),
+            };
+            if let Some(slot) = j.vm.locals.get_mut(usize::from(l)) {
+                *slot = value;
+            }
+        }
+    }
+
+    /// Moves the bound events of parked journey `i` from the store into its
+    /// locals, so a filter reads them without a copy; `unlend` puts them
+    /// back before anything else reads the store.
+    pub(super) fn lend(&mut self, i: usize) {
+        let Profile {
+            journeys, bound, ..
+        } = &mut *self.p;
+        let Some(j) = journeys.get_mut(i) else { return };
+        for k in 0..j.bound.len() {
+            let Some(&(l, id)) = j.bound.get(k) else {
+                break;
+            };
+            let value = match bound.get_mut(id) {
+                Some(v) if !matches!(v, Value::None) => std::mem::replace(v, Value::None),
+                // Two locals of this journey share the entry: the first has it.
+                _ => j
+                    .bound
+                    .iter()
+                    .take(k)
+                    .find(|(_, other)| *other == id)
+                    .and_then(|(first, _)| j.vm.locals.get(usize::from(*first)))
+                    .cloned()
+                    .unwrap_or(Value::None),
+            };
+            if let Some(slot) = j.vm.locals.get_mut(usize::from(l)) {
+                *slot = value;
+            }
+        }
+    }
+
+    /// Undoes `lend`.
+    pub(super) fn unlend(&mut self, i: usize) {
+        let Profile {
+            journeys, bound, ..
+        } = &mut *self.p;
+        let Some(j) = journeys.get_mut(i) else { return };
+        for (l, id) in &j.bound {
+            let value =
+                j.vm.locals
+                    .get_mut(usize::from(*l))
+                    .map(|v| std::mem::replace(v, Value::None));
+            if let (Some(slot), Some(value)) = (bound.get_mut(*id), value)
+                && matches!(slot, Value::None)
+            {
+                *slot = value;
+            }
+        }
+    }
+
+    /// A parked journey's locals with its bound events in place (a copy).
+    pub(super) fn frame(&self, j: &Journey) -> Vec<Value> {
+        let mut locals = j.vm.locals.clone();
+        for (l, id) in &j.bound {
+            if let (Some(slot), Some(v)) = (locals.get_mut(usize::from(*l)), self.p.bound.get(*id))
+            {
+                *slot = v.clone();
+            }
+        }
+        locals
     }
 
     /// The journey is over: its timer goes, its goal window (if any) keeps
-    /// a copy of the locals its `where` reads.
-    pub(super) fn finish(&mut self, j: Journey, by: ExitReason) {
+    /// a copy of the locals its `where` reads, its references to bound
+    /// events go. `j` may be running or parked (an `exit when`).
+    pub(super) fn finish(&mut self, mut j: Journey, by: ExitReason) {
         if let Some(k) = j.wait.timer() {
             self.timers.cancel(k);
         }
-        if let Some(g) = self.p.goals.iter_mut().find(|g| g.journey == j.id) {
-            let reads_locals = self
-                .eng
-                .bundle
-                .flows
-                .get(usize::from(j.flow))
-                .and_then(|f| f.settings.goal.as_ref())
-                .is_some_and(|goal| goal.event.filter.is_some());
-            g.locals = Some(if reads_locals {
-                j.vm.locals
-            } else {
+        let reads_locals = self
+            .eng
+            .bundle
+            .flows
+            .get(usize::from(j.flow))
+            .and_then(|f| f.settings.goal.as_ref())
+            .is_some_and(|goal| goal.event.filter.is_some());
+        if self.p.goals.iter().any(|g| g.journey == j.id) {
+            let locals = if !reads_locals {
                 Vec::new()
-            });
+            } else if matches!(j.wait, Wait::Running) {
+                std::mem::take(&mut j.vm.locals)
+            } else {
+                self.frame(&j)
+            };
+            if let Some(g) = self.p.goals.iter_mut().find(|g| g.journey == j.id) {
+                g.locals = Some(locals);
+            }
+        }
+        for (_, id) in &j.bound {
+            self.p.bound.release(*id);
+        }
+        for (_, id) in &j.bound_args {
+            self.p.bound.release(*id);
         }
         self.trace(Some(j.flow), Some(j.id), Decision::Exited { by });
     }
@@ -357,6 +564,17 @@ impl Cx<'_, '_> {
             return;
         };
         let mut j = self.p.journeys.remove(pos);
+        // A deferred send's arguments first: the last reference to an entry
+        // the locals share moves it, not copies it.
+        if let Wait::DeferredSend { args, .. } = &mut j.wait {
+            for (i, id) in std::mem::take(&mut j.bound_args) {
+                if let (Some(slot), Some(v)) = (args.get_mut(usize::from(i)), self.p.bound.take(id))
+                {
+                    *slot = v;
+                }
+            }
+        }
+        self.attach(&mut j);
         let wait = std::mem::replace(&mut j.wait, Wait::Running);
         let input = match wait {
             Wait::Running | Wait::Timer(_) => {
@@ -397,7 +615,7 @@ impl Cx<'_, '_> {
                         args,
                         op,
                     };
-                    self.p.journeys.push(j);
+                    self.park(j);
                     return;
                 }
             },

@@ -131,6 +131,9 @@ pub struct Engine<'b> {
     /// Per flow: the event names its `wait for` steps await (a journey
     /// held at a deferred send remembers these for its next `wait for`).
     awaited: Vec<Vec<&'b str>>,
+    /// Per flow: the locals holding a bound event, kept in the profile's
+    /// `BoundEvents` while a journey is parked (`journeys::bindable_locals`).
+    bindable: Vec<Vec<u16>>,
     /// Flow names as trace records share them, by flow index.
     flow_names: Vec<trace::Name>,
     /// Whether sends produce `OutEffect::Send` with the rendered message;
@@ -217,6 +220,7 @@ impl<'b> Engine<'b> {
             segment_order: segments::dependency_order(bundle),
             segment_aggregates,
             awaited,
+            bindable: bundle.flows.iter().map(journeys::bindable_locals).collect(),
             flow_names: bundle
                 .flows
                 .iter()

@@ -6,7 +6,10 @@
 //!     and restoring the whole state between every two inputs;
 //! (b) no journey sends after it exited;
 //! (c) no profile exceeds a frequency cap with marketing sends;
-//! (d) no SMS goes out without consent (or after STOP).
+//! (d) no SMS goes out without consent (or after STOP);
+//! (e) the profile's bound-event store counts exactly the references its
+//!     journeys hold (no leak, no dangling reference), so it is empty once
+//!     every journey ended.
 
 #![allow(clippy::panic, reason = "a failing test may panic")]
 
@@ -205,6 +208,47 @@ fn check_sms_consent(state: &EngineState, out: &Outputs) {
     }
 }
 
+/// (e): every `BoundEvents` entry is referred to by exactly `refs`
+/// journey locals, and every reference finds its entry.
+pub(super) fn check_bound_store(state: &EngineState) {
+    for (id, p) in state.profiles.iter() {
+        for e in &p.bound.entries {
+            let held = p
+                .journeys
+                .iter()
+                .flat_map(|j| {
+                    j.bound
+                        .iter()
+                        .map(|b| b.1)
+                        .chain(j.bound_args.iter().map(|b| b.1))
+                })
+                .filter(|r| *r == e.id)
+                .count();
+            assert_eq!(held, e.refs as usize, "(e) {id}: entry {} miscounted", e.id);
+            assert!(!matches!(e.value, Value::None), "(e) {id}: empty entry");
+        }
+        for j in &p.journeys {
+            for (l, r) in &j.bound {
+                assert!(p.bound.get(*r).is_some(), "(e) {id}: dangling {r}");
+                assert_eq!(
+                    j.vm.locals.get(usize::from(*l)),
+                    Some(&Value::None),
+                    "(e) {id}: a parked journey holds its bound event"
+                );
+            }
+            for (_, r) in &j.bound_args {
+                assert!(p.bound.get(*r).is_some(), "(e) {id}: dangling {r}");
+            }
+        }
+        if p.journeys.is_empty() {
+            assert!(
+                p.bound.is_empty(),
+                "(e) {id}: entries left after every journey ended"
+            );
+        }
+    }
+}
+
 /// Runs the stream; with `restore`, the state goes through its encoding
 /// between every two inputs. Also checks (d) as it goes.
 fn run(b: &Bundle, inputs: &[Input], restore: bool) -> Vec<Outputs> {
@@ -221,9 +265,11 @@ fn run(b: &Bundle, inputs: &[Input], restore: bool) -> Vec<Outputs> {
         // state they fired in), then the input itself.
         let due = engine.advance(&mut state, input.at());
         check_sms_consent(&state, &due);
+        check_bound_store(&state);
         outs.push(due);
         let out = engine.handle(&mut state, input);
         check_sms_consent(&state, &out);
+        check_bound_store(&state);
         outs.push(out);
     }
     outs

@@ -64,6 +64,110 @@ pub struct Profile {
     pub window_timer: Option<TimerKey>,
     /// Recent message ids (de-duplication).
     pub seen: Seen,
+    /// The events this profile's suspended journeys bound to locals, each
+    /// stored once (`Journey::bound` refers to them).
+    pub bound: BoundEvents,
+}
+
+/// Events journeys bound to locals (the trigger event, `wait for ... as
+/// x`), already projected to the fields the flow reads, stored once per
+/// profile: a suspended journey keeps only a reference, so its size does
+/// not grow with the event's (an order with many products), and journeys
+/// bound to equal values share one entry. An entry counts the references
+/// held and goes when the last journey holding it ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoundEvents {
+    /// The next entry id (per profile, never reused).
+    pub next: u64,
+    /// In id order (ids only grow, so pushing keeps it sorted).
+    pub entries: Vec<BoundEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoundEvent {
+    pub id: u64,
+    /// How many `(local, id)` pairs of suspended journeys refer to it.
+    pub refs: u32,
+    pub value: Value,
+}
+
+impl BoundEvents {
+    /// Stores `value` (or finds an equal entry) and counts one more
+    /// reference; returns the entry id.
+    pub fn insert(&mut self, value: Value) -> u64 {
+        // A profile holds a handful of entries: a scan is cheaper than
+        // hashing every value, and needs no hash in the state.
+        if let Some(e) = self.entries.iter_mut().find(|e| e.value == value) {
+            e.refs = e.refs.saturating_add(1);
+            return e.id;
+        }
+        let id = self.next;
+        self.next = self.next.saturating_add(1);
+        // Most profiles hold one or two entries: no spare capacity (a
+        // simulation keeps every profile in memory).
+        self.entries.reserve_exact(1);
+        self.entries.push(BoundEvent { id, refs: 1, value });
+        id
+    }
+
+    pub fn get(&self, id: u64) -> Option<&Value> {
+        self.position(id)
+            .and_then(|i| self.entries.get(i))
+            .map(|e| &e.value)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: u64) -> Option<&mut Value> {
+        self.position(id)
+            .and_then(|i| self.entries.get_mut(i))
+            .map(|e| &mut e.value)
+    }
+
+    /// How many references entry `id` has (0 when there is none).
+    pub fn refs(&self, id: u64) -> u32 {
+        self.position(id)
+            .and_then(|i| self.entries.get(i))
+            .map_or(0, |e| e.refs)
+    }
+
+    fn position(&self, id: u64) -> Option<usize> {
+        self.entries.binary_search_by_key(&id, |e| e.id).ok()
+    }
+
+    /// The value of entry `id`, dropping one reference: moved out with the
+    /// last, else copied.
+    pub fn take(&mut self, id: u64) -> Option<Value> {
+        let i = self.position(id)?;
+        let e = self.entries.get_mut(i)?;
+        if e.refs > 1 {
+            e.refs -= 1;
+            return Some(e.value.clone());
+        }
+        Some(self.entries.remove(i).value)
+    }
+
+    /// Drops one reference; the entry goes with its last.
+    pub fn release(&mut self, id: u64) {
+        let Some(i) = self.position(id) else { return };
+        if let Some(e) = self.entries.get_mut(i) {
+            e.refs = e.refs.saturating_sub(1);
+            if e.refs == 0 {
+                self.entries.remove(i);
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The length of the store's postcard form.
+    pub fn encoded_len(&self) -> Result<usize, postcard::Error> {
+        postcard::experimental::serialized_size(self)
+    }
 }
 
 /// Hard suppressions: no flow, transactional included, sends past these.
@@ -89,11 +193,22 @@ pub struct Journey {
     /// the `wait for` it reaches next (at most `MAX_HEARD`, oldest dropped;
     /// only names some `wait for` of the flow awaits). Empty otherwise.
     pub heard: Vec<Heard>,
+    /// The locals holding a bound event, as `(local, BoundEvents id)`.
+    /// While the journey is suspended these locals hold `none` and the
+    /// profile's `BoundEvents` holds the values; while it runs, the locals
+    /// hold copies (the references stay until the journey ends or the
+    /// flow clears the local).
+    pub bound: Vec<(u16, u64)>,
+    /// While held at a deferred send: its arguments kept in the profile's
+    /// `BoundEvents` (an argument is often a bound event itself), as
+    /// `(argument index, id)`; those arguments hold `none` meanwhile.
+    pub bound_args: Vec<(u8, u64)>,
 }
 
 impl Journey {
     /// The length of the journey's postcard form, as a store keeps it
-    /// (the VM state plus what it waits for and what it heard).
+    /// (the VM state plus what it waits for, what it heard, and the
+    /// references to its bound events; not the events themselves).
     pub fn encoded_len(&self) -> Result<usize, postcard::Error> {
         postcard::experimental::serialized_size(self)
     }

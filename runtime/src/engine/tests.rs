@@ -69,7 +69,8 @@ pub(super) enum S {
     Send(u16),
     Wait(i64),
     WaitLocal(u32, Option<u8>),
-    /// `wait for "event" within d { Send(a) } timeout { Send(b) }`
+    /// `wait for "event" as x within d { Send(a) } timeout { Send(b) }`
+    /// (`x` is cleared when the block ends, as the lowering does).
     WaitFor(&'static str, i64, u16, u16),
     Split(u16, u16),
     Exit,
@@ -102,6 +103,8 @@ pub(super) fn body(steps: &[S]) -> (Code, Vec<SplitDef>) {
             S::WaitFor(event, within, arrived, timeout) => {
                 let c = b.constant(Value::Duration(within / 1000)).unwrap_or(0);
                 let e = b.name(event).unwrap_or(0);
+                let none = b.constant(Value::None).unwrap_or(0);
+                let bind = b.local();
                 let timeout_l = b.label();
                 let end = b.label();
                 b.emit(Op::Const(c));
@@ -109,7 +112,7 @@ pub(super) fn body(steps: &[S]) -> (Code, Vec<SplitDef>) {
                     Op::WaitFor {
                         event: e,
                         filter: None,
-                        bind: None,
+                        bind: Some(bind),
                         timeout: 0,
                     },
                     timeout_l,
@@ -118,6 +121,8 @@ pub(super) fn body(steps: &[S]) -> (Code, Vec<SplitDef>) {
                     template: *arrived,
                     argc: 0,
                 });
+                b.emit(Op::Const(none));
+                b.emit(Op::StoreLocal(bind));
                 b.emit_to(Op::Jump(0), end);
                 let _ = b.place(timeout_l);
                 b.emit(Op::Send {
@@ -1442,4 +1447,259 @@ fn created_at_defaults_to_when_the_profile_was_first_seen() {
     assert_eq!(created(&r, "c"), None);
     r.feed(identify("c", &[], t0 + 5 * DAY));
     assert_eq!(created(&r, "c"), Some(Value::Timestamp(t0 + 5 * DAY)));
+}
+
+/// An order with `n` products, the fields a shop sends for each.
+fn big_order(id: &str, n: usize) -> Vec<(&'static str, Value)> {
+    let product = |i: usize| {
+        Value::Record(rec(&[
+            ("name", Value::str(format!("Trail shoe model {i}"))),
+            ("category", Value::str("Footwear")),
+            ("price", usd(120)),
+            ("url", Value::str(format!("https://shop.example/p/{i}"))),
+            (
+                "image_url",
+                Value::str(format!("https://cdn.shop.example/p/{i}.jpg")),
+            ),
+        ]))
+    };
+    vec![
+        ("order_id", Value::str(id)),
+        ("products", Value::List((0..n).map(product).collect())),
+    ]
+}
+
+/// `wait for "Order Delivered" as d within 7d { wait 1h; send 0; } timeout
+/// { exit }; wait 1d` — the delivery is held across the hour, then cleared
+/// (as the lowering does) when its block ends.
+fn holds_its_delivery() -> Flow {
+    let mut b = CodeBuilder::new();
+    b.local();
+    let d = b.local();
+    let within = b.constant(Value::Duration(7 * 86_400)).unwrap_or(0);
+    let hour = b.constant(Value::Duration(3_600)).unwrap_or(0);
+    let day = b.constant(Value::Duration(86_400)).unwrap_or(0);
+    let none = b.constant(Value::None).unwrap_or(0);
+    let e = b.name("Order Delivered").unwrap_or(0);
+    let timeout = b.label();
+    b.emit(Op::Const(within));
+    b.emit_to(
+        Op::WaitFor {
+            event: e,
+            filter: None,
+            bind: Some(d),
+            timeout: 0,
+        },
+        timeout,
+    );
+    b.emit(Op::Const(hour));
+    b.emit(Op::Wait);
+    b.emit(Op::Send {
+        template: 0,
+        argc: 0,
+    });
+    b.emit(Op::Const(none));
+    b.emit(Op::StoreLocal(d));
+    b.emit(Op::Const(day));
+    b.emit(Op::Wait);
+    let _ = b.place(timeout);
+    b.emit(Op::Exit);
+    let mut s = settings();
+    s.reentry = Reentry::Always;
+    s.exit_when = vec![EventMatch {
+        event: "Order Refunded".into(),
+        filter: Some(same("order_id", 2)),
+    }];
+    let mut f = Flow {
+        name: "care".into(),
+        version: [0; 32],
+        trigger: on("Order Completed"),
+        settings: s,
+        splits: vec![],
+        code: b.finish().unwrap_or_default(),
+    };
+    f.version = f.compute_version();
+    f
+}
+
+#[test]
+fn bound_events_are_kept_once_per_profile_and_freed_with_the_last_journey() {
+    let mut receipt = settings();
+    receipt.reentry = Reentry::Always;
+    let b = bundle(
+        vec![
+            holds_its_delivery(),
+            flow(
+                "receipt",
+                on("Order Completed"),
+                receipt,
+                &[S::Wait(DAY), S::Send(1)],
+            ),
+        ],
+        templates(),
+        Policies::default(),
+    );
+    let t0 = ts("2026-03-02T12:00:00Z");
+    let mut r = Run::new(&b);
+    r.feed(profile("p", t0))
+        .feed(track("p", "Order Completed", &big_order("o1", 10), t0))
+        .feed(profile("q", t0))
+        .feed(track("q", "Order Completed", &big_order("o2", 1), t0));
+    let sizes = |r: &Run, id: &str| -> Vec<usize> {
+        let p = r.state.profiles.get(id);
+        p.iter()
+            .flat_map(|p| &p.journeys)
+            .map(|j| j.encoded_len().unwrap_or(usize::MAX))
+            .collect()
+    };
+    let store = |r: &Run, id: &str| -> Vec<(u64, u32)> {
+        let p = r.state.profiles.get(id);
+        p.iter()
+            .flat_map(|p| &p.bound.entries)
+            .map(|e| (e.id, e.refs))
+            .collect()
+    };
+    // Both journeys refer to one stored order; their size does not depend
+    // on how many products it has.
+    assert_eq!(store(&r, "p"), vec![(0, 2)]);
+    assert_eq!(sizes(&r, "p"), sizes(&r, "q"));
+    assert!(
+        sizes(&r, "p").iter().all(|n| *n < 100),
+        "{:?}",
+        sizes(&r, "p")
+    );
+    super::props::check_bound_store(&r.state);
+
+    // The delivery is bound and held across the hour, then cleared.
+    r.feed(track(
+        "p",
+        "Order Delivered",
+        &[("order_id", Value::str("o1"))],
+        t0 + HOUR,
+    ));
+    assert_eq!(store(&r, "p"), vec![(0, 2), (1, 1)]);
+    super::props::check_bound_store(&r.state);
+    r.until(t0 + 3 * HOUR);
+    assert_eq!(store(&r, "p"), vec![(0, 2)]);
+    assert_eq!(r.sent(), vec![(t0 + 2 * HOUR, "welcome".to_string())]);
+
+    // Through the encoding, then an `exit when` whose filter reads the
+    // stored order: another order's refund leaves it alone.
+    let bytes = r.state.encode().unwrap_or_default();
+    r.state = EngineState::decode(&bytes).unwrap_or_default();
+    r.feed(track(
+        "p",
+        "Order Refunded",
+        &[("order_id", Value::str("o9"))],
+        t0 + 4 * HOUR,
+    ));
+    assert_eq!(store(&r, "p"), vec![(0, 2)]);
+    super::props::check_bound_store(&r.state);
+    r.feed(track(
+        "p",
+        "Order Refunded",
+        &[("order_id", Value::str("o1"))],
+        t0 + 5 * HOUR,
+    ));
+    assert!(r.has(&Decision::Exited {
+        by: ExitReason::ExitWhen {
+            event: "Order Refunded".into()
+        }
+    }));
+    assert_eq!(store(&r, "p"), vec![(0, 1)]);
+    super::props::check_bound_store(&r.state);
+
+    // The receipts end, `q`'s wait for a delivery times out: nothing is
+    // left.
+    r.until(t0 + 8 * DAY);
+    let p = r.state.profiles.get("p");
+    assert_eq!(p.map(|p| p.journeys.len()), Some(0));
+    assert_eq!(p.map(|p| p.bound.is_empty()), Some(true));
+    let q = r.state.profiles.get("q");
+    assert_eq!(q.map(|p| p.journeys.len()), Some(0));
+    assert_eq!(q.map(|p| p.bound.is_empty()), Some(true));
+    super::props::check_bound_store(&r.state);
+}
+
+/// A send held for quiet hours keeps its arguments in the profile's store
+/// too (here the trigger event, shared with the journey's local), and gets
+/// them back when it is retried.
+#[test]
+fn a_held_send_keeps_its_arguments_in_the_profile() {
+    let mut b = CodeBuilder::new();
+    b.local();
+    b.emit(Op::LoadLocal(0));
+    b.emit(Op::Send {
+        template: 0,
+        argc: 1,
+    });
+    b.emit(Op::Exit);
+    let mut f = Flow {
+        name: "receipt".into(),
+        version: [0; 32],
+        trigger: on("Order Completed"),
+        settings: settings(),
+        splits: vec![],
+        code: b.finish().unwrap_or_default(),
+    };
+    f.version = f.compute_version();
+    let mut h = CodeBuilder::new();
+    h.reserve_locals(1);
+    let id = h.name("order_id").unwrap_or(0);
+    h.emit(Op::LoadLocal(0));
+    h.emit(Op::GetField {
+        name: id,
+        optional: false,
+    });
+    h.emit(Op::Return);
+    let hole = h.finish().unwrap_or_default();
+    let mut t = sms("order_sms", "Order ");
+    t.params = 1;
+    t.locals = 1;
+    t.parts = vec![(
+        PartKind::Body,
+        Text(vec![
+            TextNode::Lit("Order ".into()),
+            TextNode::Hole {
+                expr: hole,
+                filters: vec![],
+            },
+        ]),
+    )];
+    let b = bundle(vec![f], vec![t], quiet("America/New_York"));
+    // Sat 2026-03-07 22:00 EST: held until 09:00 EDT (13:00Z).
+    let at = ts("2026-03-08T03:00:00Z");
+    let mut r = Run::new(&b);
+    r.feed(profile("p", at))
+        .feed(track("p", "Order Completed", &big_order("o1", 10), at));
+    let p = r.state.profiles.get("p");
+    let j = p.and_then(|p| p.journeys.first());
+    assert_eq!(j.map(|j| j.bound_args.len()), Some(1));
+    let size = j.map(|j| j.encoded_len().unwrap_or(usize::MAX));
+    assert!(size < Some(120), "{size:?}");
+    let store: Vec<u32> = p
+        .iter()
+        .flat_map(|p| &p.bound.entries)
+        .map(|e| e.refs)
+        .collect();
+    assert_eq!(store, vec![2]);
+    super::props::check_bound_store(&r.state);
+
+    let bytes = r.state.encode().unwrap_or_default();
+    r.state = EngineState::decode(&bytes).unwrap_or_default();
+    r.until(at + DAY);
+    assert_eq!(
+        r.sent(),
+        vec![(ts("2026-03-08T13:00:00Z"), "order_sms".into())]
+    );
+    let excerpt = r.out.trace.iter().find_map(|x| match &x.decision {
+        Decision::Sent { excerpt, .. } => Some(excerpt.clone()),
+        _ => None,
+    });
+    assert!(
+        excerpt.as_deref().is_some_and(|e| e.contains("Order o1")),
+        "the held send rendered with its order"
+    );
+    let p = r.state.profiles.get("p");
+    assert_eq!(p.map(|p| p.bound.is_empty()), Some(true));
 }

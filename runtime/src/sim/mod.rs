@@ -44,8 +44,9 @@ pub struct Simulation {
     pub clock: i64,
     /// Journeys still waiting at the end.
     pub waiting: usize,
-    /// Per flow, the largest suspended journey seen (its encoded
-    /// `JourneyState`: flow version, resume point, locals), in bytes.
+    /// Per flow, the largest suspended journey seen (the whole encoded
+    /// `Journey`: VM state, what it waits for, references to the events it
+    /// bound, which the profile keeps), in bytes.
     pub journey_bytes: BTreeMap<String, usize>,
     /// The trace in compact form, for the human report.
     #[serde(skip)]
@@ -421,7 +422,7 @@ fn measure(state: &EngineState, trace: &[TraceRecord], sizes: &mut [usize]) {
             }
         };
         for j in p.iter().flat_map(|p| &p.journeys).filter(|j| j.id == id) {
-            let n = j.vm.encoded_len().unwrap_or(0);
+            let n = j.encoded_len().unwrap_or(0);
             if let Some(slot) = sizes.get_mut(usize::from(j.flow)) {
                 *slot = n.max(*slot);
             }
