@@ -6,10 +6,10 @@
 //!   id strings per lookup; this hashes the id once. Its order never shows:
 //!   it serializes, compares and iterates in id order, exactly as the
 //!   `BTreeMap` it replaced did (same postcard bytes).
-//! - [`Seen`], a profile's recent message ids for de-duplication: one
-//!   contiguous buffer holding a 64-bit hash and the text of each id, so a
-//!   check compares hashes and only reads an id whose hash matches (a
-//!   collision never drops an event). It serializes as the list of ids,
+//! - [`Seen`], a profile's recent message ids for de-duplication: the ids
+//!   back to back in one string plus a 32-bit hash tag per id, so a check
+//!   scans the tags and only reads an id whose tag matches (a collision
+//!   never drops an event). It serializes as the list of ids,
 //!   oldest first (the same bytes as the `VecDeque<String>` it replaced).
 //!
 //! The hasher is std's `DefaultHasher` built without random keys: the
@@ -21,7 +21,7 @@ use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 
 type IdHash = BuildHasherDefault<DefaultHasher>;
@@ -181,50 +181,38 @@ impl<'de> Deserialize<'de> for Profiles {
 
 /// The message ids a profile saw last (at most [`super::state::DEDUPE_WINDOW`]).
 ///
-/// One buffer, oldest first, each id as `[hash: 8][len: 4][bytes]`
-/// (little-endian): a check walks the headers and reads an id only when
-/// its hash matches, and a profile pays one allocation for all its ids.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A check scans only `tags` (4 bytes an id: a full window is four cache
+/// lines) and reads an id's text only when its tag matches.
+#[derive(Debug, Clone, Default)]
 pub struct Seen {
-    buf: Vec<u8>,
-    count: u32,
+    /// Per id, oldest first: 32 bits of its hash.
+    tags: VecDeque<u32>,
+    /// Per id, oldest first: its length in `text`.
+    lens: VecDeque<u32>,
+    /// The ids, oldest first, back to back.
+    text: String,
 }
 
-/// The bytes before each id in `Seen::buf`.
-const HEAD: usize = 12;
-
 impl Seen {
-    fn hash(id: &str) -> u64 {
-        IdHash::default().hash_one(id)
-    }
-
-    /// The entry starting at `at`: its hash, its id's bytes, and where the
-    /// next entry starts. `None` past the end (or on a damaged buffer,
-    /// which `push` never makes).
-    fn entry(&self, at: usize) -> Option<(u64, &[u8], usize)> {
-        let head = self.buf.get(at..at + HEAD)?;
-        let mut h = [0u8; 8];
-        h.copy_from_slice(head.get(..8)?);
-        let mut l = [0u8; 4];
-        l.copy_from_slice(head.get(8..)?);
-        let start = at + HEAD;
-        let end = start + u32::from_le_bytes(l) as usize;
-        Some((u64::from_le_bytes(h), self.buf.get(start..end)?, end))
-    }
-
-    fn entries(&self) -> impl Iterator<Item = (u64, &[u8])> {
-        let mut at = 0usize;
-        std::iter::from_fn(move || {
-            let (h, id, next) = self.entry(at)?;
-            at = next;
-            Some((h, id))
-        })
+    fn tag(id: &str) -> u32 {
+        // The high bits: SipHash mixes every bit, any 32 would do.
+        (IdHash::default().hash_one(id) >> 32) as u32
     }
 
     pub fn contains(&self, id: &str) -> bool {
-        let h = Seen::hash(id);
-        self.entries()
-            .any(|(hash, bytes)| hash == h && bytes == id.as_bytes())
+        let tag = Seen::tag(id);
+        self.tags
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| **t == tag)
+            .any(|(i, _)| self.id(i) == Some(id))
+    }
+
+    /// The `i`th id, oldest first (summing lengths: only on a tag match).
+    fn id(&self, i: usize) -> Option<&str> {
+        let start: usize = self.lens.iter().take(i).map(|l| *l as usize).sum();
+        let len = *self.lens.get(i)? as usize;
+        self.text.get(start..start + len)
     }
 
     /// Remembers `id`, forgetting the oldest ids beyond `window`.
@@ -233,38 +221,48 @@ impl Seen {
         let Ok(len) = u32::try_from(id.len()) else {
             return;
         };
-        self.buf.extend_from_slice(&Seen::hash(id).to_le_bytes());
-        self.buf.extend_from_slice(&len.to_le_bytes());
-        self.buf.extend_from_slice(id.as_bytes());
-        self.count = self.count.saturating_add(1);
+        self.tags.push_back(Seen::tag(id));
+        self.lens.push_back(len);
+        self.text.push_str(id);
         let mut drop = 0usize;
-        while self.count as usize > window {
-            let Some((_, _, next)) = self.entry(drop) else {
-                break;
-            };
-            drop = next;
-            self.count -= 1;
+        while self.tags.len() > window {
+            self.tags.pop_front();
+            drop += self.lens.pop_front().unwrap_or(0) as usize;
         }
         if drop > 0 {
-            self.buf.drain(..drop);
+            // Ids are whole strings, so `drop` is a char boundary.
+            self.text.drain(..drop.min(self.text.len()));
         }
     }
 
     pub fn len(&self) -> usize {
-        self.count as usize
+        self.tags.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.tags.is_empty()
     }
 
     /// The ids, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        // Each id was a whole `str` when pushed.
-        self.entries()
-            .map(|(_, bytes)| std::str::from_utf8(bytes).unwrap_or(""))
+        let mut start = 0usize;
+        self.lens.iter().map(move |&len| {
+            let end = start + len as usize;
+            let id = self.text.get(start..end).unwrap_or("");
+            start = end;
+            id
+        })
     }
 }
+
+impl PartialEq for Seen {
+    fn eq(&self, other: &Seen) -> bool {
+        // The tags follow from the text.
+        self.text == other.text && self.lens == other.lens
+    }
+}
+
+impl Eq for Seen {}
 
 impl Serialize for Seen {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -300,7 +298,6 @@ impl<'de> Deserialize<'de> for Seen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::VecDeque;
 
     #[test]
     fn seen_keeps_a_window_and_round_trips_as_the_list_of_ids() {
@@ -318,6 +315,19 @@ mod tests {
         let back: Seen = postcard::from_bytes(&bytes).unwrap_or_default();
         assert_eq!(back, s);
         assert!(back.contains("ccc"));
+    }
+
+    #[test]
+    fn a_tag_collision_compares_the_whole_id() {
+        let mut s = Seen::default();
+        s.push("m1", 64);
+        s.push("m2", 64);
+        // Forge "m1"'s tag to equal "other"'s, as a collision would.
+        if let Some(t) = s.tags.front_mut() {
+            *t = Seen::tag("other");
+        }
+        assert!(!s.contains("other"));
+        assert!(s.contains("m2"));
     }
 
     #[test]
