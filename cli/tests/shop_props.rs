@@ -138,32 +138,8 @@ fn run_measured(bundle: &Bundle, inputs: &[Input], restore: bool) -> (Vec<Output
 /// The profile's bound-event store counts exactly the references its
 /// journeys hold, and is empty once they all ended (no leak).
 fn check_bound_store(state: &EngineState) {
-    for (id, p) in state.profiles.iter() {
-        for e in &p.bound.entries {
-            let held = p
-                .journeys
-                .iter()
-                .flat_map(|j| {
-                    j.bound
-                        .iter()
-                        .map(|b| b.1)
-                        .chain(j.bound_args.iter().map(|b| b.1))
-                })
-                .filter(|r| *r == e.id)
-                .count();
-            assert_eq!(held, e.refs as usize, "{id}: entry {} miscounted", e.id);
-        }
-        let refs = p.journeys.iter().flat_map(|j| {
-            let args = j.bound_args.iter().map(|b| b.1);
-            j.bound.iter().map(|b| b.1).chain(args)
-        });
-        for r in refs {
-            assert!(p.bound.get(r).is_some(), "{id}: dangling reference {r}");
-        }
-        if p.journeys.is_empty() {
-            assert!(p.bound.is_empty(), "{id}: entries left after its journeys");
-        }
-    }
+    let problems = state.bound_store_problems();
+    assert!(problems.is_empty(), "{problems:#?}");
 }
 
 proptest! {

@@ -20,7 +20,7 @@ use crate::vm::text::write_plain;
 use crate::vm::{Env, Vm, VmError};
 use nudge_bytecode::Code;
 use nudge_bytecode::op::{Channel, Op};
-use nudge_bytecode::template::{Filter, PartKind, Text, TextNode};
+use nudge_bytecode::template::{Filter, PartKind, Template, Text, TextNode};
 use nudge_bytecode::{Date, Value};
 use nudge_stdlib::sms::{SmsMeasure, measure};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -118,24 +118,7 @@ impl std::error::Error for RenderError {}
 
 /// Renders template `index` of the VM's bundle with `args`.
 pub fn render(vm: &Vm, index: u16, args: &[Value], env: &dyn Env) -> Result<Rendered, RenderError> {
-    let Some(template) = vm.bundle().templates.get(usize::from(index)) else {
-        return Err(RenderError::NoSuchTemplate(index));
-    };
-    if args.len() != usize::from(template.params) {
-        return Err(RenderError::WrongArgumentCount {
-            template: template.name.clone(),
-            expected: template.params,
-            given: args.len(),
-        });
-    }
-    let mut r = Renderer {
-        vm,
-        env,
-        template: &template.name,
-        frame: args.to_vec(),
-        links: Vec::new(),
-    };
-    r.frame.resize(usize::from(template.locals), Value::None);
+    let (template, mut r) = Renderer::start(vm, index, args, env)?;
     let mut part = |kind: PartKind| -> Result<Option<String>, RenderError> {
         match template.part(kind) {
             Some(text) => {
@@ -239,24 +222,7 @@ pub fn render_excerpt(
     args: &[Value],
     env: &dyn Env,
 ) -> Result<String, RenderError> {
-    let Some(template) = vm.bundle().templates.get(usize::from(index)) else {
-        return Err(RenderError::NoSuchTemplate(index));
-    };
-    if args.len() != usize::from(template.params) {
-        return Err(RenderError::WrongArgumentCount {
-            template: template.name.clone(),
-            expected: template.params,
-            given: args.len(),
-        });
-    }
-    let mut r = Renderer {
-        vm,
-        env,
-        template: &template.name,
-        frame: args.to_vec(),
-        links: Vec::new(),
-    };
-    r.frame.resize(usize::from(template.locals), Value::None);
+    let (template, mut r) = Renderer::start(vm, index, args, env)?;
     let wanted = excerpt_part(template.channel);
     let mut excerpt = String::new();
     for &(kind, required) in parts_of(template.channel) {
@@ -350,7 +316,37 @@ struct Renderer<'a> {
     links: Vec<String>,
 }
 
-impl Renderer<'_> {
+impl<'a> Renderer<'a> {
+    /// Template `index` of the bundle and a renderer whose frame holds
+    /// `args`, checked against the template's parameters.
+    fn start(
+        vm: &'a Vm<'a>,
+        index: u16,
+        args: &[Value],
+        env: &'a dyn Env,
+    ) -> Result<(&'a Template, Renderer<'a>), RenderError> {
+        let Some(template) = vm.bundle().templates.get(usize::from(index)) else {
+            return Err(RenderError::NoSuchTemplate(index));
+        };
+        if args.len() != usize::from(template.params) {
+            return Err(RenderError::WrongArgumentCount {
+                template: template.name.clone(),
+                expected: template.params,
+                given: args.len(),
+            });
+        }
+        let mut frame = args.to_vec();
+        frame.resize(usize::from(template.locals), Value::None);
+        let r = Renderer {
+            vm,
+            env,
+            template: &template.name,
+            frame,
+            links: Vec::new(),
+        };
+        Ok((template, r))
+    }
+
     fn eval(&mut self, code: &nudge_bytecode::Code) -> Result<Value, RenderError> {
         self.vm
             .eval(code, &mut self.frame, None, self.env)

@@ -208,45 +208,10 @@ fn check_sms_consent(state: &EngineState, out: &Outputs) {
     }
 }
 
-/// (e): every `BoundEvents` entry is referred to by exactly `refs`
-/// journey locals, and every reference finds its entry.
+/// (e): the bound-event stores are sound (`EngineState::bound_store_problems`).
 pub(super) fn check_bound_store(state: &EngineState) {
-    for (id, p) in state.profiles.iter() {
-        for e in &p.bound.entries {
-            let held = p
-                .journeys
-                .iter()
-                .flat_map(|j| {
-                    j.bound
-                        .iter()
-                        .map(|b| b.1)
-                        .chain(j.bound_args.iter().map(|b| b.1))
-                })
-                .filter(|r| *r == e.id)
-                .count();
-            assert_eq!(held, e.refs as usize, "(e) {id}: entry {} miscounted", e.id);
-            assert!(!matches!(e.value, Value::None), "(e) {id}: empty entry");
-        }
-        for j in &p.journeys {
-            for (l, r) in &j.bound {
-                assert!(p.bound.get(*r).is_some(), "(e) {id}: dangling {r}");
-                assert_eq!(
-                    j.vm.locals.get(usize::from(*l)),
-                    Some(&Value::None),
-                    "(e) {id}: a parked journey holds its bound event"
-                );
-            }
-            for (_, r) in &j.bound_args {
-                assert!(p.bound.get(*r).is_some(), "(e) {id}: dangling {r}");
-            }
-        }
-        if p.journeys.is_empty() {
-            assert!(
-                p.bound.is_empty(),
-                "(e) {id}: entries left after every journey ended"
-            );
-        }
-    }
+    let problems = state.bound_store_problems();
+    assert!(problems.is_empty(), "(e) {problems:#?}");
 }
 
 /// Runs the stream; with `restore`, the state goes through its encoding

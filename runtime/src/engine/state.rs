@@ -37,6 +37,55 @@ impl EngineState {
     pub fn decode(bytes: &[u8]) -> Result<EngineState, postcard::Error> {
         postcard::from_bytes(bytes)
     }
+
+    /// What is wrong with the profiles' bound-event stores, one line each
+    /// (empty when sound): every entry is referred to by exactly `refs`
+    /// references of parked journeys and holds a value, every reference
+    /// finds its entry, a parked journey's bound locals are empty (the store
+    /// has the value), and a profile without journeys keeps no entries.
+    /// A state decoded from storage can be checked with it before use.
+    pub fn bound_store_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (id, p) in self.profiles.iter() {
+            let refs = || {
+                p.journeys.iter().flat_map(|j| {
+                    let args = j.bound_args.iter().map(|b| b.1);
+                    j.bound.iter().map(|b| b.1).chain(args)
+                })
+            };
+            for e in &p.bound.entries {
+                let held = refs().filter(|r| *r == e.id).count();
+                if held != e.refs as usize {
+                    problems.push(format!(
+                        "{id}: entry {} counts {} references, journeys hold {held}",
+                        e.id, e.refs
+                    ));
+                }
+                if matches!(e.value, Value::None) {
+                    problems.push(format!("{id}: entry {} is empty", e.id));
+                }
+            }
+            for r in refs() {
+                if p.bound.get(r).is_none() {
+                    problems.push(format!("{id}: a journey refers to missing entry {r}"));
+                }
+            }
+            for j in &p.journeys {
+                for (l, _) in &j.bound {
+                    if j.vm.locals.get(usize::from(*l)) != Some(&Value::None) {
+                        problems.push(format!(
+                            "{id}: parked journey {} holds its bound local {l}",
+                            j.id
+                        ));
+                    }
+                }
+            }
+            if p.journeys.is_empty() && !p.bound.is_empty() {
+                problems.push(format!("{id}: entries left after every journey ended"));
+            }
+        }
+        problems
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1563,6 +1563,23 @@ fn bound_events_are_kept_once_per_profile_and_freed_with_the_last_journey() {
     // on how many products it has.
     assert_eq!(store(&r, "p"), vec![(0, 2)]);
     assert_eq!(sizes(&r, "p"), sizes(&r, "q"));
+    // The soundness check finds a miscounted entry and a held local.
+    let mut broken = r.state.clone();
+    if let Some(p) = broken.profiles.get_mut("p") {
+        if let Some(e) = p.bound.entries.first_mut() {
+            e.refs += 1;
+        }
+        if let Some(slot) = p.journeys.first_mut().and_then(|j| {
+            j.bound
+                .first()
+                .map(|b| b.0)
+                .and_then(|l| j.vm.locals.get_mut(usize::from(l)))
+        }) {
+            *slot = Value::Int(1);
+        }
+    }
+    let problems = broken.bound_store_problems();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
     assert!(
         sizes(&r, "p").iter().all(|n| *n < 100),
         "{:?}",
