@@ -114,7 +114,7 @@ impl Cx<'_, '_> {
             Some(slot) => slot.1 = self.now,
             None => self.p.entries.push((flow, self.now)),
         }
-        let holdout = in_holdout(&self.pid, &f.name, f.settings.holdout_bp);
+        let holdout = in_holdout(self.pid.as_str(), &f.name, f.settings.holdout_bp);
         let id = *self.next_journey;
         *self.next_journey += 1;
         self.trace(Some(flow), Some(id), Decision::Entered { trigger, holdout });
@@ -266,7 +266,7 @@ impl Cx<'_, '_> {
                         },
                     );
                     self.out.effects.push(OutEffect::Track {
-                        profile: self.pid.clone(),
+                        profile: self.pid.to_string(),
                         event: event.clone(),
                         properties: properties.clone(),
                     });
@@ -286,7 +286,7 @@ impl Cx<'_, '_> {
                     );
                     self.p.traits.insert(name.clone(), value.clone());
                     self.out.effects.push(OutEffect::SetTrait {
-                        profile: self.pid.clone(),
+                        profile: self.pid.to_string(),
                         name,
                         value,
                     });
@@ -305,7 +305,7 @@ impl Cx<'_, '_> {
                     );
                     self.out.effects.push(OutEffect::Webhook {
                         key,
-                        profile: self.pid.clone(),
+                        profile: self.pid.to_string(),
                         method,
                         url,
                         body,
@@ -733,7 +733,7 @@ impl Cx<'_, '_> {
         };
         self.out.effects.push(OutEffect::Send(OutboundMessage {
             key,
-            profile: self.pid.clone(),
+            profile: self.pid.to_string(),
             flow: flow.name.clone(),
             template: tname,
             channel,

@@ -310,7 +310,7 @@ impl<'b> Engine<'b> {
         let mut cx = Cx {
             eng: self,
             now,
-            pid,
+            pid: profiles::IdKey::new(&pid),
             pid_name: None,
             p: profile,
             timers,
@@ -336,7 +336,7 @@ impl<'b> Engine<'b> {
                 next_journey,
                 ..
             } = state;
-            let Some(profile) = profiles.get_mut(&timer.profile) else {
+            let Some(profile) = profiles.get_mut(timer.profile.as_str()) else {
                 continue;
             };
             let mut cx = Cx {
@@ -386,7 +386,8 @@ impl<'b> Engine<'b> {
 struct Cx<'e, 'b> {
     eng: &'e Engine<'b>,
     now: i64,
-    pid: String,
+    /// The profile id, inline when short (timers copy it without allocating).
+    pid: profiles::IdKey,
     /// `pid` as trace records share it, made at the first record.
     pid_name: Option<trace::Name>,
     p: &'e mut Profile,
@@ -422,7 +423,7 @@ impl Cx<'_, '_> {
     }
 
     fn env(&self) -> env::ProfileEnv<'_> {
-        env::ProfileEnv::new(self.eng.bundle, self.now, &self.pid, self.p)
+        env::ProfileEnv::new(self.eng.bundle, self.now, self.pid.as_str(), self.p)
     }
 
     fn tz(&self) -> TimeZone {

@@ -71,7 +71,7 @@ impl Cx<'_, '_> {
             let env = super::env::ProfileEnv {
                 bundle,
                 now: self.now,
-                id: &self.pid,
+                id: self.pid.as_str(),
                 profile: self.p,
                 segments: &members,
                 clock_changes: std::cell::Cell::new(None),

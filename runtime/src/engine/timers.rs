@@ -7,6 +7,7 @@
 //! caps in time order, and when two are due at the same instant the
 //! higher-priority flow's goes first.
 
+use super::profiles::IdKey;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -21,7 +22,9 @@ pub struct TimerKey {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timer {
-    pub profile: String,
+    /// The profile's id, inline when short: scheduling allocates nothing
+    /// and firing reads the id from the queue node itself.
+    pub profile: IdKey,
     pub kind: TimerKind,
 }
 
@@ -45,7 +48,13 @@ pub struct TimerQueue {
 }
 
 impl TimerQueue {
-    pub fn schedule(&mut self, at: i64, priority: i64, profile: &str, kind: TimerKind) -> TimerKey {
+    pub fn schedule(
+        &mut self,
+        at: i64,
+        priority: i64,
+        profile: &IdKey,
+        kind: TimerKind,
+    ) -> TimerKey {
         let key = TimerKey {
             at,
             rank: priority.saturating_neg(),
@@ -55,7 +64,7 @@ impl TimerQueue {
         self.timers.insert(
             key,
             Timer {
-                profile: profile.to_string(),
+                profile: profile.clone(),
                 kind,
             },
         );
@@ -85,5 +94,38 @@ impl TimerQueue {
 
     pub fn is_empty(&self) -> bool {
         self.timers.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shape `Timer` had when it held a `String`.
+    #[derive(Serialize)]
+    struct OldTimer {
+        profile: String,
+        kind: TimerKind,
+    }
+
+    #[test]
+    fn timers_encode_as_before_and_round_trip() {
+        let long = "x".repeat(40);
+        for id in ["", "u1", "user-0000000000000000001", long.as_str(), "é"] {
+            let timer = Timer {
+                profile: IdKey::new(id),
+                kind: TimerKind::Journey(7),
+            };
+            let old = OldTimer {
+                profile: id.to_string(),
+                kind: TimerKind::Journey(7),
+            };
+            let bytes = postcard::to_allocvec(&timer).unwrap_or_default();
+            assert_eq!(bytes, postcard::to_allocvec(&old).unwrap_or_default());
+            let json = serde_json::to_string(&timer.profile).unwrap_or_default();
+            let back: Option<Timer> = postcard::from_bytes(&bytes).ok();
+            assert_eq!(back, Some(timer), "{id}");
+            assert_eq!(json, serde_json::to_string(id).unwrap_or_default());
+        }
     }
 }
