@@ -15,7 +15,7 @@
 
 use super::Cx;
 use super::policy::{self, SendCheck, Verdict};
-use super::state::{Heard, Journey, OpenGoal, Profile, Wait};
+use super::state::{BoundEvents, Heard, Journey, OpenGoal, Profile, Wait};
 use super::timers::{TimerKey, TimerKind};
 use super::trace::{
     Content, Decision, ExitReason, NotEntered, OutEffect, OutboundMessage, ResumedBy, excerpt,
@@ -432,29 +432,7 @@ impl Cx<'_, '_> {
     /// the VM runs it: moved out of the store when only this journey
     /// refers to them (`park` moves them back), else copied.
     pub(super) fn attach(&mut self, j: &mut Journey) {
-        let store = &mut self.p.bound;
-        for k in 0..j.bound.len() {
-            let Some(&(l, id)) = j.bound.get(k) else {
-                break;
-            };
-            let shared = store.refs(id) > 1;
-            let value = match store.get_mut(id) {
-                Some(v) if shared => v.clone(),
-                Some(v) if !matches!(v, Value::None) => std::mem::replace(v, Value::None),
-                // This journey refers to the entry twice: the first has it.
-                _ => j
-                    .bound
-                    .iter()
-                    .take(k)
-                    .find(|(_, other)| *other == id)
-                    .and_then(|(first, _)| j.vm.locals.get(usize::from(*first)))
-                    .cloned()
-                    .unwrap_or(Value::None),
-            };
-            if let Some(slot) = j.vm.locals.get_mut(usize::from(l)) {
-                *slot = value;
-            }
-        }
+        fill_bound_locals(j, &mut self.p.bound, true);
     }
 
     /// Moves the bound events of parked journey `i` from the store into its
@@ -464,26 +442,8 @@ impl Cx<'_, '_> {
         let Profile {
             journeys, bound, ..
         } = &mut *self.p;
-        let Some(j) = journeys.get_mut(i) else { return };
-        for k in 0..j.bound.len() {
-            let Some(&(l, id)) = j.bound.get(k) else {
-                break;
-            };
-            let value = match bound.get_mut(id) {
-                Some(v) if !matches!(v, Value::None) => std::mem::replace(v, Value::None),
-                // Two locals of this journey share the entry: the first has it.
-                _ => j
-                    .bound
-                    .iter()
-                    .take(k)
-                    .find(|(_, other)| *other == id)
-                    .and_then(|(first, _)| j.vm.locals.get(usize::from(*first)))
-                    .cloned()
-                    .unwrap_or(Value::None),
-            };
-            if let Some(slot) = j.vm.locals.get_mut(usize::from(l)) {
-                *slot = value;
-            }
+        if let Some(j) = journeys.get_mut(i) {
+            fill_bound_locals(j, bound, false);
         }
     }
 
@@ -765,5 +725,33 @@ fn content(r: Rendered) -> Content {
             body: p.body,
             url: p.url,
         },
+    }
+}
+
+/// Fills journey `j`'s bound locals from `store`. An entry is moved out
+/// (leaving `none` in the store) unless `copy_shared` and another journey
+/// refers to it too, in which case it is copied. A journey that refers to one
+/// entry from two locals gets it in the first and a copy in the second.
+fn fill_bound_locals(j: &mut Journey, store: &mut BoundEvents, copy_shared: bool) {
+    for k in 0..j.bound.len() {
+        let Some(&(l, id)) = j.bound.get(k) else {
+            break;
+        };
+        let shared = copy_shared && store.refs(id) > 1;
+        let value = match store.get_mut(id) {
+            Some(v) if shared => v.clone(),
+            Some(v) if !matches!(v, Value::None) => std::mem::replace(v, Value::None),
+            _ => j
+                .bound
+                .iter()
+                .take(k)
+                .find(|(_, other)| *other == id)
+                .and_then(|(first, _)| j.vm.locals.get(usize::from(*first)))
+                .cloned()
+                .unwrap_or(Value::None),
+        };
+        if let Some(slot) = j.vm.locals.get_mut(usize::from(l)) {
+            *slot = value;
+        }
     }
 }
