@@ -5,21 +5,12 @@
 
 #![allow(clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod support;
 
-fn nudge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nudge"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run nudge: {e}"))
-}
+use support::{nudge, repo};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -173,7 +164,7 @@ fn a_run_without_messages_tells_the_same_story() {
         let bytes = std::fs::read(&out).unwrap_or_default();
         let bundle =
             nudge_bytecode::Bundle::decode(&bytes).unwrap_or_else(|e| panic!("{project}: {e}"));
-        let log = std::fs::read_to_string(root().join(events)).unwrap_or_default();
+        let log = std::fs::read_to_string(repo().join(events)).unwrap_or_default();
         let until = nudge_runtime::sim::ingest::timestamp_text(until);
         let full = simulate_keeping(&bundle, &log, until, Keep::Everything);
         let lean = simulate_keeping(&bundle, &log, until, Keep::TraceOnly);
@@ -204,7 +195,7 @@ fn a_log_out_of_order_tells_the_same_story_as_in_order() {
     let bytes = std::fs::read(&out).unwrap_or_default();
     let bundle = nudge_bytecode::Bundle::decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
     let log =
-        std::fs::read_to_string(root().join("examples/shop/events.jsonl")).unwrap_or_default();
+        std::fs::read_to_string(repo().join("examples/shop/events.jsonl")).unwrap_or_default();
     // Every timestamp differs, so reversed lines sort back into one order.
     let reversed: Vec<&str> = log.lines().rev().collect();
     let run = |name: &str, text: String| {
