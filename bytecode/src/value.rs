@@ -22,6 +22,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// One runtime value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,9 +198,38 @@ impl fmt::Display for TimeOfDay {
 }
 
 /// A record: fields sorted by name, no duplicates.
+///
+/// The fields are shared (`Arc`): a record is copied far more often than it
+/// is changed — onto the VM's stack from a local or a field, into a
+/// journey's locals, into a trace — and each copy used to duplicate every
+/// name and value (a fifth of a `nudge simulate` run went to such copies
+/// and their frees). Changing a shared record copies it first
+/// (`Arc::make_mut`). Encoded exactly as a plain field vector.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Record {
-    fields: Vec<(String, Value)>,
+    #[serde(with = "shared_fields")]
+    fields: Arc<Vec<(String, Value)>>,
+}
+
+/// `Arc<Vec<..>>` encoded as the vector itself (no `rc` feature of serde,
+/// and the bytes stay those of the unshared layout).
+mod shared_fields {
+    use super::Value;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(
+        fields: &Arc<Vec<(String, Value)>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        fields.as_slice().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Arc<Vec<(String, Value)>>, D::Error> {
+        Vec::deserialize(d).map(Arc::new)
+    }
 }
 
 impl Record {
@@ -225,7 +255,9 @@ impl Record {
             }
             same
         });
-        Record { fields }
+        Record {
+            fields: Arc::new(fields),
+        }
     }
 
     /// Small records (events, profile traits) are scanned comparing lengths
@@ -247,30 +279,35 @@ impl Record {
             .map(|(_, v)| v)
     }
 
-    /// Sets a field, keeping the order.
+    /// Sets a field, keeping the order (copying the fields first if they
+    /// are shared).
     pub fn insert(&mut self, name: String, value: Value) {
         match self.fields.binary_search_by(|(n, _)| cmp_name(n, &name)) {
             Ok(i) => {
-                if let Some(slot) = self.fields.get_mut(i) {
+                if let Some(slot) = Arc::make_mut(&mut self.fields).get_mut(i) {
                     slot.1 = value;
                 }
             }
-            Err(i) => self.fields.insert(i, (name, value)),
+            Err(i) => Arc::make_mut(&mut self.fields).insert(i, (name, value)),
         }
     }
 
     /// Keeps only the named fields (used to project events kept in journeys).
     pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
-        self.fields.retain(|(n, _)| keep(n));
+        if self.fields.iter().all(|(n, _)| keep(n)) {
+            return;
+        }
+        Arc::make_mut(&mut self.fields).retain(|(n, _)| keep(n));
     }
 
     pub fn fields(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.fields.iter().map(|(n, v)| (n.as_str(), v))
     }
 
-    /// The fields, in name order, moved out (no copies of names or values).
+    /// The fields, in name order, moved out (copied only if the record is
+    /// shared).
     pub fn into_fields(self) -> impl Iterator<Item = (String, Value)> {
-        self.fields.into_iter()
+        Arc::unwrap_or_clone(self.fields).into_iter()
     }
 
     pub fn len(&self) -> usize {
