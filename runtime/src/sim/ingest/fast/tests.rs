@@ -1,0 +1,562 @@
+//! The fast path against the general one: on every line it takes, it must
+//! give exactly what the general path gives (compared as JSON, so a decimal's
+//! scale counts), and the general path must report nothing.
+
+use super::super::{LineProblem, Reader, rfc3339_millis, timestamp_text};
+use crate::engine::Input;
+use nudge_bytecode::schema::{FieldSchema, FieldType, RecordSchema, Scalar, Schema};
+use proptest::prelude::*;
+
+fn field(name: &str, ty: FieldType) -> FieldSchema {
+    FieldSchema {
+        name: name.to_string(),
+        ty,
+    }
+}
+
+fn opt(ty: FieldType) -> FieldType {
+    FieldType::Optional(Box::new(ty))
+}
+
+fn scalar(s: Scalar) -> FieldType {
+    FieldType::Scalar(s)
+}
+
+fn list(ty: FieldType) -> FieldType {
+    FieldType::List(Box::new(ty))
+}
+
+fn rec(name: &str, mut fields: Vec<FieldSchema>) -> RecordSchema {
+    fields.sort_by(|a, b| a.name.cmp(&b.name));
+    RecordSchema {
+        name: name.to_string(),
+        fields,
+    }
+}
+
+/// A schema with every kind of field, nested records two deep (amounts at
+/// each level), and a record type with required fields.
+fn schema() -> Schema {
+    let mut traits = vec![
+        field("age", opt(scalar(Scalar::Int))),
+        field("birthday", opt(scalar(Scalar::Date))),
+        field("created_at", opt(scalar(Scalar::Timestamp))),
+        field("email", opt(scalar(Scalar::Email))),
+        field("home", opt(FieldType::Record("Address".into()))),
+        field("vip", opt(scalar(Scalar::Bool))),
+        field("balance", opt(scalar(Scalar::Money))),
+    ];
+    traits.sort_by(|a, b| a.name.cmp(&b.name));
+    Schema {
+        events: vec![
+            rec(
+                "Order Completed",
+                vec![
+                    field("order_id", scalar(Scalar::String)),
+                    field("currency", opt(scalar(Scalar::Currency))),
+                    field("revenue", opt(scalar(Scalar::Money))),
+                    field("total", opt(scalar(Scalar::Decimal))),
+                    field("discount", opt(scalar(Scalar::Percent))),
+                    field("items", opt(scalar(Scalar::Int))),
+                    field("gift", opt(scalar(Scalar::Bool))),
+                    field("placed_at", opt(scalar(Scalar::Timestamp))),
+                    field("ship_on", opt(scalar(Scalar::Date))),
+                    field("window", opt(scalar(Scalar::Time))),
+                    field("wait", opt(scalar(Scalar::Duration))),
+                    field(
+                        "channel",
+                        opt(FieldType::Union(vec!["web".into(), "app".into()])),
+                    ),
+                    field("note", FieldType::Unknown),
+                    field("products", list(FieldType::Record("Product".into()))),
+                    field("shipping", opt(FieldType::Record("Address".into()))),
+                    field("tags", list(scalar(Scalar::String))),
+                    field("prices", list(scalar(Scalar::Money))),
+                    field("url", opt(scalar(Scalar::Url))),
+                ],
+            ),
+            rec(
+                "Signed Up",
+                vec![
+                    field("email", opt(scalar(Scalar::Email))),
+                    field("method", opt(scalar(Scalar::String))),
+                ],
+            ),
+            rec("Order_Completed", vec![]),
+        ],
+        records: vec![
+            rec(
+                "Address",
+                vec![
+                    field("city", opt(scalar(Scalar::String))),
+                    field("fee", opt(scalar(Scalar::Money))),
+                ],
+            ),
+            rec(
+                "Product",
+                vec![
+                    field("sku", scalar(Scalar::String)),
+                    field("name", opt(scalar(Scalar::String))),
+                    field("price", opt(scalar(Scalar::Money))),
+                    field("variant", opt(FieldType::Record("Variant".into()))),
+                ],
+            ),
+            rec("Variant", vec![field("extra", opt(scalar(Scalar::Money)))]),
+        ],
+        traits,
+    }
+}
+
+/// What the general path makes of a line.
+fn general(reader: &Reader, line: &str) -> (Vec<Input>, Vec<LineProblem>) {
+    let mut inputs = Vec::new();
+    let mut problems = Vec::new();
+    reader.read_line_general(7, line, &mut problems, &mut |_, i| inputs.push(i));
+    (inputs, problems)
+}
+
+fn json(input: &Input) -> String {
+    serde_json::to_string(input).unwrap_or_else(|e| e.to_string())
+}
+
+/// Checks the two paths agree on `line`; true if the fast one took it.
+fn agree(reader: &Reader, line: &str) -> Result<bool, String> {
+    let Some(fast) = reader.fast_line(line) else {
+        return Ok(false);
+    };
+    let (inputs, problems) = general(reader, line);
+    if !problems.is_empty() {
+        return Err(format!("{line}\nfast path took it; general: {problems:?}"));
+    }
+    match inputs.as_slice() {
+        [one] if json(one) == json(&fast) => Ok(true),
+        _ => Err(format!(
+            "{line}\nfast:    {}\ngeneral: {:?}",
+            json(&fast),
+            inputs.iter().map(json).collect::<Vec<_>>()
+        )),
+    }
+}
+
+const T: &str = r#""type":"track","userId":"u1","timestamp":"2026-03-01T10:00:00Z""#;
+
+/// Lines the fast path must take (and agree on).
+fn clean_lines() -> Vec<String> {
+    let oc = |props: &str| format!(r#"{{{T},"event":"Order Completed","properties":{{{props}}}}}"#);
+    vec![
+        oc(r#""order_id":"1""#),
+        oc(r#""order_id":17,"revenue":20"#),
+        oc(r#""order_id":"1","revenue":19.99,"currency":"EUR""#),
+        oc(r#""currency":"EUR","order_id":"1","revenue":19.99"#),
+        oc(r#""currency":"eur","order_id":"1","revenue":129.0"#),
+        // A product's `currency` is not declared, but still names its
+        // amounts' currency when it is one.
+        oc(r#""currency":"EUR","order_id":"1","products":[{"sku":"a","price":5,"currency":5}]"#),
+        oc(r#""order_id":"1","products":[{"sku":"a","price":5,"currency":"nope"}]"#),
+        oc(r#""order_id":" padded ","total":1.25,"discount":10,"items":3,"gift":false"#),
+        oc(r#""order_id":"1","placed_at":"2026-03-01T10:00:00.123+02:00","ship_on":"2026-03-04""#),
+        oc(r#""order_id":"1","placed_at":1772359200,"window":"10:30","wait":3600"#),
+        oc(r#""order_id":"1","placed_at":1772359200123"#),
+        oc(r#""order_id":"1","channel":"web","note":{"a":[1,2.5,"x",null,true]}"#),
+        oc(r#""order_id":"1","note":18446744073709551615,"url":"https://x.example/a""#),
+        oc(r#""order_id":"1","tags":["a"," b ",3],"prices":[1,2.5]"#),
+        oc(r#""order_id":"1","prices":[1,2.5],"currency":"GBP""#),
+        oc(r#""order_id":"1","revenue":null,"shipping":null,"products":null"#),
+        oc(r#""order_id":"1","extra":{"deep":[{"x":1}]},"products":[]"#),
+        // Products before and after the order's currency, with and
+        // without their own.
+        oc(r#""order_id":"1","currency":"EUR","products":[{"sku":"a","price":5},{"sku":"b","price":7,"currency":"GBP"}]"#),
+        oc(r#""order_id":"1","products":[{"sku":"a","price":5,"currency":"GBP"}],"currency":"EUR""#),
+        oc(r#""order_id":"1","products":[{"sku":"a","price":5}]"#),
+        oc(r#""order_id":"1","products":[{"sku":"a","price":5}],"currency":"USD""#),
+        oc(r#""order_id":"1","products":[{"sku":"a","name":"n"}],"currency":"EUR""#),
+        oc(r#""order_id":"1","products":[null,{"sku":"a","variant":{"extra":2}}]"#),
+        oc(r#""order_id":"1","products":[null,{"sku":"a","currency":"JPY","variant":{"extra":2}}]"#),
+        oc(r#""order_id":"1","shipping":{"fee":4.5,"city":"Oslo"},"currency":"NOK""#),
+        oc(r#""order_id":"1","shipping":{"fee":4.5,"currency":"SEK"},"currency":"NOK""#),
+        oc(r#""order_id":"1","revenue":5,"revenue":6"#),
+        oc(r#""order_id":"1","note":"\u00e9\"q\"","products":[{"sku":"\u0041"}]"#),
+        format!(
+            r#"{{"properties":{{"order_id":"1","revenue":2}},"event":"Order Completed",{T},"context":{{"ip":"1.2.3.4"}}}}"#
+        ),
+        format!(r#"{{{T},"event":"Signed Up"}}"#),
+        format!(r#"{{{T},"event":"Signed Up","properties":null}}"#),
+        format!(r#"{{{T},"event":"Signed Up","properties":{{"method":"google","x":1}}}}"#),
+        format!(r#"{{{T},"event":"Something Else","properties":{{"a":{{"b":[1,"c"]}},"n":-2.5}}}}"#),
+        format!(r#"{{{T},"event":"Unsubscribed","properties":{{"channel":"email"}}}}"#),
+        format!(r#"{{{T},"event":"Something Else","properties":[1]}}"#),
+        r#"{"type":"track","anonymousId":"a1","timestamp":1772359200,"messageId":5,"event":"Signed Up"}"#.into(),
+        r#"{"type":"track","userId":42,"anonymousId":"a1","timestamp":"2026-03-01T10:00:00Z","event":"Signed Up"}"#.into(),
+        r#"{"type":"track","userId":"  ","anonymousId":"a1","timestamp":"2026-03-01 10:00:00Z","event":"Signed Up"}"#.into(),
+        r#"{"type":"identify","userId":"u","timestamp":"2026-03-01T00:00:00Z","traits":{"age":30,"vip":true,"email":"a@b.c","created_at":"2026-01-01T00:00:00Z","birthday":"1990-01-02","plan":"pro","balance":3,"home":{"city":"Oslo","fee":2}}}"#.into(),
+        r#"{"type":"identify","userId":"u","timestamp":"2026-03-01T00:00:00Z","traits":{"age":30,"age":31}}"#.into(),
+        r#"{"traits":{"age":30},"type":"identify","userId":"u","timestamp":"2026-03-01T00:00:00Z","properties":{"x":1}}"#.into(),
+        r#"{"type":"identify","userId":"u","timestamp":"2026-03-01T00:00:00Z","traits":"nope"}"#.into(),
+        r#"{"type":"identify","userId":"u","timestamp":"2026-03-01T00:00:00Z","traits":[{"age":1}]}"#.into(),
+        r#"{"type":"identify","userId":"u","timestamp":"2026-03-01T00:00:00Z"}"#.into(),
+    ]
+}
+
+/// Lines with something to say, and lines the fast path leaves (an amount
+/// whose currency it cannot place in one pass): the general path must read
+/// them.
+fn unclean_lines() -> Vec<String> {
+    let oc = |props: &str| format!(r#"{{{T},"event":"Order Completed","properties":{{{props}}}}}"#);
+    vec![
+        oc(r#""revenue":20"#),
+        oc(r#""order_id":null"#),
+        oc(r#""order_id":"1","revenue":"19.5""#),
+        oc(r#""order_id":"1","revenue":"lots""#),
+        oc(r#""order_id":"1","channel":"WEB""#),
+        oc(r#""currency":5,"order_id":"1","revenue":129.5"#),
+        oc(r#""currency":"nope","order_id":"1","revenue":-3"#),
+        oc(r#""order_id":"1","items":1.5"#),
+        oc(r#""order_id":"1","products":[{"price":5}]"#),
+        oc(r#""order_id":"1","products":[{"sku":"a","price":5}],"currency":"EUR""#),
+        oc(r#""order_id":"1","products":[{"sku":"a","price":5,"currency":"nope"}],"currency":"EUR""#),
+        oc(r#""order_id":"1","products":[null,{"sku":"a","variant":{"extra":2}}],"currency":"JPY""#),
+        oc(r#""order_id":"1","products":[{"sku":"a","variant":{"extra":2},"currency":"JPY"}]"#),
+        oc(r#""order_id":"1","currency":"JPY","products":[{"sku":"a","variant":{"extra":2}}]"#),
+        oc(r#""order_id":"1","revenue":{"amount":5,"currency":"GBP"}"#),
+        oc(r#""order_id":"1","currency":"EUR","currency":"GBP""#),
+        oc(r#""order_id":"1","gift":"yes""#),
+        format!(r#"{{{T},"event":"order completed","properties":{{"order_id":"1"}}}}"#),
+        format!(r#"{{{T},"event":"Order Completed","properties":{{"order_id":"1"}},"event":"Signed Up"}}"#),
+        format!(r#"{{{T},"event":"Order Completed"}}"#),
+        format!(r#"{{{T}}}"#),
+        r#"{"type":"page","userId":"u","timestamp":"2026-03-01T00:00:00Z"}"#.into(),
+        r#"{"type":"track","timestamp":"2026-03-01T00:00:00Z","event":"Signed Up"}"#.into(),
+        r#"{"type":"track","userId":"u","timestamp":"soon","event":"Signed Up"}"#.into(),
+        r#"{"type":"identify","userId":"u","timestamp":"2026-03-01T00:00:00Z","traits":{"age":"old"}}"#.into(),
+        r#"{"batch":[{"type":"track","userId":"u","timestamp":"2026-03-01T00:00:00Z","event":"Signed Up"}]}"#.into(),
+        r#"{"type":"track","userId":"u","timestamp":"2026-03-01T00:00:00Z","event":"Signed Up"} x"#.into(),
+        r#"[1,2]"#.into(),
+        r#"{"type":"track""#.into(),
+    ]
+}
+
+#[test]
+fn the_fast_path_takes_clean_lines_and_agrees() {
+    let schema = schema();
+    let reader = Reader::new(&schema);
+    for line in clean_lines() {
+        match agree(&reader, &line) {
+            Ok(true) => {}
+            Ok(false) => panic!(
+                "fast path gave up on a clean line:\n{line}\n{:?}",
+                general(&reader, &line)
+            ),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn other_lines_go_to_the_general_path() {
+    let schema = schema();
+    let reader = Reader::new(&schema);
+    for line in unclean_lines() {
+        let took = reader.fast_line(&line);
+        let (_, problems) = general(&reader, &line);
+        assert!(
+            took.is_none() || problems.is_empty(),
+            "fast path took a line with problems:\n{line}\n{problems:?}"
+        );
+        if let Err(e) = agree(&reader, &line) {
+            panic!("{e}");
+        }
+    }
+}
+
+// ---- Random lines ------------------------------------------------------------
+
+/// A JSON value written by hand, so members keep their order and may repeat.
+#[derive(Debug, Clone)]
+enum Node {
+    Raw(String),
+    Arr(Vec<Node>),
+    Obj(Vec<(String, Node)>),
+}
+
+fn write(n: &Node, out: &mut String) {
+    match n {
+        Node::Raw(s) => out.push_str(s),
+        Node::Arr(items) => {
+            out.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write(x, out);
+            }
+            out.push(']');
+        }
+        Node::Obj(members) => {
+            out.push('{');
+            for (i, (k, v)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                out.push(':');
+                write(v, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn scalars() -> impl Strategy<Value = Node> {
+    prop::sample::select(vec![
+        "null",
+        "true",
+        "false",
+        "0",
+        "1",
+        "-7",
+        "3",
+        "19.99",
+        "129.0",
+        "1e3",
+        "2.5e-3",
+        "18446744073709551615",
+        "-9223372036854775809",
+        "1772359200",
+        "1772359200123",
+        "\"\"",
+        "\" \"",
+        "\"a\"",
+        "\" x \"",
+        "\"19.5\"",
+        "\"10%\"",
+        "\"EUR\"",
+        "\"eur\"",
+        "\"USD\"",
+        "\"GBP\"",
+        "\"web\"",
+        "\"Web\"",
+        "\"app\"",
+        "\"yes\"",
+        "\"true\"",
+        "\"2026-03-01\"",
+        "\"2026-03-01T10:00:00Z\"",
+        "\"2026-03-01T10:00:00.5+01:00\"",
+        "\"2026-02-30T00:00:00Z\"",
+        "\"10:30\"",
+        "\"\\u00e9\"",
+        "\"Order Completed\"",
+        "\"order_completed\"",
+        "\"Signed Up\"",
+        "\"Other\"",
+        "\"track\"",
+        "\"identify\"",
+        "\"page\"",
+    ])
+    .prop_map(|s| Node::Raw(s.to_string()))
+}
+
+fn keys() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "order_id",
+        "currency",
+        "revenue",
+        "total",
+        "discount",
+        "items",
+        "gift",
+        "placed_at",
+        "ship_on",
+        "window",
+        "wait",
+        "channel",
+        "note",
+        "products",
+        "shipping",
+        "tags",
+        "prices",
+        "url",
+        "sku",
+        "name",
+        "price",
+        "variant",
+        "extra",
+        "city",
+        "fee",
+        "amount",
+        "email",
+        "method",
+        "age",
+        "vip",
+        "home",
+        "balance",
+        "x",
+    ])
+    .prop_map(str::to_string)
+}
+
+fn values() -> impl Strategy<Value = Node> {
+    scalars().prop_recursive(3, 24, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Node::Arr),
+            prop::collection::vec((keys(), inner), 0..6).prop_map(Node::Obj),
+        ]
+    })
+}
+
+fn lines() -> impl Strategy<Value = String> {
+    let member = prop_oneof![
+        4 => (prop::sample::select(vec!["type", "type", "userId", "anonymousId", "timestamp", "messageId", "event", "event", "context"]), scalars())
+            .prop_map(|(k, v)| (k.to_string(), v)),
+        2 => values().prop_map(|v| ("properties".to_string(), v)),
+        1 => values().prop_map(|v| ("traits".to_string(), v)),
+    ];
+    let fixed = prop::sample::select(vec![
+        r#""type":"track","userId":"u","timestamp":"2026-03-01T10:00:00Z","event":"Order Completed""#,
+        r#""type":"identify","userId":"u","timestamp":"2026-03-01T10:00:00Z""#,
+        r#""type":"track","userId":"u","timestamp":"2026-03-01T10:00:00Z","event":"Signed Up""#,
+        "",
+    ]);
+    (fixed, prop::collection::vec(member, 0..5), any::<bool>()).prop_map(
+        |(fixed, members, first)| {
+            let mut s = String::new();
+            write(&Node::Obj(members), &mut s);
+            if fixed.is_empty() {
+                return s;
+            }
+            // The fixed members first or last.
+            let body = s.get(1..s.len() - 1).unwrap_or_default();
+            match (body.is_empty(), first) {
+                (true, _) => format!("{{{fixed}}}"),
+                (false, true) => format!("{{{fixed},{body}}}"),
+                (false, false) => format!("{{{body},{fixed}}}"),
+            }
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn the_paths_agree_on_random_lines(line in lines()) {
+        let schema = schema();
+        let reader = Reader::new(&schema);
+        if let Err(e) = agree(&reader, &line) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+
+    #[test]
+    fn the_paths_agree_on_random_properties(
+        members in prop::collection::vec((keys(), values()), 0..8),
+        at in any::<prop::sample::Index>(),
+    ) {
+        let schema = schema();
+        let reader = Reader::new(&schema);
+        // With the required `order_id` somewhere, most are readable.
+        let mut members = members;
+        members.insert(at.index(members.len() + 1), ("order_id".into(), Node::Raw("\"1\"".into())));
+        let mut p = String::new();
+        write(&Node::Obj(members), &mut p);
+        let line = format!(r#"{{{T},"event":"Order Completed","properties":{p}}}"#);
+        if let Err(e) = agree(&reader, &line) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+}
+
+// ---- Timestamps --------------------------------------------------------------
+
+fn jiff_millis(s: &str) -> Option<i64> {
+    s.parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_millisecond())
+}
+
+#[test]
+fn the_timestamp_fast_path_agrees_with_jiff() {
+    let shapes = [
+        "2026-03-01T00:00:00Z",
+        "2026-03-01t00:00:00z",
+        "2026-03-01T23:59:59Z",
+        "2026-03-01T10:00:00.1Z",
+        "2026-03-01T10:00:00.12Z",
+        "2026-03-01T10:00:00.123Z",
+        "2026-03-01T10:00:00.1239Z",
+        "2026-03-01T10:00:00.999999999Z",
+        "2026-03-01T10:00:00.9999999999Z",
+        "2026-03-01T10:00:00.Z",
+        "2026-03-01T10:00:00+02:00",
+        "2026-03-01T10:00:00-07:30",
+        "2026-03-01T10:00:00.250-07:30",
+        "2026-03-01T10:00:00+23:59",
+        "2026-03-01T10:00:00+24:00",
+        "2026-03-01T10:00:00-00:00",
+        "2026-03-01T10:00:00+0200",
+        "2026-03-01T10:00:00+02",
+        "2026-03-01 10:00:00Z",
+        "2026-03-01T10:00Z",
+        "2026-03-01T10:00:60Z",
+        "2026-03-01T24:00:00Z",
+        "2026-03-01T10:60:00Z",
+        "2024-02-29T12:00:00Z",
+        "2023-02-29T12:00:00Z",
+        "2000-02-29T12:00:00Z",
+        "1900-02-29T12:00:00Z",
+        "2026-04-31T00:00:00Z",
+        "2026-13-01T00:00:00Z",
+        "2026-00-01T00:00:00Z",
+        "2026-01-00T00:00:00Z",
+        "1970-01-01T00:00:00Z",
+        "1971-01-01T00:00:00+23:59",
+        "1969-12-31T23:59:59.999Z",
+        "0001-01-01T00:00:00Z",
+        "9998-12-31T23:59:59.999-23:59",
+        "9999-12-31T23:59:59Z",
+        "+2026-03-01T00:00:00Z",
+        "2026-03-01T00:00:00ZZ",
+        "2026-03-01T00:00:00Z ",
+        "2026-3-01T00:00:00Z",
+        "2026-03-01T00:00:00,5Z",
+        "2026-03-01T00:00:00[UTC]",
+        "2026-03-01T00:00:00Z[UTC]",
+        "2026-03-01T00:00:00+01:00[Europe/Paris]",
+        "２026-03-01T00:00:00Z",
+        "2026-03-01T00:00:00",
+        "",
+        "Z",
+    ];
+    for s in shapes {
+        if let Some(ms) = rfc3339_millis(s) {
+            assert_eq!(Some(ms), jiff_millis(s), "{s}");
+        }
+        assert_eq!(timestamp_text(s), jiff_millis(s.trim()), "{s}");
+    }
+    // The common shapes do take the fast path.
+    for s in [
+        "2026-03-01T00:00:00Z",
+        "2024-02-29t12:00:00.5z",
+        "2026-03-01T10:00:00.123456-07:30",
+    ] {
+        assert!(rfc3339_millis(s).is_some(), "{s}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(5000))]
+
+    #[test]
+    fn random_timestamps_agree_with_jiff(
+        y in 1960i64..10_001, mo in 0i64..14, d in 0i64..33, h in 0i64..25, mi in 0i64..61,
+        sec in 0i64..61, frac in prop::option::of("[0-9]{0,11}"),
+        zone in prop::sample::select(vec!["Z", "z", "+00:00", "-00:00", "+05:30", "-11:59", "+23:59", "-24:00", "+1:00", ""]),
+        sep in prop::sample::select(vec!["T", "t", " "]),
+    ) {
+        let frac = frac.map(|f| format!(".{f}")).unwrap_or_default();
+        let s = format!("{y:04}-{mo:02}-{d:02}{sep}{h:02}:{mi:02}:{sec:02}{frac}{zone}");
+        if let Some(ms) = rfc3339_millis(&s) {
+            prop_assert_eq!(Some(ms), jiff_millis(&s), "{}", s);
+        }
+        prop_assert_eq!(timestamp_text(&s), jiff_millis(&s), "{}", s);
+    }
+}
