@@ -83,7 +83,14 @@ enum SendResult {
 
 impl Cx<'_, '_> {
     /// Starts a journey of `flow` unless its reentry rule says no.
-    pub(super) fn enter(&mut self, flow: u16, event: Option<&Value>, trigger: String) {
+    /// `trigger` describes what started it, for the trace (made only when
+    /// the journey starts).
+    pub(super) fn enter(
+        &mut self,
+        flow: u16,
+        event: Option<&Value>,
+        trigger: impl FnOnce() -> String,
+    ) {
         let Some(f) = self.eng.bundle.flows.get(usize::from(flow)) else {
             return;
         };
@@ -117,6 +124,7 @@ impl Cx<'_, '_> {
         let holdout = in_holdout(self.pid.as_str(), &f.name, f.settings.holdout_bp);
         let id = *self.next_journey;
         *self.next_journey += 1;
+        let trigger = trigger();
         self.trace(Some(flow), Some(id), Decision::Entered { trigger, holdout });
         // Closed conversion windows go (they are also dropped on events).
         let now = self.now;
