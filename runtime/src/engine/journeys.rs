@@ -433,6 +433,11 @@ impl Cx<'_, '_> {
                 }
             }
         }
+        // Most profiles have one journey parked at a time: room for one
+        // (a journey is about 200 bytes; `push` would make room for four).
+        if journeys.capacity() == 0 {
+            journeys.reserve_exact(1);
+        }
         journeys.push(j);
     }
 
@@ -615,11 +620,12 @@ impl Cx<'_, '_> {
         let Some(flow) = bundle.flows.get(usize::from(j.flow)) else {
             return SendResult::Done;
         };
-        let tname = bundle
-            .templates
+        let tname = self
+            .eng
+            .template_names
             .get(usize::from(template))
-            .map(|t| t.name.clone())
-            .unwrap_or_default();
+            .cloned()
+            .unwrap_or_else(|| super::trace::Name::from(""));
         let tz = self.tz();
         let verdict = SendCheck {
             policies: &bundle.policies,
@@ -703,7 +709,7 @@ impl Cx<'_, '_> {
             key,
             profile: self.pid.to_string(),
             flow: flow.name.clone(),
-            template: tname,
+            template: tname.to_string(),
             channel,
             to,
             marketing,

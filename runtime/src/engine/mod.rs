@@ -136,6 +136,8 @@ pub struct Engine<'b> {
     bindable: Vec<Vec<u16>>,
     /// Flow names as trace records share them, by flow index.
     flow_names: Vec<trace::Name>,
+    /// Template names as trace records share them, by template index.
+    template_names: Vec<trace::Name>,
     /// Whether sends produce `OutEffect::Send` with the rendered message;
     /// without, only the trace's excerpt is rendered (`trace_only`).
     messages: bool,
@@ -233,6 +235,11 @@ impl<'b> Engine<'b> {
                 .flows
                 .iter()
                 .map(|f| trace::Name::from(f.name.as_str()))
+                .collect(),
+            template_names: bundle
+                .templates
+                .iter()
+                .map(|t| trace::Name::from(t.name.as_str()))
                 .collect(),
             messages: true,
             zones: std::sync::Mutex::new(Vec::new()),
