@@ -23,7 +23,8 @@
 
 use super::{
     J, JVisitor, Key, Mode, NameIndex, Path, Problems, Reader, currency_code, date, money,
-    number_decimal, required, time, timestamp_number, timestamp_of, timestamp_text, untyped_number,
+    number_decimal, required, time, timestamp_number, timestamp_of, timestamp_text, trim,
+    untyped_number,
 };
 use crate::engine::Input;
 use nudge_bytecode::schema::{FieldType, RecordSchema, Scalar};
@@ -192,7 +193,7 @@ impl<'s> Reader<'s> {
         let profile = [&top.user_id, &top.anonymous_id]
             .into_iter()
             .find_map(|j| match j {
-                Some(J::Str(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                Some(J::Str(s)) if !trim(s).is_empty() => Some(trim(s).to_string()),
                 Some(J::Num(n)) => Some(n.to_string()),
                 _ => None,
             })?;
@@ -769,7 +770,7 @@ impl<'de> Visitor<'de> for FieldSeed<'_, '_, '_> {
         let value = match base(self.ty) {
             FieldType::Scalar(s) => match s {
                 Scalar::String | Scalar::Email | Scalar::Phone | Scalar::Url | Scalar::Timezone => {
-                    Some(Value::str(t.trim()))
+                    Some(Value::str(trim(t)))
                 }
                 Scalar::Timestamp => timestamp_text(t).map(Value::Timestamp),
                 Scalar::Date => date(t).map(Value::Date),
@@ -778,7 +779,7 @@ impl<'de> Visitor<'de> for FieldSeed<'_, '_, '_> {
                 _ => None,
             },
             FieldType::Union(members) => {
-                let t = t.trim();
+                let t = trim(t);
                 members
                     .iter()
                     .find(|m| m.as_str() == t)
