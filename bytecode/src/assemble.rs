@@ -75,7 +75,7 @@ impl CodeBuilder {
 
     /// Interns a name (a string constant).
     pub fn name(&mut self, name: &str) -> Result<ConstIdx, AssembleError> {
-        self.constant(Value::Str(name.to_string()))
+        self.constant(Value::str(name))
     }
 
     pub fn emit(&mut self, op: Op) -> usize {

@@ -22,6 +22,11 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
+
+/// Text in values and record field names: inline up to 23 bytes (field
+/// names, ids, most event strings), else shared; a copy never allocates.
+pub use smol_str::SmolStr;
 
 /// One runtime value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,7 +38,7 @@ pub enum Value {
     Decimal(#[serde(with = "compact_decimal")] Decimal),
     /// Strings and everything shaped like one (currency codes, timezones,
     /// emails, phones, urls, string-union members).
-    Str(String),
+    Str(SmolStr),
     Money(Money),
     /// `10%` is `Percent(10)`.
     Percent(#[serde(with = "compact_decimal")] Decimal),
@@ -197,9 +202,38 @@ impl fmt::Display for TimeOfDay {
 }
 
 /// A record: fields sorted by name, no duplicates.
+///
+/// The fields are shared (`Arc`): a record is copied far more often than it
+/// is changed — onto the VM's stack from a local or a field, into a
+/// journey's locals, into a trace — and each copy used to duplicate every
+/// name and value (a fifth of a `nudge simulate` run went to such copies
+/// and their frees). Changing a shared record copies it first
+/// (`Arc::make_mut`). Encoded exactly as a plain field vector.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Record {
-    fields: Vec<(String, Value)>,
+    #[serde(with = "shared_fields")]
+    fields: Arc<[(SmolStr, Value)]>,
+}
+
+/// `Arc<[..]>` encoded as a plain vector (no `rc` feature of serde, and
+/// the bytes stay those of the unshared layout).
+mod shared_fields {
+    use super::{SmolStr, Value};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(
+        fields: &Arc<[(SmolStr, Value)]>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        fields.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Arc<[(SmolStr, Value)]>, D::Error> {
+        Vec::deserialize(d).map(Arc::from)
+    }
 }
 
 impl Record {
@@ -213,8 +247,9 @@ impl Record {
     /// One stable sort instead of an insert (a search and a shift) per field:
     /// decoded events build a record per input. Stable, so equal names keep
     /// their input order and the last of each run is the one kept.
-    pub fn from_fields(fields: impl IntoIterator<Item = (String, Value)>) -> Record {
-        let mut fields: Vec<(String, Value)> = fields.into_iter().collect();
+    pub fn from_fields<N: Into<SmolStr>>(fields: impl IntoIterator<Item = (N, Value)>) -> Record {
+        let mut fields: Vec<(SmolStr, Value)> =
+            fields.into_iter().map(|(n, v)| (n.into(), v)).collect();
         fields.sort_by(|a, b| cmp_name(&a.0, &b.0));
         // `later` is removed when it names the same field as the kept
         // `earlier`; its value moves into the kept slot first.
@@ -225,7 +260,9 @@ impl Record {
             }
             same
         });
-        Record { fields }
+        Record {
+            fields: fields.into(),
+        }
     }
 
     /// Small records (events, profile traits) are scanned comparing lengths
@@ -247,30 +284,78 @@ impl Record {
             .map(|(_, v)| v)
     }
 
-    /// Sets a field, keeping the order.
-    pub fn insert(&mut self, name: String, value: Value) {
+    /// Sets a field, keeping the order (copying the fields first if they
+    /// are shared). Setting several at once: `merge`.
+    pub fn insert(&mut self, name: impl Into<SmolStr>, value: Value) {
+        let name = name.into();
         match self.fields.binary_search_by(|(n, _)| cmp_name(n, &name)) {
             Ok(i) => {
-                if let Some(slot) = self.fields.get_mut(i) {
+                if let Some(slot) = Arc::make_mut(&mut self.fields).get_mut(i) {
                     slot.1 = value;
                 }
             }
-            Err(i) => self.fields.insert(i, (name, value)),
+            Err(i) => {
+                let mut fields = self.fields.to_vec();
+                fields.insert(i, (name, value));
+                self.fields = fields.into();
+            }
         }
+    }
+
+    /// Sets every field of `other`, replacing fields of the same name, in
+    /// one pass over both (sorted) field lists.
+    pub fn merge(&mut self, other: Record) {
+        if other.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        let mut out = Vec::with_capacity(self.len() + other.len());
+        let mut mine = self.fields.iter().peekable();
+        let mut theirs = other.fields.iter().peekable();
+        loop {
+            let step = match (mine.peek(), theirs.peek()) {
+                (Some(a), Some(b)) => cmp_name(&a.0, &b.0),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => break,
+            };
+            match step {
+                std::cmp::Ordering::Less => out.extend(mine.next().cloned()),
+                std::cmp::Ordering::Greater => out.extend(theirs.next().cloned()),
+                std::cmp::Ordering::Equal => {
+                    mine.next();
+                    out.extend(theirs.next().cloned());
+                }
+            }
+        }
+        self.fields = out.into();
     }
 
     /// Keeps only the named fields (used to project events kept in journeys).
     pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
-        self.fields.retain(|(n, _)| keep(n));
+        if self.fields.iter().all(|(n, _)| keep(n)) {
+            return;
+        }
+        let kept: Vec<_> = self
+            .fields
+            .iter()
+            .filter(|(n, _)| keep(n))
+            .cloned()
+            .collect();
+        self.fields = kept.into();
     }
 
     pub fn fields(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.fields.iter().map(|(n, v)| (n.as_str(), v))
     }
 
-    /// The fields, in name order, moved out (no copies of names or values).
-    pub fn into_fields(self) -> impl Iterator<Item = (String, Value)> {
-        self.fields.into_iter()
+    /// The fields, in name order (copies: names and records are shared,
+    /// so a copy is cheap).
+    pub fn into_fields(self) -> impl Iterator<Item = (SmolStr, Value)> {
+        Vec::from(&*self.fields).into_iter()
     }
 
     pub fn len(&self) -> usize {
@@ -371,7 +456,7 @@ impl Value {
         }
     }
 
-    pub fn str(s: impl Into<String>) -> Value {
+    pub fn str(s: impl Into<SmolStr>) -> Value {
         Value::Str(s.into())
     }
 
@@ -448,6 +533,52 @@ mod tests {
         assert_eq!(built.get("b"), Some(&Value::Int(6)));
         assert_eq!(built.get("a"), Some(&Value::Int(5)));
         assert_eq!(built.len(), 4);
+    }
+
+    #[test]
+    fn merge_matches_inserting_one_by_one_and_leaves_copies_alone() {
+        let rec =
+            |fs: &[(&str, i64)]| Record::from_fields(fs.iter().map(|&(n, v)| (n, Value::Int(v))));
+        type Fields<'a> = &'a [(&'a str, i64)];
+        let cases: [(Fields, Fields); 5] = [
+            (&[], &[("a", 1)]),
+            (&[("a", 1)], &[]),
+            (
+                &[("a", 1), ("c", 3), ("e", 5)],
+                &[("b", 20), ("c", 30), ("f", 60)],
+            ),
+            (&[("b", 2)], &[("a", 10), ("b", 20), ("c", 30)]),
+            (&[("a", 1), ("b", 2), ("c", 3)], &[("b", 20)]),
+        ];
+        for (base, update) in cases {
+            let before = rec(base);
+            let mut merged = before.clone();
+            merged.merge(rec(update));
+            let mut one_by_one = rec(base);
+            for (n, v) in rec(update).into_fields() {
+                one_by_one.insert(n, v);
+            }
+            assert_eq!(merged, one_by_one, "{base:?} + {update:?}");
+            assert!(merged.is_well_formed());
+            // The copy taken before is unchanged (copy on write).
+            assert_eq!(before, rec(base));
+        }
+    }
+
+    #[test]
+    fn records_encode_as_before_they_were_shared() {
+        // The unshared layout: a struct holding a `Vec<(String, Value)>`.
+        #[derive(Serialize)]
+        struct Plain {
+            fields: Vec<(String, Value)>,
+        }
+        let plain = Plain {
+            fields: vec![("a".into(), Value::Int(1)), ("b".into(), Value::str("x"))],
+        };
+        let shared = Record::from_fields([("b", Value::str("x")), ("a", Value::Int(1))]);
+        let bytes = postcard::to_allocvec(&shared).unwrap_or_default();
+        assert_eq!(bytes, postcard::to_allocvec(&plain).unwrap_or_default());
+        assert_eq!(postcard::from_bytes::<Record>(&bytes).ok(), Some(shared));
     }
 
     #[test]

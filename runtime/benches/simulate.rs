@@ -30,6 +30,10 @@
 
 mod eventlog;
 
+// The allocator `nudge` itself runs with (see cli/src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use nudge_bytecode::Bundle;
 use nudge_runtime::sim::{self, LogSource, Reopen, ingest::Reader};
 use std::path::{Path, PathBuf};

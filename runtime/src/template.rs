@@ -443,23 +443,23 @@ impl<'a> Renderer<'a> {
         let wrong = |name: &str, v: &Value| format!("filter `{name}` cannot take {}", v.kind());
         Ok(match filter {
             Filter::Money => match &v {
-                Value::Money(m) => Value::Str(format_money(m.amount, m.currency.as_str())),
+                Value::Money(m) => Value::str(format_money(m.amount, m.currency.as_str())),
                 Value::Int(_) | Value::Decimal(_) => {
                     let d = match &v {
                         Value::Int(i) => Decimal::from(*i),
                         Value::Decimal(d) => *d,
                         _ => Decimal::ZERO,
                     };
-                    Value::Str(group_thousands(d, 2))
+                    Value::str(group_thousands(d, 2))
                 }
                 Value::None => Value::None,
                 _ => return Err(self.filter_error(wrong("money", &v))),
             },
             Filter::Date => match &v {
-                Value::Date(d) => Value::Str(format_date(d)),
+                Value::Date(d) => Value::str(format_date(d)),
                 Value::Timestamp(ms) => {
                     match Date::from_days_since_epoch(ms.div_euclid(86_400_000)) {
-                        Some(d) => Value::Str(format_date(&d)),
+                        Some(d) => Value::str(format_date(&d)),
                         None => {
                             return Err(
                                 self.filter_error("timestamp out of the calendar's range".into())
@@ -486,7 +486,7 @@ impl<'a> Renderer<'a> {
                 if !s.is_empty() && !self.links.contains(&s) {
                     self.links.push(s.clone());
                 }
-                Value::Str(s)
+                Value::str(s)
             }
             Filter::Default(code) => {
                 let empty =
@@ -501,11 +501,11 @@ impl<'a> Renderer<'a> {
 fn map_str(v: Value, f: impl Fn(String) -> String) -> Value {
     match v {
         Value::None => Value::None,
-        Value::Str(s) => Value::Str(f(s)),
+        Value::Str(s) => Value::str(f(s.to_string())),
         other => {
             let mut s = String::new();
             write_plain(&mut s, &other);
-            Value::Str(f(s))
+            Value::str(f(s))
         }
     }
 }

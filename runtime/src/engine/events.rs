@@ -92,10 +92,7 @@ impl Cx<'_, '_> {
                     return;
                 }
                 self.first_seen(at);
-                // Moved in: an identify's traits are this input's own.
-                for (name, value) in traits.into_fields() {
-                    self.p.traits.insert(name, value);
-                }
+                self.p.traits.merge(traits);
                 self.dirty = true;
             }
             Work::Track {

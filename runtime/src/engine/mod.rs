@@ -139,7 +139,15 @@ pub struct Engine<'b> {
     /// Whether sends produce `OutEffect::Send` with the rendered message;
     /// without, only the trace's excerpt is rendered (`trace_only`).
     messages: bool,
+    /// Zones by the names profiles give (`None`: not a zone), the first
+    /// `ZONE_CACHE` names seen: a lookup in jiff's database costs more than
+    /// the rest of a send's policy check, and a shop's profiles name a
+    /// handful of zones.
+    zones: std::sync::Mutex<Vec<(Box<str>, Option<TimeZone>)>>,
 }
+
+/// How many zone names `Engine::zones` remembers.
+const ZONE_CACHE: usize = 64;
 
 impl<'b> Engine<'b> {
     pub fn new(bundle: &'b Bundle) -> Engine<'b> {
@@ -227,7 +235,26 @@ impl<'b> Engine<'b> {
                 .map(|f| trace::Name::from(f.name.as_str()))
                 .collect(),
             messages: true,
+            zones: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// `localtime::zone`, remembered for the first `ZONE_CACHE` names.
+    fn zone(&self, name: &str) -> Option<TimeZone> {
+        // A poisoned lock only means a panic elsewhere; the cache is still
+        // a list of correct answers.
+        let mut zones = self
+            .zones
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, tz)) = zones.iter().find(|(n, _)| &**n == name) {
+            return tz.clone();
+        }
+        let tz = localtime::zone(name);
+        if zones.len() < ZONE_CACHE {
+            zones.push((name.into(), tz.clone()));
+        }
+        tz
     }
 
     /// This engine, making no `OutEffect::Send`: a send renders only the
@@ -428,9 +455,10 @@ impl Cx<'_, '_> {
 
     fn tz(&self) -> TimeZone {
         match self.p.traits.get("timezone") {
-            Some(nudge_bytecode::Value::Str(name)) => {
-                localtime::zone(name).unwrap_or_else(|| self.eng.default_tz.clone())
-            }
+            Some(nudge_bytecode::Value::Str(name)) => self
+                .eng
+                .zone(name)
+                .unwrap_or_else(|| self.eng.default_tz.clone()),
             _ => self.eng.default_tz.clone(),
         }
     }

@@ -70,7 +70,7 @@ fn address(profile: &Profile, channel: Channel) -> Option<String> {
         Channel::Push => return Some(String::new()),
     };
     match profile.traits.get(name) {
-        Some(Value::Str(s)) if !s.trim().is_empty() => Some(s.clone()),
+        Some(Value::Str(s)) if !s.trim().is_empty() => Some(s.to_string()),
         _ => None,
     }
 }
@@ -312,9 +312,7 @@ mod tests {
             Verdict::Suppress(Suppression::HardBounce)
         );
         let mut unsub = profile(true);
-        unsub
-            .traits
-            .insert("email_consent".into(), Value::Bool(false));
+        unsub.traits.insert("email_consent", Value::Bool(false));
         assert_eq!(
             check(&pol, &unsub, Channel::Email, noon, Category::Marketing),
             Verdict::Suppress(Suppression::Unsubscribed)

@@ -64,7 +64,55 @@ pub struct Simulation {
 pub struct Story {
     /// Profile ids by number.
     pub profiles: Vec<String>,
-    pub records: Vec<StoryRecord>,
+    pub records: Chunks<StoryRecord>,
+}
+
+/// A list that grows by whole chunks: pushing never moves what is already
+/// there. A million-event story holds millions of records; a `Vec` of them
+/// copied the whole list at every doubling and touched twice its final
+/// memory doing so (about a tenth of a `nudge simulate` run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunks<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+/// Elements per chunk.
+const CHUNK: usize = 1 << 14;
+
+impl<T> Default for Chunks<T> {
+    fn default() -> Chunks<T> {
+        Chunks {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Chunks<T> {
+    pub fn push(&mut self, item: T) {
+        match self.chunks.last_mut() {
+            Some(last) if last.len() < CHUNK => last.push(item),
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                chunk.push(item);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -441,4 +489,26 @@ fn named_sizes(bundle: &Bundle, sizes: &[usize]) -> BTreeMap<String, usize> {
         .filter(|(_, n)| **n > 0)
         .map(|(f, n)| (f.name.clone(), *n))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CHUNK, Chunks};
+
+    #[test]
+    fn chunks_keep_push_order_across_chunk_boundaries() {
+        let mut c = Chunks::default();
+        assert!(c.is_empty());
+        let n = 2 * CHUNK + 3;
+        for i in 0..n {
+            c.push(i);
+        }
+        assert_eq!(c.len(), n);
+        assert!(c.iter().copied().eq(0..n));
+        let mut d = Chunks::default();
+        for i in 0..n {
+            d.push(i);
+        }
+        assert_eq!(c, d);
+    }
 }

@@ -187,7 +187,7 @@ pub fn arith(op: Arith, a: &Value, b: &Value) -> Result<Value, String> {
             let days = x.days_since_epoch() - y.days_since_epoch();
             checked_i64(op, days.checked_mul(SECS_PER_DAY)).map(V::Duration)
         }
-        (Arith::Add, V::Str(x), V::Str(y)) => Ok(V::Str(format!("{x}{y}"))),
+        (Arith::Add, V::Str(x), V::Str(y)) => Ok(V::str(format!("{x}{y}"))),
         _ => Err(mismatch(op.symbol(), a, b)),
     }
 }

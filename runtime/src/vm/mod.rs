@@ -584,7 +584,7 @@ impl Run<'_> {
                     for v in stack.split_off(at) {
                         text::write_plain(&mut out, &v);
                     }
-                    stack.push(Value::Str(out));
+                    stack.push(Value::str(out));
                 }
                 Op::Add | Op::Sub | Op::Mul | Op::Div => {
                     let b = pop!();
@@ -869,7 +869,11 @@ impl Run<'_> {
                     };
                     let method = self.name(*method, pc)?.to_string();
                     return Ok(Stop::Effect {
-                        effect: Effect::Webhook { method, url, body },
+                        effect: Effect::Webhook {
+                            method,
+                            url: url.to_string(),
+                            body,
+                        },
                         resume_pc: next,
                     });
                 }
