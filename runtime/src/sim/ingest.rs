@@ -930,7 +930,7 @@ impl<'s> Reader<'s> {
             }
             let Some(j) = slot else { continue };
             if let Some(v) = self.typed(path.child(&f.name), &f.ty, &f.ty, j, currency, mode, p) {
-                fields.push((f.name.clone(), v));
+                fields.push((f.name.as_str(), v));
             }
         }
         Record::from_fields(fields)

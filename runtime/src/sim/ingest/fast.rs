@@ -28,7 +28,7 @@ use super::{
 };
 use crate::engine::Input;
 use nudge_bytecode::schema::{FieldType, RecordSchema, Scalar};
-use nudge_bytecode::{Currency, Record, Value};
+use nudge_bytecode::{Currency, Record, SmolStr, Value};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -138,6 +138,12 @@ fn set_currency(v: &mut Value, c: Currency) {
         }
         _ => {}
     }
+}
+
+/// A record field's name as records hold it (inline when short: no
+/// allocation).
+fn name(s: &str) -> SmolStr {
+    SmolStr::new(s)
 }
 
 fn list(items: Vec<Value>) -> Value {
@@ -473,7 +479,7 @@ impl<'de> Visitor<'de> for TraitsSeed<'_, '_> {
             };
             // Repeated names: `from_fields` keeps the last, as the general
             // path does.
-            fields.push((name.into_owned(), value));
+            fields.push((self::name(&name), value));
         }
         Ok(Record::from_fields(fields))
     }
@@ -518,7 +524,7 @@ fn record_map<'de, A: MapAccess<'de>>(
     // Per declared field: its last member was there and not null.
     let mut present = [0u64; MAX_FIELDS / 64];
     let mut own: Option<Option<Currency>> = None;
-    let mut fields: Vec<(String, Value)> = Vec::with_capacity(schema.fields.len().min(16));
+    let mut fields: Vec<(SmolStr, Value)> = Vec::with_capacity(schema.fields.len().min(16));
     // Per entry of `fields` (the first 64): an amount made before the
     // currency was known; a nested record still pending.
     let mut provisional = 0u64;
@@ -536,7 +542,7 @@ fn record_map<'de, A: MapAccess<'de>>(
                 let cur = Cur::of(own, inherited);
                 let out = leaf(r, &f.ty, &j, cur, mode, path.child(&f.name))?;
                 set_present(&mut present, i, !out.null);
-                fields.push((f.name.clone(), out.value));
+                fields.push((name(&f.name), out.value));
             }
             continue;
         }
@@ -564,7 +570,7 @@ fn record_map<'de, A: MapAccess<'de>>(
             }
             deep |= out.pending == Pending::Deep;
         }
-        fields.push((f.name.clone(), out.value));
+        fields.push((name(&f.name), out.value));
     }
     if mode == Mode::Strict {
         for (i, f) in schema.fields.iter().enumerate() {
@@ -952,7 +958,7 @@ fn untyped_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Record, A::Error> {
     let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(0));
     while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
         let v = map.next_value_seed(Untyped)?;
-        fields.push((k.into_owned(), v));
+        fields.push((name(&k), v));
     }
     Ok(Record::from_fields(fields))
 }
