@@ -92,6 +92,16 @@ fn norm(name: &str) -> impl Iterator<Item = char> + '_ {
         .flat_map(char::to_lowercase)
 }
 
+/// `str::trim`, skipped when both ends are visible ASCII (the usual case):
+/// no whitespace, Unicode or not, can be there then.
+#[inline]
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// `str::cmp`, inlined: names are short and usually differ early, where a
 /// call into `memcmp` per probe costs more than the comparison.
 #[inline]
@@ -508,11 +518,7 @@ impl<'s> NameIndex<'s> {
         let mut h = name_hash(key) & mask;
         loop {
             let i = usize::try_from(*self.slots.get(h)?).ok()?.checked_sub(1)?;
-            if self
-                .names
-                .get(i)
-                .is_some_and(|n| cmp_str(n, key) == Ordering::Equal)
-            {
+            if self.names.get(i).is_some_and(|n| same(n, key)) {
                 return Some(i);
             }
             h = (h + 1) & mask;
@@ -520,20 +526,51 @@ impl<'s> NameIndex<'s> {
     }
 }
 
-/// The length and the first and last eight bytes, mixed: names are short,
-/// and differ at one end or the other.
-fn name_hash(s: &str) -> usize {
-    let b = s.as_bytes();
-    let word = |bytes: &[u8]| {
-        bytes
-            .iter()
-            .take(8)
-            .fold(0u64, |w, x| (w << 8) | u64::from(*x))
+/// The first and last eight bytes of `b` (overlapping when shorter than
+/// 16; four when shorter than 8, bytes when shorter than 4), as words: two
+/// loads where a loop went byte by byte.
+#[inline]
+fn ends(b: &[u8]) -> (u64, u64) {
+    let word = |i: usize| {
+        b.get(i..i + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes)
     };
-    let head = word(b);
-    let tail = word(b.get(b.len().saturating_sub(8)..).unwrap_or_default());
-    let h = (head ^ tail.rotate_left(31) ^ b.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let half = |i: usize| {
+        b.get(i..i + 4)
+            .and_then(|w| <[u8; 4]>::try_from(w).ok())
+            .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
+    };
+    let n = b.len();
+    if n >= 8 {
+        (word(0), word(n - 8))
+    } else if n >= 4 {
+        (half(0), half(n - 4))
+    } else {
+        (b.iter().fold(0, |w, x| (w << 8) | u64::from(*x)), 0)
+    }
+}
+
+/// The length and both ends, mixed: names are short, and differ at one end
+/// or the other.
+#[inline]
+fn name_hash(s: &str) -> usize {
+    let (head, tail) = ends(s.as_bytes());
+    let h = (head ^ tail.rotate_left(31) ^ s.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     (h >> 32) as usize
+}
+
+/// `a == b`, a word at a time (no call into `memcmp` for a short name).
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 16 {
+        return ends(a) == ends(b);
+    }
+    a == b
 }
 
 pub struct Reader<'s> {
@@ -893,7 +930,7 @@ impl<'s> Reader<'s> {
             }
             let Some(j) = slot else { continue };
             if let Some(v) = self.typed(path.child(&f.name), &f.ty, &f.ty, j, currency, mode, p) {
-                fields.push((f.name.clone(), v));
+                fields.push((f.name.as_str(), v));
             }
         }
         Record::from_fields(fields)
@@ -1166,7 +1203,21 @@ fn number_decimal(n: &serde_json::Number) -> Option<Decimal> {
     if let Some(u) = n.as_u64() {
         return Some(Decimal::from(u));
     }
+    if let Some(d) = n.as_f64().and_then(whole_float) {
+        return Some(d);
+    }
     decimal(&n.to_string())
+}
+
+/// A whole float of moderate size (`129.0`) as the decimal its text gives
+/// (`129.0`, one decimal place), without writing and parsing the text.
+/// `None` for anything else (zero too: its text may carry a sign).
+fn whole_float(x: f64) -> Option<Decimal> {
+    if x.fract() != 0.0 || x == 0.0 || x.abs() >= 1e9 {
+        return None;
+    }
+    // Whole and below 10^9: exact in an i64.
+    Some(Decimal::new((x as i64) * 10, 1))
 }
 
 fn money(amount: Decimal, currency: Option<Currency>) -> Value {
@@ -1187,7 +1238,7 @@ pub fn timestamp(j: &Json) -> Option<i64> {
 
 /// RFC 3339 text as unix milliseconds.
 pub fn timestamp_text(s: &str) -> Option<i64> {
-    let s = s.trim();
+    let s = trim(s);
     rfc3339_millis(s).or_else(|| {
         s.parse::<jiff::Timestamp>()
             .ok()

@@ -23,11 +23,12 @@
 
 use super::{
     J, JVisitor, Key, Mode, NameIndex, Path, Problems, Reader, currency_code, date, money,
-    number_decimal, required, time, timestamp_number, timestamp_of, timestamp_text, untyped_number,
+    number_decimal, required, time, timestamp_number, timestamp_of, timestamp_text, trim,
+    untyped_number,
 };
 use crate::engine::Input;
 use nudge_bytecode::schema::{FieldType, RecordSchema, Scalar};
-use nudge_bytecode::{Currency, Record, Value};
+use nudge_bytecode::{Currency, Record, SmolStr, Value};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -139,6 +140,12 @@ fn set_currency(v: &mut Value, c: Currency) {
     }
 }
 
+/// A record field's name as records hold it (inline when short: no
+/// allocation).
+fn name(s: &str) -> SmolStr {
+    SmolStr::new(s)
+}
+
 fn list(items: Vec<Value>) -> Value {
     Value::List(items)
 }
@@ -192,7 +199,7 @@ impl<'s> Reader<'s> {
         let profile = [&top.user_id, &top.anonymous_id]
             .into_iter()
             .find_map(|j| match j {
-                Some(J::Str(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                Some(J::Str(s)) if !trim(s).is_empty() => Some(trim(s).to_string()),
                 Some(J::Num(n)) => Some(n.to_string()),
                 _ => None,
             })?;
@@ -472,7 +479,7 @@ impl<'de> Visitor<'de> for TraitsSeed<'_, '_> {
             };
             // Repeated names: `from_fields` keeps the last, as the general
             // path does.
-            fields.push((name.into_owned(), value));
+            fields.push((self::name(&name), value));
         }
         Ok(Record::from_fields(fields))
     }
@@ -517,7 +524,7 @@ fn record_map<'de, A: MapAccess<'de>>(
     // Per declared field: its last member was there and not null.
     let mut present = [0u64; MAX_FIELDS / 64];
     let mut own: Option<Option<Currency>> = None;
-    let mut fields: Vec<(String, Value)> = Vec::with_capacity(schema.fields.len().min(16));
+    let mut fields: Vec<(SmolStr, Value)> = Vec::with_capacity(schema.fields.len().min(16));
     // Per entry of `fields` (the first 64): an amount made before the
     // currency was known; a nested record still pending.
     let mut provisional = 0u64;
@@ -535,7 +542,7 @@ fn record_map<'de, A: MapAccess<'de>>(
                 let cur = Cur::of(own, inherited);
                 let out = leaf(r, &f.ty, &j, cur, mode, path.child(&f.name))?;
                 set_present(&mut present, i, !out.null);
-                fields.push((f.name.clone(), out.value));
+                fields.push((name(&f.name), out.value));
             }
             continue;
         }
@@ -563,7 +570,7 @@ fn record_map<'de, A: MapAccess<'de>>(
             }
             deep |= out.pending == Pending::Deep;
         }
-        fields.push((f.name.clone(), out.value));
+        fields.push((name(&f.name), out.value));
     }
     if mode == Mode::Strict {
         for (i, f) in schema.fields.iter().enumerate() {
@@ -769,7 +776,7 @@ impl<'de> Visitor<'de> for FieldSeed<'_, '_, '_> {
         let value = match base(self.ty) {
             FieldType::Scalar(s) => match s {
                 Scalar::String | Scalar::Email | Scalar::Phone | Scalar::Url | Scalar::Timezone => {
-                    Some(Value::str(t.trim()))
+                    Some(Value::str(trim(t)))
                 }
                 Scalar::Timestamp => timestamp_text(t).map(Value::Timestamp),
                 Scalar::Date => date(t).map(Value::Date),
@@ -778,7 +785,7 @@ impl<'de> Visitor<'de> for FieldSeed<'_, '_, '_> {
                 _ => None,
             },
             FieldType::Union(members) => {
-                let t = t.trim();
+                let t = trim(t);
                 members
                     .iter()
                     .find(|m| m.as_str() == t)
@@ -951,7 +958,7 @@ fn untyped_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Record, A::Error> {
     let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(0));
     while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
         let v = map.next_value_seed(Untyped)?;
-        fields.push((k.into_owned(), v));
+        fields.push((name(&k), v));
     }
     Ok(Record::from_fields(fields))
 }

@@ -2,7 +2,10 @@
 //! give exactly what the general path gives (compared as JSON, so a decimal's
 //! scale counts), and the general path must report nothing.
 
-use super::super::{LineProblem, Reader, rfc3339_millis, timestamp_text};
+use super::super::{
+    LineProblem, NameIndex, Reader, decimal, rfc3339_millis, same, timestamp_text, trim,
+    whole_float,
+};
 use crate::engine::Input;
 use nudge_bytecode::schema::{FieldSchema, FieldType, RecordSchema, Scalar, Schema};
 use proptest::prelude::*;
@@ -558,5 +561,105 @@ proptest! {
             prop_assert_eq!(Some(ms), jiff_millis(&s), "{}", s);
         }
         prop_assert_eq!(timestamp_text(&s), jiff_millis(&s), "{}", s);
+    }
+}
+
+// ---- Small helpers -------------------------------------------------------------
+
+#[test]
+fn whole_floats_read_as_their_text_does() {
+    let mut xs: Vec<f64> = (1..2000).map(f64::from).collect();
+    xs.extend((0..10).map(|p| 10f64.powi(p)));
+    xs.extend([
+        999_999_999.0,
+        1e9,
+        123_456_789.0,
+        0.5,
+        1.5,
+        1e15,
+        1e16,
+        1e17,
+        1e300,
+        -0.0,
+    ]);
+    let more: Vec<f64> = xs.iter().map(|x| -x).collect();
+    xs.extend(more);
+    for x in xs {
+        let Some(fast) = whole_float(x) else { continue };
+        let text = serde_json::Number::from_f64(x)
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        let slow = decimal(&text);
+        assert_eq!(
+            Some((fast.mantissa(), fast.scale(), fast.is_sign_negative())),
+            slow.map(|d| (d.mantissa(), d.scale(), d.is_sign_negative())),
+            "{x} ({text})"
+        );
+    }
+    assert!(whole_float(129.0).is_some());
+    assert!(whole_float(19.99).is_none());
+}
+
+#[test]
+fn names_are_found_by_the_index() {
+    let names = [
+        "a",
+        "ab",
+        "abc",
+        "abcd",
+        "abcde",
+        "abcdefg",
+        "abcdefgh",
+        "abcdefghi",
+        "product_id",
+        "products",
+        "image_url",
+        "url",
+        "x_________________y",
+        "x_________________z",
+        "é",
+    ];
+    let index = NameIndex::new(names.to_vec());
+    for (i, n) in names.iter().enumerate() {
+        assert_eq!(index.get(n), Some(i), "{n}");
+        assert!(same(n, n));
+    }
+    for miss in [
+        "",
+        "b",
+        "abcdefghij",
+        "product_i",
+        "productz",
+        "x_________________a",
+        "e",
+    ] {
+        assert_eq!(index.get(miss), None, "{miss}");
+    }
+    assert!(!same("abcdefghi", "abcdefghj"));
+    assert!(!same("abcd", "abce"));
+    assert!(!same("ab", "ac"));
+    // Equal names: a binary search decides, as before.
+    let dup = NameIndex::new(vec!["a", "b", "b", "c"]);
+    assert_eq!(dup.get("c"), Some(3));
+    assert!(dup.get("b").is_some());
+    assert_eq!(dup.get("d"), None);
+}
+
+#[test]
+fn the_quick_trim_is_trim() {
+    for s in [
+        "",
+        " ",
+        "a",
+        " a",
+        "a ",
+        "\u{a0}a",
+        "a\u{2003}",
+        "\ta\n",
+        "é",
+        "a b",
+        "-x-",
+    ] {
+        assert_eq!(trim(s), s.trim(), "{s:?}");
     }
 }
