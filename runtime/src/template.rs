@@ -314,6 +314,10 @@ struct Renderer<'a> {
     template: &'a str,
     frame: Vec<Value>,
     links: Vec<String>,
+    /// The VM's operand stack, reused by every hole.
+    stack: Vec<Value>,
+    /// A hole's text before HTML escaping, reused by every hole.
+    scratch: String,
 }
 
 impl<'a> Renderer<'a> {
@@ -343,13 +347,15 @@ impl<'a> Renderer<'a> {
             template: &template.name,
             frame,
             links: Vec::new(),
+            stack: Vec::new(),
+            scratch: String::new(),
         };
         Ok((template, r))
     }
 
     fn eval(&mut self, code: &nudge_bytecode::Code) -> Result<Value, RenderError> {
         self.vm
-            .eval(code, &mut self.frame, None, self.env)
+            .eval_with(code, &mut self.frame, None, self.env, &mut self.stack)
             .map_err(|error| RenderError::Eval {
                 template: self.template.to_string(),
                 error,
@@ -372,9 +378,9 @@ impl<'a> Renderer<'a> {
                     }
                     if let Some(out) = out.text() {
                         if html {
-                            let mut s = String::new();
-                            write_plain(&mut s, &v);
-                            escape_html(&s, out);
+                            self.scratch.clear();
+                            write_plain(&mut self.scratch, &v);
+                            escape_html(&self.scratch, out);
                         } else {
                             write_plain(out, &v);
                         }

@@ -83,7 +83,14 @@ enum SendResult {
 
 impl Cx<'_, '_> {
     /// Starts a journey of `flow` unless its reentry rule says no.
-    pub(super) fn enter(&mut self, flow: u16, event: Option<&Value>, trigger: String) {
+    /// `trigger` describes what started it, for the trace (made only when
+    /// the journey starts).
+    pub(super) fn enter(
+        &mut self,
+        flow: u16,
+        event: Option<&Value>,
+        trigger: impl FnOnce() -> String,
+    ) {
         let Some(f) = self.eng.bundle.flows.get(usize::from(flow)) else {
             return;
         };
@@ -117,6 +124,7 @@ impl Cx<'_, '_> {
         let holdout = in_holdout(self.pid.as_str(), &f.name, f.settings.holdout_bp);
         let id = *self.next_journey;
         *self.next_journey += 1;
+        let trigger = trigger();
         self.trace(Some(flow), Some(id), Decision::Entered { trigger, holdout });
         // Closed conversion windows go (they are also dropped on events).
         let now = self.now;
@@ -425,6 +433,11 @@ impl Cx<'_, '_> {
                 }
             }
         }
+        // Most profiles have one journey parked at a time: room for one
+        // (a journey is about 200 bytes; `push` would make room for four).
+        if journeys.capacity() == 0 {
+            journeys.reserve_exact(1);
+        }
         journeys.push(j);
     }
 
@@ -607,11 +620,12 @@ impl Cx<'_, '_> {
         let Some(flow) = bundle.flows.get(usize::from(j.flow)) else {
             return SendResult::Done;
         };
-        let tname = bundle
-            .templates
+        let tname = self
+            .eng
+            .template_names
             .get(usize::from(template))
-            .map(|t| t.name.clone())
-            .unwrap_or_default();
+            .cloned()
+            .unwrap_or_else(|| super::trace::Name::from(""));
         let tz = self.tz();
         let verdict = SendCheck {
             policies: &bundle.policies,
@@ -695,7 +709,7 @@ impl Cx<'_, '_> {
             key,
             profile: self.pid.to_string(),
             flow: flow.name.clone(),
-            template: tname,
+            template: tname.to_string(),
             channel,
             to,
             marketing,

@@ -136,6 +136,8 @@ pub struct Engine<'b> {
     bindable: Vec<Vec<u16>>,
     /// Flow names as trace records share them, by flow index.
     flow_names: Vec<trace::Name>,
+    /// Template names as trace records share them, by template index.
+    template_names: Vec<trace::Name>,
     /// Whether sends produce `OutEffect::Send` with the rendered message;
     /// without, only the trace's excerpt is rendered (`trace_only`).
     messages: bool,
@@ -234,6 +236,11 @@ impl<'b> Engine<'b> {
                 .iter()
                 .map(|f| trace::Name::from(f.name.as_str()))
                 .collect(),
+            template_names: bundle
+                .templates
+                .iter()
+                .map(|t| trace::Name::from(t.name.as_str()))
+                .collect(),
             messages: true,
             zones: std::sync::Mutex::new(Vec::new()),
         }
@@ -280,10 +287,18 @@ impl<'b> Engine<'b> {
     /// than the clock is handled at the clock (its own timestamp still
     /// dates its history entries).
     pub fn handle(&self, state: &mut EngineState, input: Input) -> Outputs {
-        let mut out = self.advance(state, input.at());
+        let mut out = Outputs::default();
+        self.handle_into(state, input, &mut out);
+        out
+    }
+
+    /// `handle`, appending to `out`: a shell that drains `out` after each
+    /// input reuses its buffers instead of allocating two per input.
+    pub fn handle_into(&self, state: &mut EngineState, input: Input, out: &mut Outputs) {
+        self.advance_into(state, input.at(), out);
         let now = state.clock;
         let (pid, work) = match input {
-            Input::Tick { .. } => return out,
+            Input::Tick { .. } => return,
             Input::Identify {
                 profile,
                 traits,
@@ -342,18 +357,23 @@ impl<'b> Engine<'b> {
             p: profile,
             timers,
             next_journey,
-            out: &mut out,
+            out,
             queue: VecDeque::new(),
             dirty: false,
         };
         cx.run(work);
-        out
     }
 
     /// Fires every timer due at or before `until`, each at its own instant,
     /// and moves the clock to `until`.
     pub fn advance(&self, state: &mut EngineState, until: i64) -> Outputs {
         let mut out = Outputs::default();
+        self.advance_into(state, until, &mut out);
+        out
+    }
+
+    /// `advance`, appending to `out`.
+    pub fn advance_into(&self, state: &mut EngineState, until: i64, out: &mut Outputs) {
         while let Some((key, timer)) = state.timers.pop_due(until) {
             let now = key.at.max(state.clock);
             state.clock = now;
@@ -374,14 +394,13 @@ impl<'b> Engine<'b> {
                 p: profile,
                 timers,
                 next_journey,
-                out: &mut out,
+                out: &mut *out,
                 queue: VecDeque::new(),
                 dirty: false,
             };
             cx.run(events::Work::Timer(key, timer.kind));
         }
         state.clock = state.clock.max(until);
-        out
     }
 
     fn new_profile(&self) -> Profile {

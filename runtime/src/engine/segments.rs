@@ -122,7 +122,7 @@ impl Cx<'_, '_> {
             };
             let how = if is { "entering" } else { "leaving" };
             for flow in flows {
-                self.enter(flow, None, format!("{how} {name}"));
+                self.enter(flow, None, || format!("{how} {name}"));
             }
         }
     }

@@ -314,7 +314,7 @@ impl<'b> Run<'b> {
             .trace
             .iter()
             .filter_map(|r| match &r.decision {
-                Decision::Sent { template, .. } => Some((r.at, template.clone())),
+                Decision::Sent { template, .. } => Some((r.at, template.to_string())),
                 _ => None,
             })
             .collect()

@@ -205,27 +205,27 @@ pub enum Decision {
     },
     /// A send went out.
     Sent {
-        template: String,
+        template: Name,
         channel: Channel,
         key: String,
         excerpt: String,
     },
     /// A send was dropped for good.
     Suppressed {
-        template: String,
+        template: Name,
         channel: Channel,
         reason: Suppression,
     },
     /// A send was postponed; the journey waits and tries again at `until`.
     Deferred {
-        template: String,
+        template: Name,
         channel: Channel,
         until: i64,
         reason: Deferral,
     },
     /// The template could not be rendered; the journey goes on.
     RenderFailed {
-        template: String,
+        template: Name,
         error: String,
     },
     Waiting {

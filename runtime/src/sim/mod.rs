@@ -304,6 +304,8 @@ struct Run<'b> {
     last_flow: Option<u16>,
     /// Per flow index, the largest suspended journey (named at the end).
     journey_bytes: Vec<usize>,
+    /// The engine's outputs for one step, emptied by `take` and reused.
+    out: Outputs,
 }
 
 impl<'b> Run<'b> {
@@ -327,24 +329,27 @@ impl<'b> Run<'b> {
             last_name: None,
             last_flow: None,
             journey_bytes: vec![0; bundle.flows.len()],
+            out: Outputs::default(),
         }
     }
 
     fn input(&mut self, input: Input) {
         self.count += 1;
-        let out = self.engine.handle(&mut self.state, input);
-        self.take(out, true);
+        let mut out = std::mem::take(&mut self.out);
+        self.engine.handle_into(&mut self.state, input, &mut out);
+        self.take(&mut out, true);
+        self.out = out;
     }
 
     fn finish(mut self, until: Option<i64>) -> Simulation {
         if let Some(until) = until {
             // Timer by timer, so journeys parked on the way are measured.
             while let Some(next) = Engine::next_due(&self.state).filter(|t| *t <= until) {
-                let out = self.engine.advance(&mut self.state, next);
-                self.take(out, true);
+                let mut out = self.engine.advance(&mut self.state, next);
+                self.take(&mut out, true);
             }
-            let out = self.engine.advance(&mut self.state, until);
-            self.take(out, false);
+            let mut out = self.engine.advance(&mut self.state, until);
+            self.take(&mut out, false);
         }
         let waiting = self.state.profiles.values().map(|p| p.journeys.len()).sum();
         Simulation {
@@ -361,15 +366,17 @@ impl<'b> Run<'b> {
         }
     }
 
-    /// Counts, measures and keeps one step's outputs.
-    fn take(&mut self, out: Outputs, measure_journeys: bool) {
+    /// Counts, measures and keeps one step's outputs, leaving `out` empty
+    /// (its buffers kept for the next step).
+    fn take(&mut self, out: &mut Outputs, measure_journeys: bool) {
         if measure_journeys {
             measure(&self.state, &out.trace, &mut self.journey_bytes);
         }
         if self.keep == Keep::Everything {
-            self.effects.extend(out.effects);
+            self.effects.append(&mut out.effects);
         }
-        for r in out.trace {
+        out.effects.clear();
+        for r in out.trace.drain(..) {
             let flow = r.flow.as_deref().and_then(|n| self.flow_index(n));
             self.funnel.count(flow, r.journey, &r.decision);
             let profile = self.profile_number(&r.profile);

@@ -227,10 +227,10 @@ impl FunnelCounter {
                 }
             }
             Decision::NotEntered { .. } => f.not_entered += 1,
-            Decision::Sent { template, .. } => match f.sent.get_mut(template) {
+            Decision::Sent { template, .. } => match f.sent.get_mut(template.as_str()) {
                 Some(n) => *n += 1,
                 None => {
-                    f.sent.insert(template.clone(), 1);
+                    f.sent.insert(template.to_string(), 1);
                 }
             },
             Decision::Suppressed { reason, .. } => {

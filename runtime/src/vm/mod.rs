@@ -337,6 +337,21 @@ impl<'b> Vm<'b> {
         event: Option<&Value>,
         env: &dyn Env,
     ) -> Result<Value, VmError> {
+        self.eval_with(code, frame, event, env, &mut Vec::new())
+    }
+
+    /// `eval` on the caller's operand `stack` (left empty, its buffer kept):
+    /// a template evaluates dozens of holes per message, each of which
+    /// would allocate a stack of its own.
+    pub fn eval_with(
+        &self,
+        code: &Code,
+        frame: &mut Vec<Value>,
+        event: Option<&Value>,
+        env: &dyn Env,
+        stack: &mut Vec<Value>,
+    ) -> Result<Value, VmError> {
+        stack.clear();
         if frame.len() < usize::from(code.locals) {
             frame.resize(usize::from(code.locals), Value::None);
         }
@@ -348,8 +363,9 @@ impl<'b> Vm<'b> {
             env,
             fuel: FUEL,
         };
-        let mut stack = Vec::new();
-        match run.exec(&code.ops, 0, frame, &mut stack, false)? {
+        let stop = run.exec(&code.ops, 0, frame, stack, false);
+        stack.clear();
+        match stop? {
             Stop::Returned(v) => Ok(v),
             Stop::Effect { .. } => fail(None, "expression code tried to perform an effect"),
         }
