@@ -309,7 +309,7 @@ impl<'de> Visitor<'de> for LineSeed<'_, '_> {
                         return Err(give_up());
                     }
                     top.properties = if kind == Some(Some("identify")) {
-                        map.next_value::<IgnoredAny>()?;
+                        map.next_value_seed(Skip)?;
                         Props::Skipped
                     } else {
                         match top.event.as_ref().map(J::as_str) {
@@ -327,7 +327,7 @@ impl<'de> Visitor<'de> for LineSeed<'_, '_> {
                         return Err(give_up());
                     }
                     if matches!(kind, Some(Some(k)) if k != "identify") {
-                        map.next_value::<IgnoredAny>()?;
+                        map.next_value_seed(Skip)?;
                     } else {
                         top.traits = Some(map.next_value_seed(TraitsSeed { r })?);
                     }
@@ -396,7 +396,7 @@ impl<'de> Visitor<'de> for PropsSeed<'_, '_, '_> {
         self.absent()
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Record, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element_seed(Skip)?.is_some() {}
         self.absent()
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Record, A::Error> {
@@ -457,7 +457,7 @@ impl<'de> Visitor<'de> for TraitsSeed<'_, '_> {
         Ok(Record::new())
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Record, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element_seed(Skip)?.is_some() {}
         Ok(Record::new())
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
@@ -547,7 +547,7 @@ fn record_map<'de, A: MapAccess<'de>>(
             continue;
         }
         let Some(f) = i.and_then(|i| schema.fields.get(i)) else {
-            map.next_value::<IgnoredAny>()?;
+            map.next_value_seed(Skip)?;
             continue;
         };
         let out = map.next_value_seed(FieldSeed {
@@ -940,6 +940,56 @@ impl<'de> Visitor<'de> for ListSeed<'_, '_, '_> {
             pending,
             ..Field::plain(list(items))
         })
+    }
+}
+
+/// A value read as `J` reads it — every string and number parsed, so what
+/// serde_json refuses there (a lone surrogate escape, a number out of
+/// range) is refused here too, as the general path would — and dropped.
+/// (`IgnoredAny` checks only the syntax: it is used only where the general
+/// path uses it, for the element's members nothing reads.)
+struct Skip;
+
+impl<'de> DeserializeSeed<'de> for Skip {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Skip)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key_seed(Skip)?.is_some() {
+            map.next_value_seed(Skip)?;
+        }
+        Ok(())
     }
 }
 
