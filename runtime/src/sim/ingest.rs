@@ -483,18 +483,20 @@ fn required(ty: &FieldType) -> bool {
 struct NameIndex<'s> {
     names: Vec<&'s str>,
     /// Position + 1 in `names`, 0 for an empty slot; a power of two long.
-    /// Empty when two names are equal: then a binary search over `names`
-    /// decides, as it always did.
+    /// Empty unless the names are strictly sorted: then a binary search
+    /// over `names` decides, as it always did.
     slots: Vec<u32>,
 }
 
 impl<'s> NameIndex<'s> {
     fn new(names: Vec<&'s str>) -> NameIndex<'s> {
-        let mut sorted = names.clone();
-        sorted.sort_unstable();
-        let unique = sorted.windows(2).all(|w| matches!(w, [a, b] if a != b));
+        // Schemas are sorted by name: there the table finds exactly what a
+        // binary search finds. Anything else keeps the binary search.
+        let sorted = names
+            .windows(2)
+            .all(|w| matches!(w, [a, b] if cmp_str(a, b) == Ordering::Less));
         let mut slots = Vec::new();
-        if unique && names.len() < (u32::MAX / 4) as usize {
+        if sorted && names.len() < (u32::MAX / 4) as usize {
             slots = vec![0u32; (names.len() * 2).next_power_of_two().max(8)];
             let mask = slots.len() - 1;
             for (i, n) in (1u32..).zip(&names) {

@@ -622,7 +622,9 @@ fn names_are_found_by_the_index() {
         "x_________________z",
         "é",
     ];
-    let index = NameIndex::new(names.to_vec());
+    let mut names = names.to_vec();
+    names.sort_unstable();
+    let index = NameIndex::new(names.clone());
     for (i, n) in names.iter().enumerate() {
         assert_eq!(index.get(n), Some(i), "{n}");
         assert!(same(n, n));
@@ -641,11 +643,18 @@ fn names_are_found_by_the_index() {
     assert!(!same("abcdefghi", "abcdefghj"));
     assert!(!same("abcd", "abce"));
     assert!(!same("ab", "ac"));
-    // Equal names: a binary search decides, as before.
+    // Equal or unsorted names: a binary search decides, as before.
     let dup = NameIndex::new(vec!["a", "b", "b", "c"]);
+    assert!(dup.slots.is_empty());
     assert_eq!(dup.get("c"), Some(3));
     assert!(dup.get("b").is_some());
     assert_eq!(dup.get("d"), None);
+    let names = vec!["b", "a", "c"];
+    let unsorted = NameIndex::new(names.clone());
+    assert!(unsorted.slots.is_empty());
+    for n in ["a", "b", "c", "d"] {
+        assert_eq!(unsorted.get(n), names.binary_search(&n).ok(), "{n}");
+    }
 }
 
 #[test]
