@@ -250,16 +250,20 @@ impl Record {
     pub fn from_fields<N: Into<SmolStr>>(fields: impl IntoIterator<Item = (N, Value)>) -> Record {
         let mut fields: Vec<(SmolStr, Value)> =
             fields.into_iter().map(|(n, v)| (n.into(), v)).collect();
-        fields.sort_by(|a, b| cmp_name(&a.0, &b.0));
-        // `later` is removed when it names the same field as the kept
-        // `earlier`; its value moves into the kept slot first.
-        fields.dedup_by(|later, earlier| {
-            let same = later.0 == earlier.0;
-            if same {
-                std::mem::swap(&mut later.1, &mut earlier.1);
-            }
-            same
-        });
+        // Fields that come in name order (projections, records read back)
+        // need neither the sort nor the de-duplication.
+        if !fields.is_sorted_by(|a, b| cmp_name(&a.0, &b.0).is_lt()) {
+            fields.sort_by(|a, b| cmp_name(&a.0, &b.0));
+            // `later` is removed when it names the same field as the kept
+            // `earlier`; its value moves into the kept slot first.
+            fields.dedup_by(|later, earlier| {
+                let same = later.0 == earlier.0;
+                if same {
+                    std::mem::swap(&mut later.1, &mut earlier.1);
+                }
+                same
+            });
+        }
         Record {
             fields: fields.into(),
         }

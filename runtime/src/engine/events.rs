@@ -122,9 +122,7 @@ impl Cx<'_, '_> {
     /// Set once: the trait then exists, so later inputs leave it alone.
     fn first_seen(&mut self, at: i64) {
         if self.p.traits.get(CREATED_AT).is_none() {
-            self.p
-                .traits
-                .insert(CREATED_AT.to_string(), Value::Timestamp(at));
+            self.p.traits.insert(CREATED_AT, Value::Timestamp(at));
             self.dirty = true;
         }
     }
@@ -208,7 +206,7 @@ impl Cx<'_, '_> {
     }
 
     fn set_consent(&mut self, name: &str, value: bool, what: &str) {
-        self.p.traits.insert(name.to_string(), Value::Bool(value));
+        self.p.traits.insert(name, Value::Bool(value));
         self.dirty = true;
         self.trace(None, None, Decision::ConsentChanged { what: what.into() });
     }

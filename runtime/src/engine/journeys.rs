@@ -438,6 +438,9 @@ impl Cx<'_, '_> {
         if journeys.capacity() == 0 {
             journeys.reserve_exact(1);
         }
+        if self.eng.measure {
+            self.out.parked.push((j.flow, j.encoded_len().unwrap_or(0)));
+        }
         journeys.push(j);
     }
 

@@ -141,6 +141,8 @@ pub struct Engine<'b> {
     /// Whether sends produce `OutEffect::Send` with the rendered message;
     /// without, only the trace's excerpt is rendered (`trace_only`).
     messages: bool,
+    /// Whether parking a journey reports its encoded size (`measuring`).
+    measure: bool,
     /// Zones by the names profiles give (`None`: not a zone), the first
     /// `ZONE_CACHE` names seen: a lookup in jiff's database costs more than
     /// the rest of a send's policy check, and a shop's profiles name a
@@ -242,6 +244,7 @@ impl<'b> Engine<'b> {
                 .map(|t| trace::Name::from(t.name.as_str()))
                 .collect(),
             messages: true,
+            measure: false,
             zones: std::sync::Mutex::new(Vec::new()),
         }
     }
@@ -270,6 +273,13 @@ impl<'b> Engine<'b> {
     /// the human report of `nudge simulate`.
     pub fn trace_only(mut self) -> Engine<'b> {
         self.messages = false;
+        self
+    }
+
+    /// This engine, reporting the encoded size of every journey it
+    /// suspends (`Outputs::parked`), for a shell that tracks journey sizes.
+    pub fn measuring(mut self) -> Engine<'b> {
+        self.measure = true;
         self
     }
 

@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 pub struct Outputs {
     pub effects: Vec<OutEffect>,
     pub trace: Vec<TraceRecord>,
+    /// With `Engine::measuring`: each journey the step suspended, as its
+    /// flow index and the length of its encoded form (what a store keeps).
+    #[serde(skip)]
+    pub parked: Vec<(u16, usize)>,
 }
 
 /// Something for the shell to do. Every one carries an idempotency key

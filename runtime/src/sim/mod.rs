@@ -313,8 +313,8 @@ impl<'b> Run<'b> {
         Run {
             bundle,
             engine: match keep {
-                Keep::Everything => Engine::new(bundle),
-                Keep::TraceOnly => Engine::new(bundle).trace_only(),
+                Keep::Everything => Engine::new(bundle).measuring(),
+                Keep::TraceOnly => Engine::new(bundle).measuring().trace_only(),
             },
             state: EngineState::default(),
             keep,
@@ -370,8 +370,13 @@ impl<'b> Run<'b> {
     /// (its buffers kept for the next step).
     fn take(&mut self, out: &mut Outputs, measure_journeys: bool) {
         if measure_journeys {
-            measure(&self.state, &out.trace, &mut self.journey_bytes);
+            for (flow, n) in out.parked.drain(..) {
+                if let Some(slot) = self.journey_bytes.get_mut(usize::from(flow)) {
+                    *slot = n.max(*slot);
+                }
+            }
         }
+        out.parked.clear();
         if self.keep == Keep::Everything {
             self.effects.append(&mut out.effects);
         }
@@ -448,40 +453,6 @@ impl<'b> Run<'b> {
         self.last_id.clear();
         self.last_id.push_str(id);
         n
-    }
-}
-
-/// Records the encoded size of the journeys a step parked (a wait, a
-/// `wait for`, a deferred send: each is traced), keeping the largest per
-/// flow index. A parked journey does not change until it runs again, and
-/// it parks again only with a new trace record, so this sees every
-/// suspended state once.
-fn measure(state: &EngineState, trace: &[TraceRecord], sizes: &mut [usize]) {
-    // The profile looked up last: a step's records come in runs of one
-    // profile.
-    let mut profile: Option<(&str, Option<&crate::engine::state::Profile>)> = None;
-    for r in trace {
-        if !matches!(
-            r.decision,
-            Decision::Waiting { .. } | Decision::WaitingFor { .. } | Decision::Deferred { .. }
-        ) {
-            continue;
-        }
-        let Some(id) = r.journey else { continue };
-        let p = match profile {
-            Some((name, p)) if name == r.profile.as_str() => p,
-            _ => {
-                let p = state.profiles.get(r.profile.as_str());
-                profile = Some((r.profile.as_str(), p));
-                p
-            }
-        };
-        for j in p.iter().flat_map(|p| &p.journeys).filter(|j| j.id == id) {
-            let n = j.encoded_len().unwrap_or(0);
-            if let Some(slot) = sizes.get_mut(usize::from(j.flow)) {
-                *slot = n.max(*slot);
-            }
-        }
     }
 }
 

@@ -382,7 +382,7 @@ pub fn project(value: &Value, keep: &[KeepField]) -> Value {
                 None => v.clone(),
                 Some(sub) => project(v, sub),
             };
-            Some((k.name.clone(), v))
+            Some((nudge_bytecode::SmolStr::new(&k.name), v))
         }))),
         Value::List(items) => Value::List(items.iter().map(|v| project(v, keep)).collect()),
         other => other.clone(),
@@ -583,10 +583,11 @@ impl Run<'_> {
                             .ok_or("operand stack underflow")
                     );
                     let values = stack.split_off(at);
-                    let fields = names
-                        .iter()
-                        .zip(values)
-                        .map(|(n, v)| (n.as_str().unwrap_or_default().to_string(), v));
+                    let fields = names.iter().zip(values).map(|(n, v)| match n {
+                        // A shared copy of the constant's name.
+                        Value::Str(n) => (n.clone(), v),
+                        _ => (nudge_bytecode::SmolStr::default(), v),
+                    });
                     stack.push(Value::Record(Record::from_fields(fields)));
                 }
                 Op::Concat(n) => {
