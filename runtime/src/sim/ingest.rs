@@ -53,7 +53,7 @@
 
 use crate::engine::Input;
 use nudge_bytecode::schema::{FieldType, RecordSchema, Scalar, Schema};
-use nudge_bytecode::{Currency, Date, Money, Record, TimeOfDay, Value};
+use nudge_bytecode::{Currency, Date, Money, Record, SmolStr, TimeOfDay, Value};
 use rust_decimal::Decimal;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -482,6 +482,10 @@ fn required(ty: &FieldType) -> bool {
 /// block (those lookups were about a tenth of reading a line).
 struct NameIndex<'s> {
     names: Vec<&'s str>,
+    /// The names as records hold them, made once (a copy of a short one is
+    /// a copy of its 24 bytes; making one per field per line was about a
+    /// twentieth of reading a log).
+    keys: Vec<SmolStr>,
     /// Position + 1 in `names`, 0 for an empty slot; a power of two long.
     /// Empty unless the names are strictly sorted: then a binary search
     /// over `names` decides, as it always did.
@@ -509,7 +513,16 @@ impl<'s> NameIndex<'s> {
                 }
             }
         }
-        NameIndex { names, slots }
+        let keys = names.iter().map(SmolStr::new).collect();
+        NameIndex { names, keys, slots }
+    }
+
+    /// Name `i` as records hold it.
+    fn key(&self, i: usize) -> SmolStr {
+        match self.keys.get(i) {
+            Some(k) => k.clone(),
+            None => SmolStr::new(self.names.get(i).copied().unwrap_or_default()),
+        }
     }
 
     fn get(&self, key: &str) -> Option<usize> {

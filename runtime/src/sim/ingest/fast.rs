@@ -464,7 +464,11 @@ impl<'de> Visitor<'de> for TraitsSeed<'_, '_> {
         let traits_path = Path::root("traits");
         let mut fields = Vec::new();
         while let Some(Key(name)) = map.next_key::<Key<'de>>()? {
-            let value = match self.r.trait_type(&name) {
+            let declared = self.r.traits.get(&name);
+            let ty = declared
+                .and_then(|i| self.r.schema.traits.get(i))
+                .map(|f| &f.ty);
+            let value = match ty {
                 Some(ty) => {
                     let seed = FieldSeed {
                         r: self.r,
@@ -477,9 +481,13 @@ impl<'de> Visitor<'de> for TraitsSeed<'_, '_> {
                 }
                 None => map.next_value_seed(Untyped)?,
             };
+            let name = match declared {
+                Some(i) => self.r.traits.key(i),
+                None => self::name(&name),
+            };
             // Repeated names: `from_fields` keeps the last, as the general
             // path does.
-            fields.push((self::name(&name), value));
+            fields.push((name, value));
         }
         Ok(Record::from_fields(fields))
     }
@@ -538,15 +546,15 @@ fn record_map<'de, A: MapAccess<'de>>(
             }
             let j: J = map.next_value()?;
             own = Some(j.as_str().and_then(currency_code));
-            if let Some(f) = i.and_then(|i| schema.fields.get(i)) {
+            if let Some((i, f)) = i.and_then(|i| Some((i, schema.fields.get(i)?))) {
                 let cur = Cur::of(own, inherited);
                 let out = leaf(r, &f.ty, &j, cur, mode, path.child(&f.name))?;
-                set_present(&mut present, i, !out.null);
-                fields.push((name(&f.name), out.value));
+                set_present(&mut present, Some(i), !out.null);
+                fields.push((index.key(i), out.value));
             }
             continue;
         }
-        let Some(f) = i.and_then(|i| schema.fields.get(i)) else {
+        let Some((i, f)) = i.and_then(|i| Some((i, schema.fields.get(i)?))) else {
             map.next_value_seed(Skip)?;
             continue;
         };
@@ -557,7 +565,7 @@ fn record_map<'de, A: MapAccess<'de>>(
             mode,
             path: path.child(&f.name),
         })?;
-        set_present(&mut present, i, !out.null);
+        set_present(&mut present, Some(i), !out.null);
         if out.provisional || out.pending != Pending::No {
             let bit = u32::try_from(fields.len())
                 .ok()
@@ -570,7 +578,7 @@ fn record_map<'de, A: MapAccess<'de>>(
             }
             deep |= out.pending == Pending::Deep;
         }
-        fields.push((name(&f.name), out.value));
+        fields.push((index.key(i), out.value));
     }
     if mode == Mode::Strict {
         for (i, f) in schema.fields.iter().enumerate() {
