@@ -160,7 +160,7 @@ impl Cx<'_, '_> {
                 .vm
                 .event_matches(filter.as_ref(), &[], &event, &self.env());
             match matched {
-                Ok(true) => self.enter(flow, Some(&event), || format!("event {name:?}")),
+                Ok(true) => self.enter(flow, Some(&event)),
                 Ok(false) => {}
                 Err(e) => self.trace(
                     Some(flow),
@@ -442,13 +442,13 @@ impl Cx<'_, '_> {
                     Some(slot) => slot.1 = key.at,
                     None => self.p.date_fired.push((flow, key.at)),
                 }
-                self.enter(flow, None, || "date".into());
+                self.enter(flow, None);
                 // Arm the next anniversary.
                 self.dirty = true;
             }
             TimerKind::Inactive(flow) => {
                 self.p.trigger_timers.retain(|(_, k)| *k != key);
-                self.enter(flow, None, || "inactive".into());
+                self.enter(flow, None);
             }
             TimerKind::Window => {
                 self.p.window_timer = None;

@@ -83,14 +83,7 @@ enum SendResult {
 
 impl Cx<'_, '_> {
     /// Starts a journey of `flow` unless its reentry rule says no.
-    /// `trigger` describes what started it, for the trace (made only when
-    /// the journey starts).
-    pub(super) fn enter(
-        &mut self,
-        flow: u16,
-        event: Option<&Value>,
-        trigger: impl FnOnce() -> String,
-    ) {
+    pub(super) fn enter(&mut self, flow: u16, event: Option<&Value>) {
         let Some(f) = self.eng.bundle.flows.get(usize::from(flow)) else {
             return;
         };
@@ -124,7 +117,12 @@ impl Cx<'_, '_> {
         let holdout = in_holdout(self.pid.as_str(), &f.name, f.settings.holdout_bp);
         let id = *self.next_journey;
         *self.next_journey += 1;
-        let trigger = trigger();
+        let trigger = self
+            .eng
+            .trigger_names
+            .get(usize::from(flow))
+            .cloned()
+            .unwrap_or_else(|| super::trace::Name::from("?"));
         self.trace(Some(flow), Some(id), Decision::Entered { trigger, holdout });
         // Closed conversion windows go (they are also dropped on events).
         let now = self.now;

@@ -138,6 +138,9 @@ pub struct Engine<'b> {
     flow_names: Vec<trace::Name>,
     /// Template names as trace records share them, by template index.
     template_names: Vec<trace::Name>,
+    /// Per flow, what starts it as its `Entered` records say
+    /// (`event "Order Completed"`, `entering vip`, `date`, `inactive`).
+    trigger_names: Vec<trace::Name>,
     /// Whether sends produce `OutEffect::Send` with the rendered message;
     /// without, only the trace's excerpt is rendered (`trace_only`).
     messages: bool,
@@ -242,6 +245,11 @@ impl<'b> Engine<'b> {
                 .templates
                 .iter()
                 .map(|t| trace::Name::from(t.name.as_str()))
+                .collect(),
+            trigger_names: bundle
+                .flows
+                .iter()
+                .map(|f| trace::Name::from(trigger_text(bundle, &f.trigger)))
                 .collect(),
             messages: true,
             measure: false,
@@ -435,6 +443,24 @@ impl<'b> Engine<'b> {
             .get(usize::from(flow))
             .map(|f| f.settings.priority)
             .unwrap_or(0)
+    }
+}
+
+/// What starts a flow, as its `Entered` trace records say.
+fn trigger_text(bundle: &Bundle, trigger: &Trigger) -> String {
+    let segment = |s: &u16| {
+        bundle
+            .segments
+            .get(usize::from(*s))
+            .map(|s| s.name.as_str())
+            .unwrap_or("?")
+    };
+    match trigger {
+        Trigger::Event { event, .. } => format!("event {event:?}"),
+        Trigger::Entering(s) => format!("entering {}", segment(s)),
+        Trigger::Leaving(s) => format!("leaving {}", segment(s)),
+        Trigger::Date { .. } => "date".into(),
+        Trigger::Inactive { .. } => "inactive".into(),
     }
 }
 

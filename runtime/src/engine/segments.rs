@@ -120,9 +120,8 @@ impl Cx<'_, '_> {
                 );
                 self.eng.leaving.get(i).cloned().unwrap_or_default()
             };
-            let how = if is { "entering" } else { "leaving" };
             for flow in flows {
-                self.enter(flow, None, || format!("{how} {name}"));
+                self.enter(flow, None);
             }
         }
     }

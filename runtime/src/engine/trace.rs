@@ -201,7 +201,7 @@ pub enum Decision {
     /// A journey started. `holdout`: it belongs to the control group and
     /// will be sent nothing.
     Entered {
-        trigger: String,
+        trigger: Name,
         holdout: bool,
     },
     NotEntered {
