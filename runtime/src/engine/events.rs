@@ -130,12 +130,11 @@ impl Cx<'_, '_> {
     /// True (and traced) when this message id was seen recently.
     fn duplicate(&mut self, message_id: Option<String>) -> bool {
         let Some(id) = message_id else { return false };
-        if self.p.seen.contains(&id) {
-            self.trace(None, None, Decision::Duplicate { message_id: id });
-            return true;
+        if self.p.seen.insert(&id, DEDUPE_WINDOW) {
+            return false;
         }
-        self.p.seen.push(&id, DEDUPE_WINDOW);
-        false
+        self.trace(None, None, Decision::Duplicate { message_id: id });
+        true
     }
 
     fn track(&mut self, name: &str, properties: Record, at: i64) {

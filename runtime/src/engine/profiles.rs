@@ -221,7 +221,21 @@ impl Seen {
     }
 
     pub fn contains(&self, id: &str) -> bool {
+        self.has(Seen::tag(id), id)
+    }
+
+    /// Remembers `id` unless it is already remembered; true when it was
+    /// new (`contains` then `push`, hashing the id once).
+    pub fn insert(&mut self, id: &str, window: usize) -> bool {
         let tag = Seen::tag(id);
+        if self.has(tag, id) {
+            return false;
+        }
+        self.push_tagged(tag, id, window);
+        true
+    }
+
+    fn has(&self, tag: u32, id: &str) -> bool {
         self.entries
             .iter()
             .enumerate()
@@ -238,11 +252,15 @@ impl Seen {
 
     /// Remembers `id`, forgetting the oldest ids beyond `window`.
     pub fn push(&mut self, id: &str, window: usize) {
+        self.push_tagged(Seen::tag(id), id, window);
+    }
+
+    fn push_tagged(&mut self, tag: u32, id: &str, window: usize) {
         // An id longer than 4 GiB cannot come from one input line.
         let Ok(len) = u32::try_from(id.len()) else {
             return;
         };
-        self.entries.push_back((Seen::tag(id), len));
+        self.entries.push_back((tag, len));
         self.text.push_str(id);
         let mut drop = 0usize;
         while self.entries.len() > window {
@@ -339,6 +357,18 @@ mod tests {
         let back: Seen = postcard::from_bytes(&bytes).unwrap_or_default();
         assert_eq!(back, s);
         assert!(back.contains("ccc"));
+    }
+
+    #[test]
+    fn insert_is_contains_then_push() {
+        let mut s = Seen::default();
+        for id in ["a", "bb", "ccc"] {
+            assert!(s.insert(id, 3), "{id} is new");
+        }
+        assert!(!s.insert("bb", 3), "already there");
+        assert!(s.insert("dddd", 3));
+        assert_eq!(s.iter().collect::<Vec<_>>(), ["bb", "ccc", "dddd"]);
+        assert!(s.insert("a", 3), "forgotten, so new again");
     }
 
     #[test]
