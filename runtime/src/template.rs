@@ -245,14 +245,27 @@ pub fn render_excerpt(
 
 /// Whether a hole certainly evaluates without error (so one whose text is
 /// not kept can be skipped): the shapes the compiler emits for the most
-/// common holes — a constant, a local, a shop setting, a trait with a `??`
+/// common holes — a constant, a local, a field of a local that holds a
+/// record (or `none`) in `frame`, a shop setting, a trait with a `??`
 /// default — followed only by filters that take any value.
-fn cannot_fail(code: &Code, filters: &[Filter], frame_len: usize) -> bool {
+fn cannot_fail(code: &Code, filters: &[Filter], frame: &[Value]) -> bool {
     let name = |i: u16| matches!(code.consts.get(usize::from(i)), Some(Value::Str(_)));
     let constant = |i: u16| code.consts.get(usize::from(i)).is_some();
+    // A local the frame has, or one `eval` adds (as `none`).
+    let local = |l: u16| usize::from(l) < frame.len().max(usize::from(code.locals));
+    let record_or_none = |l: u16| {
+        local(l)
+            && matches!(
+                frame.get(usize::from(l)),
+                None | Some(Value::None | Value::Record(_))
+            )
+    };
     let shape = match code.ops.as_slice() {
         [Op::Const(i), Op::Return] => constant(*i),
-        [Op::LoadLocal(l), Op::Return] => usize::from(*l) < frame_len.max(usize::from(code.locals)),
+        [Op::LoadLocal(l), Op::Return] => local(*l),
+        [Op::LoadLocal(l), Op::GetField { name: n, .. }, Op::Return] => {
+            record_or_none(*l) && name(*n)
+        }
         [Op::LoadShop, Op::GetField { name: n, .. }, Op::Return] => name(*n),
         [
             Op::LoadTrait(n),
@@ -368,7 +381,7 @@ impl<'a> Renderer<'a> {
                 TextNode::Lit(s) => out.push(s),
                 TextNode::Placeholder(p) => out.push(p.marker()),
                 TextNode::Hole { expr, filters } => {
-                    if !out.keeps() && cannot_fail(expr, filters, self.frame.len()) {
+                    if !out.keeps() && cannot_fail(expr, filters, &self.frame) {
                         // Its text would be thrown away, and it cannot fail.
                         continue;
                     }
@@ -680,20 +693,17 @@ mod tests {
             Op::Const(1),
             Op::Return,
         ]);
-        assert!(cannot_fail(&shop, &[], 0));
+        assert!(cannot_fail(&shop, &[], &[]));
         assert!(cannot_fail(
             &default,
             &[Filter::Upper, Filter::Truncate(5)],
-            0
+            &[]
         ));
         assert!(cannot_fail(
             &code(vec![Op::LoadLocal(0), Op::Return]),
             &[],
-            0
+            &[]
         ));
-        // A filter that needs a kind of value, a local that may not be a
-        // record, a constant or local that does not exist: evaluated.
-        assert!(!cannot_fail(&shop, &[Filter::Money], 0));
         let field_of_local = code(vec![
             Op::LoadLocal(0),
             Op::GetField {
@@ -702,12 +712,27 @@ mod tests {
             },
             Op::Return,
         ]);
-        assert!(!cannot_fail(&field_of_local, &[], 1));
-        assert!(!cannot_fail(&code(vec![Op::Const(7), Op::Return]), &[], 0));
+        // A field of a local holding a record or `none` reads as a value
+        // or `none`.
+        let record = Value::Record(nudge_bytecode::Record::from_fields([(
+            "name",
+            Value::str("x"),
+        )]));
+        assert!(cannot_fail(&field_of_local, &[], &[record]));
+        assert!(cannot_fail(&field_of_local, &[], &[Value::None]));
+        // A filter that needs a kind of value, a field of a local that holds
+        // no record, a constant or local that does not exist: evaluated.
+        assert!(!cannot_fail(&shop, &[Filter::Money], &[]));
+        assert!(!cannot_fail(&field_of_local, &[], &[Value::Int(1)]));
+        assert!(!cannot_fail(
+            &code(vec![Op::Const(7), Op::Return]),
+            &[],
+            &[]
+        ));
         assert!(!cannot_fail(
             &code(vec![Op::LoadLocal(3), Op::Return]),
             &[],
-            2
+            &[Value::None, Value::None]
         ));
     }
 }

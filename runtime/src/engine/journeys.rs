@@ -600,14 +600,20 @@ impl Cx<'_, '_> {
         self.drive(j, step);
     }
 
+    /// `profile/flow/journey/op`, the send's idempotency key. Written
+    /// piece by piece: one allocation, no formatting machinery (a key per
+    /// send).
     fn key(&self, j: &Journey, op: u32) -> String {
-        format!(
-            "{}/{}/{}/{}",
-            self.pid,
-            self.eng.flow_name(j.flow),
-            j.id,
-            op
-        )
+        let (pid, flow) = (self.pid.as_str(), self.eng.flow_name(j.flow));
+        let mut key = String::with_capacity(pid.len() + flow.len() + 24);
+        key.push_str(pid);
+        key.push('/');
+        key.push_str(flow);
+        key.push('/');
+        push_decimal(&mut key, j.id);
+        key.push('/');
+        push_decimal(&mut key, u64::from(op));
+        key
     }
 
     /// Policies, then rendering, then the outbound message.
@@ -722,6 +728,25 @@ impl Cx<'_, '_> {
     }
 }
 
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(i..).unwrap_or(&[]) {
+        out.push(char::from(d));
+    }
+}
+
 fn content(r: Rendered) -> Content {
     match r {
         Rendered::Email(e) => Content::Email {
@@ -769,6 +794,18 @@ fn fill_bound_locals(j: &mut Journey, store: &mut BoundEvents, copy_shared: bool
         };
         if let Some(slot) = j.vm.locals.get_mut(usize::from(l)) {
             *slot = value;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn push_decimal_writes_what_display_writes() {
+        for n in [0, 1, 9, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX] {
+            let mut s = String::from("x");
+            super::push_decimal(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
         }
     }
 }

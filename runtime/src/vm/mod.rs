@@ -248,7 +248,9 @@ impl<'b> Vm<'b> {
             env,
             fuel: FUEL,
         };
-        let mut stack = Vec::new();
+        // Room for a typical expression: growing from empty reallocates
+        // several times per run.
+        let mut stack = Vec::with_capacity(16);
         match run.exec(&code.ops, start, &mut state.locals, &mut stack, true)? {
             Stop::Effect { effect, resume_pc } => {
                 state.pc = u32::try_from(resume_pc).unwrap_or(u32::MAX);
@@ -297,7 +299,9 @@ impl<'b> Vm<'b> {
             env,
             fuel: FUEL,
         };
-        let mut stack = Vec::new();
+        // Room for a typical expression: growing from empty reallocates
+        // several times per run.
+        let mut stack = Vec::with_capacity(16);
         match run.exec(&lambda.ops, 0, &mut frame, &mut stack, false)? {
             Stop::Returned(Value::Bool(b)) => Ok(b),
             Stop::Returned(other) => fail(
@@ -952,7 +956,9 @@ impl Run<'_> {
                 );
             }
         }
-        let mut stack = Vec::new();
+        // Room for a typical expression: growing from empty reallocates
+        // several times per run.
+        let mut stack = Vec::with_capacity(16);
         match self.exec(&lambda.ops, 0, frame, &mut stack, false)? {
             Stop::Returned(v) => Ok(v),
             Stop::Effect { .. } => fail(Some(pc), "a lambda tried to perform an effect"),
