@@ -2,24 +2,28 @@
 //! straight into typed values, driven by the schema, for the usual line
 //! that reads without a single problem. No `J` tree is built for the
 //! records it types (`properties`, `traits`, nested records): their members
-//! are typed as they are parsed, and members the schema does not declare
-//! are skipped unread.
+//! are typed as they are parsed (declared names found by `NameIndex`), and
+//! members the schema does not declare are parsed as the general path
+//! parses them (so the same text is refused) but not kept.
 //!
 //! It gives up (`None`) at the first thing that is not plain — any problem
-//! (an error, a warning, a coercion), a batch, a duplicated member where
-//! the last one would have to win, a currency it cannot place yet — and the
-//! line is then read again by the general path, which reports exactly what
-//! it always did. So this path only has to agree with the general one on
-//! lines that read cleanly; the tests in `super` compare the two.
+//! (an error, a warning, a coercion), a batch, a repeated member where the
+//! general path would take the last, a currency it cannot place in one
+//! pass — and the line is then read again by the general path, which
+//! reports exactly what it always did. So this path only has to agree with
+//! the general one on lines that read cleanly; `fast/tests.rs` compares the
+//! two on many shapes and on random lines.
 //!
 //! Currencies: a `money` field takes its record's `currency`, else the
 //! enclosing record's, else USD; but `currency` often comes after the
 //! amounts (`{"price":19,"currency":"EUR"}`). An amount read before its
 //! record's currency is known is made in USD and marked provisional; when
 //! the record ends and its currency is known, provisional amounts are set
-//! to it. A nested record whose currency is still open at its end (it has
-//! none of its own and its parent's `currency` has not come yet) is left
-//! pending: fine if the parent ends in USD, a give-up otherwise.
+//! to it. A nested record whose currency is still open at its end (none of
+//! its own, and its parent's `currency` has not come yet) is left pending,
+//! and its amounts are set when the parent's currency is known. Deeper
+//! nesting still open at that point is a give-up unless the currency is
+//! USD.
 
 use super::{
     J, JVisitor, Key, Mode, NameIndex, Path, Problems, Reader, currency_code, date, money,
