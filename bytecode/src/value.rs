@@ -248,25 +248,38 @@ impl Record {
     /// decoded events build a record per input. Stable, so equal names keep
     /// their input order and the last of each run is the one kept.
     pub fn from_fields<N: Into<SmolStr>>(fields: impl IntoIterator<Item = (N, Value)>) -> Record {
-        let mut fields: Vec<(SmolStr, Value)> =
+        // Collected straight into the shared block (one allocation when the
+        // iterator knows its length, e.g. a `Vec` the caller built), then
+        // sorted in place. Fields that come in name order (projections,
+        // records read back) need neither the sort nor the de-duplication.
+        let mut fields: Arc<[(SmolStr, Value)]> =
             fields.into_iter().map(|(n, v)| (n.into(), v)).collect();
-        // Fields that come in name order (projections, records read back)
-        // need neither the sort nor the de-duplication.
-        if !fields.is_sorted_by(|a, b| cmp_name(&a.0, &b.0).is_lt()) {
-            fields.sort_by(|a, b| cmp_name(&a.0, &b.0));
-            // `later` is removed when it names the same field as the kept
-            // `earlier`; its value moves into the kept slot first.
-            fields.dedup_by(|later, earlier| {
+        let in_order = |f: &[(SmolStr, Value)]| f.is_sorted_by(|a, b| cmp_name(&a.0, &b.0).is_lt());
+        if in_order(&fields) {
+            return Record { fields };
+        }
+        if let Some(f) = Arc::get_mut(&mut fields) {
+            // Stable: equal names keep their input order.
+            f.sort_by(|a, b| cmp_name(&a.0, &b.0));
+        }
+        if !in_order(&fields) {
+            // Repeated names: `later` is removed when it names the same
+            // field as the kept `earlier`; its value moves into the kept
+            // slot first, so the last of each run wins.
+            let mut deduped = fields.to_vec();
+            // Already sorted (the block was ours alone); sorting again is
+            // a single pass and keeps this right whatever happened above.
+            deduped.sort_by(|a, b| cmp_name(&a.0, &b.0));
+            deduped.dedup_by(|later, earlier| {
                 let same = later.0 == earlier.0;
                 if same {
                     std::mem::swap(&mut later.1, &mut earlier.1);
                 }
                 same
             });
+            fields = deduped.into();
         }
-        Record {
-            fields: fields.into(),
-        }
+        Record { fields }
     }
 
     /// Small records (events, profile traits) are scanned comparing lengths
