@@ -633,7 +633,18 @@ impl Cx<'_, '_> {
             .get(usize::from(template))
             .cloned()
             .unwrap_or_else(|| super::trace::Name::from(""));
-        let tz = self.tz();
+        // The profile's zone matters only to quiet hours on this channel
+        // (reading it is a cold lookup in the profile's traits).
+        let quiet = bundle
+            .policies
+            .quiet_hours
+            .iter()
+            .any(|q| q.channel.is_none_or(|c| c == channel));
+        let tz = if quiet {
+            self.tz()
+        } else {
+            jiff::tz::TimeZone::UTC
+        };
         let verdict = SendCheck {
             policies: &bundle.policies,
             category: flow.settings.category,

@@ -81,6 +81,8 @@ pub struct SendCheck<'a> {
     pub holdout: bool,
     pub channel: Channel,
     pub profile: &'a Profile,
+    /// The profile's zone; read only by quiet hours on `channel` (a caller
+    /// with none for the channel may pass any zone).
     pub tz: &'a TimeZone,
     pub now: i64,
 }
@@ -148,14 +150,17 @@ impl SendCheck<'_> {
             }
             let window = cap.per_secs.saturating_mul(1000);
             let since = self.now.saturating_sub(window);
-            let counted: Vec<i64> = self
-                .profile
-                .sends
-                .iter()
-                .filter(|(at, ch)| *at > since && cap.channel.is_none_or(|c| c == *ch))
-                .map(|(at, _)| *at)
-                .collect();
-            if counted.len() >= cap.count as usize {
+            let counts =
+                |(at, ch): &&(i64, Channel)| *at > since && cap.channel.is_none_or(|c| c == *ch);
+            // Counted first without collecting: most sends find room.
+            if self.profile.sends.iter().filter(counts).count() >= cap.count as usize {
+                let counted: Vec<i64> = self
+                    .profile
+                    .sends
+                    .iter()
+                    .filter(counts)
+                    .map(|(at, _)| *at)
+                    .collect();
                 // Room again once enough of the oldest counted sends leave.
                 let n = counted.len();
                 let surplus = n + 1 - cap.count as usize;
