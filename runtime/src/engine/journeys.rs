@@ -117,12 +117,7 @@ impl Cx<'_, '_> {
         let holdout = in_holdout(self.pid.as_str(), &f.name, f.settings.holdout_bp);
         let id = *self.next_journey;
         *self.next_journey += 1;
-        let trigger = self
-            .eng
-            .trigger_names
-            .get(usize::from(flow))
-            .cloned()
-            .unwrap_or_else(|| super::trace::Name::from("?"));
+        let trigger = super::shared_name(&self.eng.trigger_names, flow);
         self.trace(Some(flow), Some(id), Decision::Entered { trigger, holdout });
         // Closed conversion windows go (they are also dropped on events).
         let now = self.now;
@@ -627,12 +622,7 @@ impl Cx<'_, '_> {
         let Some(flow) = bundle.flows.get(usize::from(j.flow)) else {
             return SendResult::Done;
         };
-        let tname = self
-            .eng
-            .template_names
-            .get(usize::from(template))
-            .cloned()
-            .unwrap_or_else(|| super::trace::Name::from(""));
+        let tname = super::shared_name(&self.eng.template_names, template);
         // The profile's zone matters only to quiet hours on this channel
         // (reading it is a cold lookup in the profile's traits).
         let quiet = bundle

@@ -446,6 +446,15 @@ impl<'b> Engine<'b> {
     }
 }
 
+/// Name `i` of a table the engine made from the bundle (one per flow or
+/// template, so always there; `?` rather than a panic if not).
+fn shared_name(names: &[trace::Name], i: u16) -> trace::Name {
+    names
+        .get(usize::from(i))
+        .cloned()
+        .unwrap_or_else(|| trace::Name::from("?"))
+}
+
 /// What starts a flow, as its `Entered` trace records say.
 fn trigger_text(bundle: &Bundle, trigger: &Trigger) -> String {
     let segment = |s: &u16| {
@@ -492,13 +501,7 @@ impl Cx<'_, '_> {
         self.out.trace.push(TraceRecord {
             at: self.now,
             profile,
-            flow: flow.map(|f| {
-                self.eng
-                    .flow_names
-                    .get(usize::from(f))
-                    .cloned()
-                    .unwrap_or_else(|| trace::Name::from("?"))
-            }),
+            flow: flow.map(|f| shared_name(&self.eng.flow_names, f)),
             journey,
             decision,
         });
