@@ -148,7 +148,7 @@ impl Cx<'_, '_> {
         let eng = self.eng;
         let flows = eng.event_flows.get(name).map(Vec::as_slice).unwrap_or(&[]);
         for &flow in flows {
-            let Some(f) = self.eng.bundle.flows.get(usize::from(flow)) else {
+            let Some(f) = self.eng.flow(flow) else {
                 continue;
             };
             let nudge_bytecode::format::Trigger::Event { filter, .. } = &f.trigger else {
@@ -264,13 +264,7 @@ impl Cx<'_, '_> {
         let mut i = 0;
         while let Some(g) = self.p.goals.get(i) {
             let flow = g.flow;
-            let Some(goal) = self
-                .eng
-                .bundle
-                .flows
-                .get(usize::from(flow))
-                .and_then(|f| f.settings.goal.as_ref())
-            else {
+            let Some(goal) = self.eng.flow(flow).and_then(|f| f.settings.goal.as_ref()) else {
                 i += 1;
                 continue;
             };
@@ -320,9 +314,7 @@ impl Cx<'_, '_> {
         while let Some(j) = self.p.journeys.get(i) {
             let exits = self
                 .eng
-                .bundle
-                .flows
-                .get(usize::from(j.flow))
+                .flow(j.flow)
                 .map(|f| f.settings.exit_when.as_slice())
                 .unwrap_or_default();
             let mut matching = exits.iter().filter(|m| m.event == name).peekable();

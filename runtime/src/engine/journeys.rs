@@ -84,7 +84,7 @@ enum SendResult {
 impl Cx<'_, '_> {
     /// Starts a journey of `flow` unless its reentry rule says no.
     pub(super) fn enter(&mut self, flow: u16, event: Option<&Value>) {
-        let Some(f) = self.eng.bundle.flows.get(usize::from(flow)) else {
+        let Some(f) = self.eng.flow(flow) else {
             return;
         };
         let last = self
@@ -324,9 +324,7 @@ impl Cx<'_, '_> {
                 Effect::Exit => {
                     let last = self
                         .eng
-                        .bundle
-                        .flows
-                        .get(usize::from(j.flow))
+                        .flow(j.flow)
                         .map(|f| f.code.ops.len().saturating_sub(1));
                     let by = if last == Some(j.vm.pc as usize) {
                         ExitReason::End
@@ -496,9 +494,7 @@ impl Cx<'_, '_> {
         }
         let reads_locals = self
             .eng
-            .bundle
-            .flows
-            .get(usize::from(j.flow))
+            .flow(j.flow)
             .and_then(|f| f.settings.goal.as_ref())
             .is_some_and(|goal| goal.event.filter.is_some());
         if self.p.goals.iter().any(|g| g.journey == j.id) {
@@ -619,7 +615,7 @@ impl Cx<'_, '_> {
         op: u32,
     ) -> SendResult {
         let bundle = self.eng.bundle;
-        let Some(flow) = bundle.flows.get(usize::from(j.flow)) else {
+        let Some(flow) = self.eng.flow(j.flow) else {
             return SendResult::Done;
         };
         let tname = super::shared_name(&self.eng.template_names, template);

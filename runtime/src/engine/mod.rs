@@ -429,20 +429,17 @@ impl<'b> Engine<'b> {
         }
     }
 
+    /// Flow `flow` of the bundle (an index the engine took from it).
+    fn flow(&self, flow: u16) -> Option<&'b nudge_bytecode::format::Flow> {
+        self.bundle.flows.get(usize::from(flow))
+    }
+
     fn flow_name(&self, flow: u16) -> &'b str {
-        self.bundle
-            .flows
-            .get(usize::from(flow))
-            .map(|f| f.name.as_str())
-            .unwrap_or("?")
+        self.flow(flow).map(|f| f.name.as_str()).unwrap_or("?")
     }
 
     fn flow_priority(&self, flow: u16) -> i64 {
-        self.bundle
-            .flows
-            .get(usize::from(flow))
-            .map(|f| f.settings.priority)
-            .unwrap_or(0)
+        self.flow(flow).map(|f| f.settings.priority).unwrap_or(0)
     }
 }
 

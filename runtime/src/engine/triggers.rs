@@ -45,12 +45,7 @@ impl Cx<'_, '_> {
     }
 
     pub(super) fn arm_inactive(&mut self, flow: u16, event_at: i64) {
-        let Some(Trigger::Inactive { for_secs, .. }) = self
-            .eng
-            .bundle
-            .flows
-            .get(usize::from(flow))
-            .map(|f| &f.trigger)
+        let Some(Trigger::Inactive { for_secs, .. }) = self.eng.flow(flow).map(|f| &f.trigger)
         else {
             return;
         };
@@ -71,7 +66,7 @@ impl Cx<'_, '_> {
     }
 
     fn next_date(&self, flow: u16) -> Option<i64> {
-        let f = self.eng.bundle.flows.get(usize::from(flow))?;
+        let f = self.eng.flow(flow)?;
         let Trigger::Date { date, at, yearly } = &f.trigger else {
             return None;
         };
