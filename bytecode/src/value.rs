@@ -29,7 +29,7 @@ use std::sync::Arc;
 pub use smol_str::SmolStr;
 
 /// One runtime value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Value {
     /// `none`: an absent optional.
     None,
@@ -209,7 +209,7 @@ impl fmt::Display for TimeOfDay {
 /// name and value (a fifth of a `nudge simulate` run went to such copies
 /// and their frees). Changing a shared record copies it first
 /// (`Arc::make_mut`). Encoded exactly as a plain field vector.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Record {
     #[serde(with = "shared_fields")]
     fields: Arc<[(SmolStr, Value)]>,

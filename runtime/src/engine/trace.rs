@@ -196,7 +196,7 @@ impl<'de> Deserialize<'de> for Name {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Decision {
     /// A journey started. `holdout`: it belongs to the control group and
     /// will be sent nothing.
@@ -294,7 +294,7 @@ pub enum Decision {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum NotEntered {
     /// `reentry after exit` (the default): a journey is still active.
     AlreadyActive,
@@ -304,7 +304,7 @@ pub enum NotEntered {
     TooSoon { last_entry: i64 },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Suppression {
     /// The journey is in the flow's holdout group.
     Holdout,
@@ -322,7 +322,7 @@ pub enum Suppression {
     Complaint,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Deferral {
     QuietHours,
     /// `when capped: defer`: until the cap has room again.
@@ -331,7 +331,7 @@ pub enum Deferral {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ResumedBy {
     Timer,
     Event {
@@ -346,7 +346,7 @@ pub enum ResumedBy {
     Timeout,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ExitReason {
     /// An `exit when` matched.
     ExitWhen { event: String },

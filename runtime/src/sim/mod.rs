@@ -22,13 +22,15 @@ pub mod ingest;
 pub mod report;
 
 use crate::engine::state::EngineState;
-use crate::engine::trace::{Decision, Name, OutEffect, Outputs, TraceRecord};
+use crate::engine::trace::{
+    Decision, Name, NotEntered, OutEffect, Outputs, ResumedBy, TraceRecord,
+};
 use crate::engine::{Engine, Input};
 use ingest::{LineProblem, Reader};
 use nudge_bytecode::Bundle;
 use report::{FlowFunnel, FunnelCounter};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Simulation {
@@ -59,12 +61,142 @@ pub struct Simulation {
 }
 
 /// The trace as the human report reads it: profiles numbered in order of
-/// appearance, flows by index.
+/// appearance, flows by index, and each distinct decision kept once.
+///
+/// A million-event run makes about four million records. As full
+/// `TraceRecord`s (104 bytes, plus an idempotency key and an excerpt on
+/// the heap for every send) they were more than half the run's memory,
+/// and writing that much fresh memory was a fifth of its time (page
+/// faults). A story record is 40 bytes: the decisions repeat (the same
+/// few sends, exits and waits, told apart only by their instants), so
+/// each is kept once without its instant, which the record carries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Story {
     /// Profile ids by number.
     pub profiles: Vec<String>,
     pub records: Chunks<StoryRecord>,
+    /// The distinct decisions by number, each without its own instant
+    /// (`StoryRecord::time`) and without a send's idempotency key (the
+    /// report does not show keys).
+    decisions: Vec<Decision>,
+    /// Decision → number in `decisions`.
+    numbers: HashMap<Decision, u32, rustc_hash::FxBuildHasher>,
+}
+
+impl Story {
+    /// Adds a record.
+    pub fn push(
+        &mut self,
+        at: i64,
+        profile: u32,
+        flow: Option<u16>,
+        journey: Option<u64>,
+        decision: Decision,
+    ) {
+        let (decision, time) = detach_time(decision);
+        let number = match self.numbers.get(&decision) {
+            Some(n) => *n,
+            None => {
+                let n = u32::try_from(self.decisions.len()).unwrap_or(u32::MAX);
+                self.decisions.push(decision.clone());
+                self.numbers.insert(decision, n);
+                n
+            }
+        };
+        self.records.push(StoryRecord {
+            at,
+            time,
+            journey: journey.map_or(0, |j| j.saturating_add(1)),
+            profile,
+            decision: number,
+            flow: flow.unwrap_or(NO_FLOW),
+        });
+    }
+
+    /// A record's decision in full (a send's idempotency key left empty).
+    pub fn decision(&self, r: &StoryRecord) -> Option<Decision> {
+        let d = self.decisions.get(r.decision as usize)?;
+        Some(attach_time(d, r.time))
+    }
+}
+
+/// `StoryRecord::flow` when the record names no flow.
+const NO_FLOW: u16 = u16::MAX;
+
+/// The decision without its own instant (`until`, `deadline`, ...), and that
+/// instant (0 when it has none); a send also loses its idempotency key.
+fn detach_time(d: Decision) -> (Decision, i64) {
+    match d {
+        Decision::Waiting { until } => (Decision::Waiting { until: 0 }, until),
+        Decision::WaitPassed { until } => (Decision::WaitPassed { until: 0 }, until),
+        Decision::WaitingFor { event, deadline } => {
+            (Decision::WaitingFor { event, deadline: 0 }, deadline)
+        }
+        Decision::Deferred {
+            template,
+            channel,
+            until,
+            reason,
+        } => (
+            Decision::Deferred {
+                template,
+                channel,
+                until: 0,
+                reason,
+            },
+            until,
+        ),
+        Decision::NotEntered {
+            reason: NotEntered::TooSoon { last_entry },
+        } => (
+            Decision::NotEntered {
+                reason: NotEntered::TooSoon { last_entry: 0 },
+            },
+            last_entry,
+        ),
+        Decision::Resumed {
+            by: ResumedBy::Heard { event, at },
+        } => (
+            Decision::Resumed {
+                by: ResumedBy::Heard { event, at: 0 },
+            },
+            at,
+        ),
+        Decision::Sent {
+            template,
+            channel,
+            key: _,
+            excerpt,
+        } => (
+            Decision::Sent {
+                template,
+                channel,
+                key: String::new(),
+                excerpt,
+            },
+            0,
+        ),
+        d => (d, 0),
+    }
+}
+
+/// `detach_time` undone (but for a send's key).
+fn attach_time(d: &Decision, time: i64) -> Decision {
+    let mut d = d.clone();
+    match &mut d {
+        Decision::Waiting { until }
+        | Decision::WaitPassed { until }
+        | Decision::Deferred { until, .. } => *until = time,
+        Decision::WaitingFor { deadline, .. } => *deadline = time,
+        Decision::NotEntered {
+            reason: NotEntered::TooSoon { last_entry },
+        } => *last_entry = time,
+        Decision::Resumed {
+            by: ResumedBy::Heard { at, .. },
+        } => *at = time,
+        _ => {}
+    }
+    d
 }
 
 /// A list that grows by whole chunks: pushing never moves what is already
@@ -116,15 +248,30 @@ impl<T> Chunks<T> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One trace record of the story (40 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoryRecord {
     pub at: i64,
+    /// The decision's own instant, when it has one (see `Story::decision`).
+    time: i64,
+    /// The journey id + 1; 0 for none.
+    journey: u64,
     /// Index into `Story::profiles`.
     pub profile: u32,
-    /// Index into the bundle's flows.
-    pub flow: Option<u16>,
-    pub journey: Option<u64>,
-    pub decision: Decision,
+    /// Index into the story's decisions.
+    decision: u32,
+    /// Index into the bundle's flows; `NO_FLOW` for none.
+    flow: u16,
+}
+
+impl StoryRecord {
+    pub fn flow(&self) -> Option<u16> {
+        (self.flow != NO_FLOW).then_some(self.flow)
+    }
+
+    pub fn journey(&self) -> Option<u64> {
+        self.journey.checked_sub(1)
+    }
 }
 
 /// What a run keeps besides the story and the funnel.
@@ -395,13 +542,7 @@ impl<'b> Run<'b> {
                 }
                 Keep::TraceOnly => r.decision,
             };
-            self.story.records.push(StoryRecord {
-                at,
-                profile,
-                flow,
-                journey,
-                decision,
-            });
+            self.story.push(at, profile, flow, journey, decision);
         }
     }
 
@@ -472,7 +613,105 @@ fn named_sizes(bundle: &Bundle, sizes: &[usize]) -> BTreeMap<String, usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{CHUNK, Chunks};
+    use super::{CHUNK, Chunks, Story};
+    use crate::engine::trace::{
+        Decision, Deferral, ExitReason, Name, NotEntered, ResumedBy, Suppression,
+    };
+    use nudge_bytecode::op::Channel;
+
+    /// Every decision that carries an instant, and some that do not.
+    fn decisions() -> Vec<Decision> {
+        let t = Name::from("cart_reminder");
+        vec![
+            Decision::Waiting { until: 7 },
+            Decision::WaitPassed { until: 8 },
+            Decision::WaitingFor {
+                event: "Order Completed".into(),
+                deadline: 9,
+            },
+            Decision::Deferred {
+                template: t.clone(),
+                channel: Channel::Sms,
+                until: 10,
+                reason: Deferral::QuietHours,
+            },
+            Decision::NotEntered {
+                reason: NotEntered::TooSoon { last_entry: 11 },
+            },
+            Decision::Resumed {
+                by: ResumedBy::Heard {
+                    event: "Order Completed".into(),
+                    at: 12,
+                },
+            },
+            Decision::Resumed {
+                by: ResumedBy::Timer,
+            },
+            Decision::Suppressed {
+                template: t.clone(),
+                channel: Channel::Email,
+                reason: Suppression::FrequencyCap {
+                    cap: "email 2 per 7d".into(),
+                },
+            },
+            Decision::Exited {
+                by: ExitReason::End,
+            },
+            Decision::Sent {
+                template: t,
+                channel: Channel::Email,
+                key: String::new(),
+                excerpt: "Still thinking it over?".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn story_gives_back_each_decision_with_its_instant() {
+        let mut story = Story::default();
+        for (i, d) in decisions().into_iter().enumerate() {
+            let i = u64::try_from(i).unwrap_or(0);
+            story.push(100, 0, Some(2), Some(i), d);
+        }
+        story.push(101, 1, None, None, Decision::Waiting { until: 70 });
+        let told: Vec<Decision> = story
+            .records
+            .iter()
+            .filter_map(|r| story.decision(r))
+            .collect();
+        let mut want = decisions();
+        want.push(Decision::Waiting { until: 70 });
+        assert_eq!(told, want);
+        let last = story.records.iter().last().copied();
+        assert_eq!(last.map(|r| (r.flow(), r.journey())), Some((None, None)));
+        let first = story.records.iter().next().copied();
+        assert_eq!(
+            first.map(|r| (r.flow(), r.journey())),
+            Some((Some(2), Some(0)))
+        );
+        // The two waits differ only by their instant: one decision kept.
+        assert_eq!(story.decisions.len(), decisions().len());
+    }
+
+    #[test]
+    fn story_drops_a_sends_key_only() {
+        let mut story = Story::default();
+        let sent = |key: &str| Decision::Sent {
+            template: Name::from("welcome"),
+            channel: Channel::Email,
+            key: key.into(),
+            excerpt: "Welcome, Maya".into(),
+        };
+        story.push(1, 0, Some(0), Some(1), sent("j1:4"));
+        story.push(2, 1, Some(0), Some(2), sent("j2:4"));
+        let told: Vec<Decision> = story
+            .records
+            .iter()
+            .filter_map(|r| story.decision(r))
+            .collect();
+        assert_eq!(told, vec![sent(""), sent("")]);
+        assert_eq!(story.decisions.len(), 1);
+    }
 
     #[test]
     fn chunks_keep_push_order_across_chunk_boundaries() {

@@ -333,7 +333,7 @@ pub fn human(sim: &Simulation) -> String {
             let _ = writeln!(out, "Profile {profile}");
         }
         {
-            let who = match (r.flow, r.journey) {
+            let who = match (r.flow(), r.journey()) {
                 (Some(f), Some(j)) => format!("{} #{j}", flow_name(f)),
                 (Some(f), None) => flow_name(f).to_string(),
                 _ => "-".into(),
@@ -342,7 +342,9 @@ pub fn human(sim: &Simulation) -> String {
                 out,
                 "  {}  {who:<28} {}",
                 timestamp_text(r.at),
-                decision_text(&r.decision)
+                story
+                    .decision(r)
+                    .map_or_else(|| "?".to_string(), |d| decision_text(&d))
             );
         }
     }
