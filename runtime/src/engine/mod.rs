@@ -366,12 +366,12 @@ impl<'b> Engine<'b> {
             next_journey,
             ..
         } = state;
-        let profile = profiles.get_or_insert_with(&pid, || self.new_profile());
+        let (profile, name) = profiles.named_or_insert_with(&pid, || self.new_profile());
         let mut cx = Cx {
             eng: self,
             now,
             pid: profiles::IdKey::new(&pid),
-            pid_name: None,
+            pid_name: name.clone(),
             p: profile,
             timers,
             next_journey,
@@ -401,14 +401,14 @@ impl<'b> Engine<'b> {
                 next_journey,
                 ..
             } = state;
-            let Some(profile) = profiles.get_mut(timer.profile.as_str()) else {
+            let Some((profile, name)) = profiles.named_mut(timer.profile.as_str()) else {
                 continue;
             };
             let mut cx = Cx {
                 eng: self,
                 now,
                 pid: timer.profile,
-                pid_name: None,
+                pid_name: name.clone(),
                 p: profile,
                 timers,
                 next_journey,
@@ -476,8 +476,8 @@ struct Cx<'e, 'b> {
     now: i64,
     /// The profile id, inline when short (timers copy it without allocating).
     pid: profiles::IdKey,
-    /// `pid` as trace records share it, made at the first record.
-    pid_name: Option<trace::Name>,
+    /// `pid` as trace records share it (one per profile, see `Profiles`).
+    pid_name: trace::Name,
     p: &'e mut Profile,
     timers: &'e mut TimerQueue,
     next_journey: &'e mut u64,
@@ -491,13 +491,9 @@ struct Cx<'e, 'b> {
 impl Cx<'_, '_> {
     fn trace(&mut self, flow: Option<u16>, journey: Option<u64>, decision: Decision) {
         // The profile id and flow names are shared, not copied, per record.
-        let profile = self
-            .pid_name
-            .get_or_insert_with(|| trace::Name::from(self.pid.as_str()))
-            .clone();
         self.out.trace.push(TraceRecord {
             at: self.now,
-            profile,
+            profile: self.pid_name.clone(),
             flow: flow.map(|f| shared_name(&self.eng.flow_names, f)),
             journey,
             decision,

@@ -17,6 +17,7 @@
 //! depends on process state.
 
 use super::state::Profile;
+use super::trace::Name;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
@@ -96,6 +97,11 @@ pub struct Profiles {
     index: HashMap<IdKey, u32, IdHash>,
     /// In the order the engine first saw each id (never observable).
     list: Vec<Profile>,
+    /// Each profile's id as trace records share it (same index as
+    /// `list`): made once per profile instead of once per input, and one
+    /// shared text per profile lets a shell tell profiles apart by
+    /// address (`Name::same`).
+    names: Vec<Name>,
 }
 
 impl Profiles {
@@ -111,12 +117,29 @@ impl Profiles {
 
     /// The profile `id`, made with `new` when the engine has none yet.
     pub fn get_or_insert_with(&mut self, id: &str, new: impl FnOnce() -> Profile) -> &mut Profile {
+        self.named_or_insert_with(id, new).0
+    }
+
+    /// `get_or_insert_with`, with the profile's shared id.
+    pub fn named_or_insert_with(
+        &mut self,
+        id: &str,
+        new: impl FnOnce() -> Profile,
+    ) -> (&mut Profile, &Name) {
         let i = match self.index.get(&IdKey::new(id)) {
             Some(&i) => i as usize,
             None => self.push(id, new()),
         };
-        // `i` is in range: the index only holds slots of `list`.
-        &mut self.list[i]
+        // `i` is in range of both: the index only holds slots of `list`,
+        // and `names` grows with `list`.
+        (&mut self.list[i], &self.names[i])
+    }
+
+    /// `get_mut`, with the profile's shared id.
+    pub fn named_mut(&mut self, id: &str) -> Option<(&mut Profile, &Name)> {
+        let &i = self.index.get(&IdKey::new(id))?;
+        let p = self.list.get_mut(i as usize)?;
+        Some((p, self.names.get(i as usize)?))
     }
 
     /// Adds or replaces the profile `id`.
@@ -140,6 +163,7 @@ impl Profiles {
         self.index
             .insert(IdKey::new(id), u32::try_from(i).unwrap_or(u32::MAX));
         self.list.push(profile);
+        self.names.push(Name::from(id));
         i
     }
 
@@ -194,6 +218,7 @@ impl<'de> Deserialize<'de> for Profiles {
         let map = BTreeMap::<String, Profile>::deserialize(d)?;
         let mut out = Profiles::default();
         out.list.reserve(map.len());
+        out.names.reserve(map.len());
         for (id, p) in map {
             out.push(&id, p);
         }

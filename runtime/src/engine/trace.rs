@@ -133,6 +133,12 @@ impl Name {
     pub fn same(&self, other: &Name) -> bool {
         std::sync::Arc::ptr_eq(&self.0, &other.0)
     }
+
+    /// The shared text's address: equal for `same` names (for maps keyed by
+    /// identity; only meaningful while the name is alive).
+    pub fn addr(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
 }
 
 impl std::ops::Deref for Name {

@@ -440,14 +440,14 @@ struct Run<'b> {
     effects: Vec<OutEffect>,
     story: Story,
     funnel: FunnelCounter,
-    /// Profile id → number in `story.profiles`.
-    profile_numbers: std::collections::HashMap<crate::engine::profiles::IdKey, u32>,
+    /// Profile id (by shared text, see `NameKey`) → number in
+    /// `story.profiles`.
+    profile_names: HashMap<NameKey, u32, rustc_hash::FxBuildHasher>,
+    /// Profile id → number, for a name not seen before (an engine shares
+    /// one name per profile, so this is read once per profile).
+    profile_numbers: HashMap<crate::engine::profiles::IdKey, u32>,
     /// The last profile numbered (records come in runs of one profile).
-    last_profile: Option<u32>,
-    /// Its id (a copy kept at hand: the story's copy is cold memory).
-    last_id: String,
-    /// The last shared id seen.
-    last_name: Option<Name>,
+    last_profile: Option<(Name, u32)>,
     /// The last flow a record named.
     last_flow: Option<u16>,
     /// Per flow index, the largest suspended journey (named at the end).
@@ -471,10 +471,9 @@ impl<'b> Run<'b> {
             effects: Vec::new(),
             story: Story::default(),
             funnel: FunnelCounter::new(bundle),
-            profile_numbers: std::collections::HashMap::new(),
+            profile_names: HashMap::default(),
+            profile_numbers: HashMap::new(),
             last_profile: None,
-            last_id: String::new(),
-            last_name: None,
             last_flow: None,
             journey_bytes: vec![0; bundle.flows.len()],
             out: Outputs::default(),
@@ -569,32 +568,49 @@ impl<'b> Run<'b> {
 
     fn profile_number(&mut self, name: &Name) -> u32 {
         // The records of one engine step share one `Name`.
-        if let (Some(n), Some(last)) = (self.last_profile, &self.last_name)
+        if let Some((last, n)) = &self.last_profile
             && last.same(name)
         {
-            return n;
+            return *n;
         }
-        self.last_name = Some(name.clone());
-        let id = name.as_str();
-        if let Some(n) = self.last_profile
-            && self.last_id == id
-        {
-            return n;
-        }
-        let key = crate::engine::profiles::IdKey::new(id);
-        let n = match self.profile_numbers.get(&key) {
+        let n = match self.profile_names.get(&NameKey(name.clone())) {
             Some(n) => *n,
             None => {
-                let n = u32::try_from(self.story.profiles.len()).unwrap_or(u32::MAX);
-                self.story.profiles.push(id.to_string());
-                self.profile_numbers.insert(key, n);
+                let key = crate::engine::profiles::IdKey::new(name.as_str());
+                let n = match self.profile_numbers.get(&key) {
+                    Some(n) => *n,
+                    None => {
+                        let n = u32::try_from(self.story.profiles.len()).unwrap_or(u32::MAX);
+                        self.story.profiles.push(name.as_str().to_string());
+                        self.profile_numbers.insert(key, n);
+                        n
+                    }
+                };
+                self.profile_names.insert(NameKey(name.clone()), n);
                 n
             }
         };
-        self.last_profile = Some(n);
-        self.last_id.clear();
-        self.last_id.push_str(id);
+        self.last_profile = Some((name.clone(), n));
         n
+    }
+}
+
+/// A name as a map key by identity: hashed and compared by the address of
+/// its shared text. The key holds the name, so the text stays alive and its
+/// address cannot be reused by another name while the map has it.
+struct NameKey(Name);
+
+impl PartialEq for NameKey {
+    fn eq(&self, other: &NameKey) -> bool {
+        self.0.same(&other.0)
+    }
+}
+
+impl Eq for NameKey {}
+
+impl std::hash::Hash for NameKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.addr().hash(h);
     }
 }
 
@@ -691,6 +707,28 @@ mod tests {
         );
         // The two waits differ only by their instant: one decision kept.
         assert_eq!(story.decisions.len(), decisions().len());
+    }
+
+    #[test]
+    fn profiles_are_numbered_by_id_whichever_name_carries_it() {
+        let bundle = nudge_bytecode::Bundle {
+            shop: nudge_bytecode::Record::new(),
+            policies: Default::default(),
+            flows: vec![],
+            templates: vec![],
+            segments: vec![],
+            aggregates: vec![],
+            schema: Default::default(),
+        };
+        let mut run = super::Run::new(&bundle, super::Keep::TraceOnly);
+        let (u1, u2, u1_again) = (Name::from("u1"), Name::from("u2"), Name::from("u1"));
+        assert!(!u1.same(&u1_again));
+        let numbers: Vec<u32> = [&u1, &u1, &u2, &u1_again, &u2, &u1]
+            .into_iter()
+            .map(|n| run.profile_number(n))
+            .collect();
+        assert_eq!(numbers, [0, 0, 1, 0, 1, 0]);
+        assert_eq!(run.story.profiles, ["u1", "u2"]);
     }
 
     #[test]
