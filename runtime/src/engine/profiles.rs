@@ -239,10 +239,15 @@ pub struct Seen {
     text: String,
 }
 
+/// How many ids a profile's `Seen` makes room for at its first.
+const FIRST_ROOM: usize = 16;
+
 impl Seen {
     fn tag(id: &str) -> u32 {
-        // The high bits: SipHash mixes every bit, any 32 would do.
-        (IdHash::default().hash_one(id) >> 32) as u32
+        // A fast hash is enough: a tag only narrows the ids compared in
+        // full, so even a forged collision costs one comparison, never an
+        // event. The high half of rustc-hash's output is its best mixed.
+        (rustc_hash::FxBuildHasher.hash_one(id) >> 32) as u32
     }
 
     pub fn contains(&self, id: &str) -> bool {
@@ -285,6 +290,12 @@ impl Seen {
         let Ok(len) = u32::try_from(id.len()) else {
             return;
         };
+        if self.entries.is_empty() {
+            // Room for the ids of a typical profile at once, instead of
+            // growing both blocks four or five times on cold memory.
+            self.entries.reserve(FIRST_ROOM.min(window));
+            self.text.reserve(FIRST_ROOM.min(window) * id.len());
+        }
         self.entries.push_back((tag, len));
         self.text.push_str(id);
         let mut drop = 0usize;
