@@ -54,10 +54,13 @@ pub fn cap_name(cap: &FrequencyCap) -> String {
 /// `email 2 per 7d: 2 already sent in the last 7d`. Only the count is
 /// named (not the instants), so a report can still group by it.
 pub fn capped_text(cap: &FrequencyCap, counted: usize) -> String {
+    // `cap_name` and the window written once, in one string (this runs
+    // for every capped send).
+    let channel = cap.channel.map(|c| c.as_str()).unwrap_or("all channels");
+    let per = duration_text(cap.per_secs);
     format!(
-        "{}: {counted} already sent in the last {}",
-        cap_name(cap),
-        duration_text(cap.per_secs)
+        "{channel} {} per {per}: {counted} already sent in the last {per}",
+        cap.count
     )
 }
 
@@ -190,6 +193,28 @@ mod tests {
     use nudge_bytecode::{Record, TimeOfDay};
 
     const DAY: i64 = 86_400_000;
+
+    #[test]
+    fn a_capped_text_starts_with_the_caps_name() {
+        let email = FrequencyCap {
+            channel: Some(Channel::Email),
+            count: 2,
+            per_secs: 7 * 86_400,
+        };
+        let all = FrequencyCap {
+            channel: None,
+            count: 5,
+            per_secs: 36 * 3600,
+        };
+        assert_eq!(
+            capped_text(&email, 2),
+            "email 2 per 7d: 2 already sent in the last 7d"
+        );
+        assert_eq!(
+            capped_text(&all, 5),
+            format!("{}: 5 already sent in the last 1d12h", cap_name(&all))
+        );
+    }
 
     fn profile(sms_consent: bool) -> Profile {
         Profile {
