@@ -18,7 +18,7 @@ use super::policy::{self, SendCheck, Verdict};
 use super::state::{BoundEvents, Heard, Journey, OpenGoal, Profile, Wait};
 use super::timers::{TimerKey, TimerKind};
 use super::trace::{
-    Content, Decision, ExitReason, NotEntered, OutEffect, OutboundMessage, ResumedBy, excerpt,
+    Content, Decision, ExitReason, NotEntered, OutEffect, OutboundMessage, ResumedBy, excerpt_of,
 };
 use crate::template::{Rendered, render, render_excerpt};
 use crate::vm::{Effect, Resume, VmError, split_bucket};
@@ -675,7 +675,7 @@ impl Cx<'_, '_> {
                 (c.excerpt(), Some(c))
             })
         } else {
-            render_excerpt(&self.eng.vm, template, args, &self.env()).map(|t| (excerpt(&t), None))
+            render_excerpt(&self.eng.vm, template, args, &self.env()).map(|t| (excerpt_of(t), None))
         };
         let (excerpt, content) = match rendered {
             Ok(r) => r,
@@ -696,6 +696,20 @@ impl Cx<'_, '_> {
             policy::record_send(&bundle.policies, self.p, channel, self.now);
         }
         let key = self.key(j, op);
+        let Some(content) = content else {
+            // Only the trace: it takes the key itself.
+            self.trace(
+                Some(j.flow),
+                Some(j.id),
+                Decision::Sent {
+                    template: tname,
+                    channel,
+                    key,
+                    excerpt,
+                },
+            );
+            return SendResult::Done;
+        };
         self.trace(
             Some(j.flow),
             Some(j.id),
@@ -706,9 +720,6 @@ impl Cx<'_, '_> {
                 excerpt,
             },
         );
-        let Some(content) = content else {
-            return SendResult::Done;
-        };
         self.out.effects.push(OutEffect::Send(OutboundMessage {
             key,
             profile: self.pid.to_string(),

@@ -91,6 +91,15 @@ impl Content {
     }
 }
 
+/// `excerpt` of a text the caller no longer needs: kept as it is (no
+/// copy) when it is short enough already.
+pub fn excerpt_of(text: String) -> String {
+    match text.char_indices().nth(80) {
+        None => text,
+        Some(_) => excerpt(&text),
+    }
+}
+
 /// A one-line excerpt of a text: its first 80 characters, `…` when cut.
 pub fn excerpt(text: &str) -> String {
     match text.char_indices().nth(80) {
@@ -362,4 +371,23 @@ pub enum ExitReason {
     End,
     /// The code failed.
     Error,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{excerpt, excerpt_of};
+
+    #[test]
+    fn an_excerpt_cuts_at_80_characters_either_way() {
+        let short = "Maya, your cart is waiting".to_string();
+        assert_eq!(excerpt_of(short.clone()), short);
+        assert_eq!(excerpt(&short), short);
+        // 81 characters, some of them two bytes long: cut after the 80th.
+        let long: String = "é".repeat(40) + &"a".repeat(41);
+        let want: String = "é".repeat(40) + &"a".repeat(40) + "…";
+        assert_eq!(excerpt(&long), want);
+        assert_eq!(excerpt_of(long), want);
+        let exactly: String = "b".repeat(80);
+        assert_eq!(excerpt_of(exactly.clone()), exactly);
+    }
 }
