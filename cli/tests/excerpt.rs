@@ -3,7 +3,8 @@
 //! (well-typed, `none`, wrong kinds, missing fields, bad list items),
 //! it fails exactly when `render` fails, with the same error, and otherwise
 //! gives the excerpt part of the rendered message. With arguments of the
-//! right kinds it skips every part but the excerpt without walking it.
+//! right kinds it skips every part but the excerpt without walking it. A
+//! proptest compares the two on arguments of random shapes.
 
 #![allow(clippy::panic)]
 
@@ -14,7 +15,9 @@ use nudge_bytecode::template::PartKind;
 use nudge_bytecode::{Bundle, Record, Value};
 use nudge_runtime::template::{Rendered, render, render_excerpt, skipped_parts};
 use nudge_runtime::vm::{Env, Vm};
+use proptest::prelude::*;
 use std::path::Path;
+use std::sync::OnceLock;
 
 struct Profile {
     first_name: Value,
@@ -42,6 +45,7 @@ impl Env for Profile {
     }
 }
 
+/// Built once for all the tests (they run in parallel).
 fn bundle() -> Bundle {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("excerpt-shop.nbc");
     let o = support::nudge(&["build", "examples/shop", "-o", &out.to_string_lossy()]);
@@ -176,8 +180,8 @@ fn excerpt_of(r: &Rendered) -> &str {
 
 #[test]
 fn render_excerpt_fails_exactly_when_render_does() {
-    let bundle = bundle();
-    let vm = Vm::new(&bundle);
+    let bundle = shop_bundle();
+    let vm = Vm::new(bundle);
     let envs = [
         Profile {
             first_name: Value::str("Ada"),
@@ -225,8 +229,8 @@ fn render_excerpt_fails_exactly_when_render_does() {
 
 #[test]
 fn arguments_of_the_right_kinds_skip_every_part_but_the_excerpt() {
-    let bundle = bundle();
-    let vm = Vm::new(&bundle);
+    let bundle = shop_bundle();
+    let vm = Vm::new(bundle);
     let values = well_typed();
     let mut parts = 0;
     for (index, template) in bundle.templates.iter().enumerate() {
@@ -262,4 +266,76 @@ fn arguments_of_the_right_kinds_skip_every_part_but_the_excerpt() {
         );
     }
     assert!(parts > 40, "{parts} parts");
+}
+
+/// Values of random shapes, with the field names the shop's templates read.
+fn any_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::None),
+        any::<bool>().prop_map(Value::Bool),
+        (-5i64..5).prop_map(Value::Int),
+        "[a-z]{0,3}".prop_map(Value::str),
+        (-2_000i64..2_000).prop_map(usd),
+        (0i64..50).prop_map(percent),
+    ];
+    const NAMES: &[&str] = &[
+        "products",
+        "value",
+        "price",
+        "name",
+        "quantity",
+        "order_id",
+        "carrier",
+        "tracking_url",
+        "image_url",
+        "variant",
+        "brand",
+        "url",
+        "checkout_url",
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::List),
+            prop::collection::vec((prop::sample::select(NAMES), inner), 0..6).prop_map(|fields| {
+                let mut fields = fields;
+                fields.sort_by(|a, b| a.0.cmp(b.0));
+                fields.dedup_by(|a, b| a.0 == b.0);
+                Value::Record(Record::from_fields(fields))
+            }),
+        ]
+    })
+}
+
+fn shop_bundle() -> &'static Bundle {
+    static SHOP: OnceLock<Bundle> = OnceLock::new();
+    SHOP.get_or_init(bundle)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn render_excerpt_agrees_with_render_on_random_arguments(
+        template in 0usize..64,
+        args in prop::collection::vec(any_value(), 0..3),
+    ) {
+        let bundle = shop_bundle();
+        let vm = Vm::new(bundle);
+        let index = template % bundle.templates.len().max(1);
+        let Some(t) = bundle.templates.get(index) else {
+            return Ok(());
+        };
+        let index = u16::try_from(index).unwrap_or(u16::MAX);
+        // The template's parameter count, padded or cut from the values.
+        let mut args = args;
+        args.resize(usize::from(t.params), Value::None);
+        let env = Profile { first_name: Value::str("Ada") };
+        let full = render(&vm, index, &args, &env);
+        let excerpt = render_excerpt(&vm, index, &args, &env);
+        match (&full, &excerpt) {
+            (Ok(r), Ok(e)) => prop_assert_eq!(excerpt_of(r), e.as_str()),
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            _ => prop_assert!(false, "{}: {args:?}: {full:?} / {excerpt:?}", t.name),
+        }
+    }
 }
