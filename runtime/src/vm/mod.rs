@@ -153,14 +153,20 @@ struct Run<'a> {
 }
 
 /// The VM over one loaded bundle.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Vm<'b> {
     bundle: &'b Bundle,
+    /// Which template parts `template::render_excerpt` may skip, analysed
+    /// on its first call.
+    pub(crate) excerpt_plans: std::sync::OnceLock<crate::template::ExcerptPlans>,
 }
 
 impl<'b> Vm<'b> {
     pub fn new(bundle: &'b Bundle) -> Vm<'b> {
-        Vm { bundle }
+        Vm {
+            bundle,
+            excerpt_plans: std::sync::OnceLock::new(),
+        }
     }
 
     pub fn bundle(&self) -> &'b Bundle {
