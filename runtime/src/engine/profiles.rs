@@ -12,21 +12,22 @@
 //!   never drops an event). It serializes as the list of ids,
 //!   oldest first (the same bytes as the `VecDeque<String>` it replaced).
 //!
-//! The hasher is std's `DefaultHasher` built without random keys: the
-//! hashes are never serialized, but keeping them fixed means a run never
-//! depends on process state.
+//! The hasher is rustc-hash's, which has no random keys: the hashes are
+//! never serialized, but keeping them fixed means a run never depends on
+//! process state. (It replaced std's SipHash, built without random keys
+//! for the same reason. Fixed keys made SipHash no harder to flood than
+//! this; it was only slower: a lookup per input and per timer.)
 
 use super::state::Profile;
 use super::trace::Name;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 
-type IdHash = BuildHasherDefault<DefaultHasher>;
+type IdHash = rustc_hash::FxBuildHasher;
 
 /// A profile id as a hash-map key, held inside the key when short (ids
 /// usually are): a lookup compares bytes in the table instead of following
