@@ -139,6 +139,40 @@ fn an_order_without_its_order_id_is_reported_and_skipped() {
     assert!(out.contains("\n1 inputs, clock at"), "{out}");
 }
 
+#[test]
+fn a_line_that_is_not_utf8_is_reported_and_the_rest_run() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let log = dir.join("latin1-line.jsonl");
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(br#"{"type":"identify","userId":"u1","timestamp":"2026-03-01T09:00:00Z","traits":{"email":"u1@example.com","email_consent":true}}"#);
+    bytes.extend_from_slice(b"\r\n");
+    // "José" written in Latin-1, as an old export might.
+    bytes.extend_from_slice(b"{\"type\":\"identify\",\"userId\":\"u2\",\"timestamp\":\"2026-03-01T09:01:00Z\",\"traits\":{\"first_name\":\"Jos\xe9\"}}\n");
+    bytes.extend_from_slice(br#"{"type":"track","userId":"u1","timestamp":"2026-03-01T09:05:00Z","event":"Signed Up","properties":{}}"#);
+    if let Err(e) = std::fs::write(&log, &bytes) {
+        panic!("{}: {e}", log.display());
+    }
+    let o = nudge(&[
+        "simulate",
+        "examples/shop",
+        "--events",
+        &log.to_string_lossy(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "skipped lines exit 1");
+    let out = stdout(&o);
+    let problems: String = out
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!(problems, @r"
+    Input problems:
+      line 2: error (line skipped): not valid UTF-8 (byte 96 of the line); save the log as UTF-8
+    ");
+    // The lines around it reached the engine.
+    assert!(out.contains("\n2 inputs, clock at"), "{out}");
+}
+
 /// The human report runs the engine without messages (only the excerpt of
 /// each send is rendered) and keeps a compact story instead of the trace:
 /// it must tell exactly what the full run tells.

@@ -184,10 +184,12 @@ fn phase(o: &Options, which: &str) {
             let mut line_no = 0;
             src.each_line(&mut |line| {
                 line_no += 1;
-                reader.read_line(line_no, line, &mut problems, &mut |_, input| {
-                    std::hint::black_box(&input);
-                    inputs += 1;
-                });
+                if let Some(line) = sim::line_text(line_no, line, &mut problems) {
+                    reader.read_line(line_no, line, &mut problems, &mut |_, input| {
+                        std::hint::black_box(&input);
+                        inputs += 1;
+                    });
+                }
                 true
             })
             .map(|()| (inputs, problems.len()))

@@ -312,15 +312,17 @@ pub fn simulate_keeping(bundle: &Bundle, log: &str, until: Option<i64>, keep: Ke
 
 /// A log that can be read line by line, and read again from its start.
 pub trait LogSource {
-    /// Calls `f` with each line, without its line break (`\n` or `\r\n`,
-    /// as `str::lines`), in order, until `f` returns false.
-    fn each_line(&mut self, f: &mut dyn FnMut(&str) -> bool) -> std::io::Result<()>;
+    /// Calls `f` with each line's bytes, without its line break (`\n` or
+    /// `\r\n`, as `str::lines`), in order, until `f` returns false. Lines
+    /// are not checked for UTF-8 here: `line_text` does that per line, so
+    /// one bad line is reported and skipped instead of ending the run.
+    fn each_line(&mut self, f: &mut dyn FnMut(&[u8]) -> bool) -> std::io::Result<()>;
 }
 
 impl LogSource for &str {
-    fn each_line(&mut self, f: &mut dyn FnMut(&str) -> bool) -> std::io::Result<()> {
+    fn each_line(&mut self, f: &mut dyn FnMut(&[u8]) -> bool) -> std::io::Result<()> {
         for line in self.lines() {
-            if !f(line) {
+            if !f(line.as_bytes()) {
                 break;
             }
         }
@@ -329,8 +331,9 @@ impl LogSource for &str {
 }
 
 /// A log read through a buffered reader that `open` makes (called again
-/// to read the log a second time), e.g. a file: only one line is in memory
-/// at a time.
+/// to read the log a second time), e.g. a file: only the reader's buffer
+/// (and a line that spans two fills of it) is in memory at a time. Lines
+/// are handed out straight from the buffer, not copied.
 pub struct Reopen<F>(pub F);
 
 impl<F, R> LogSource for Reopen<F>
@@ -338,21 +341,74 @@ where
     F: FnMut() -> std::io::Result<R>,
     R: std::io::BufRead,
 {
-    fn each_line(&mut self, f: &mut dyn FnMut(&str) -> bool) -> std::io::Result<()> {
+    fn each_line(&mut self, f: &mut dyn FnMut(&[u8]) -> bool) -> std::io::Result<()> {
         let mut reader = (self.0)()?;
-        let mut buf = String::new();
+        // The start of a line the buffer ended in the middle of.
+        let mut carry: Vec<u8> = Vec::new();
         loop {
-            buf.clear();
-            if reader.read_line(&mut buf)? == 0 {
-                return Ok(());
-            }
-            let line = match buf.strip_suffix('\n') {
-                Some(l) => l.strip_suffix('\r').unwrap_or(l),
-                None => &buf,
+            let buf = match reader.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             };
-            if !f(line) {
+            if buf.is_empty() {
+                // The last line, without a line break (a `\r` there is
+                // the line's own, as `str::lines` keeps it).
+                if !carry.is_empty() {
+                    f(&carry);
+                }
                 return Ok(());
             }
+            let mut start = 0;
+            while let Some(n) = buf
+                .get(start..)
+                .and_then(|rest| memchr::memchr(b'\n', rest))
+            {
+                let end = start + n;
+                let piece = buf.get(start..end).unwrap_or_default();
+                let go = if carry.is_empty() {
+                    f(without_cr(piece))
+                } else {
+                    carry.extend_from_slice(piece);
+                    let go = f(without_cr(&carry));
+                    carry.clear();
+                    go
+                };
+                if !go {
+                    return Ok(());
+                }
+                start = end + 1;
+            }
+            carry.extend_from_slice(buf.get(start..).unwrap_or_default());
+            let used = buf.len();
+            reader.consume(used);
+        }
+    }
+}
+
+/// A line without the `\r` of a `\r\n` break.
+fn without_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Line `line_no`'s text, or `None` (with a problem) when it is not UTF-8.
+pub fn line_text<'l>(
+    line_no: usize,
+    line: &'l [u8],
+    problems: &mut Vec<LineProblem>,
+) -> Option<&'l str> {
+    match std::str::from_utf8(line) {
+        Ok(text) => Some(text),
+        Err(e) => {
+            problems.push(LineProblem {
+                line: line_no,
+                severity: ingest::Severity::Error,
+                message: format!(
+                    "not valid UTF-8 (byte {} of the line); save the log as UTF-8",
+                    e.valid_up_to() + 1
+                ),
+            });
+            None
         }
     }
 }
@@ -376,6 +432,9 @@ pub fn simulate_source(
     let mut line_no = 0;
     src.each_line(&mut |line| {
         line_no += 1;
+        let Some(line) = line_text(line_no, line, &mut problems) else {
+            return true;
+        };
         reader.read_line(line_no, line, &mut problems, &mut |_, input| {
             pending.push(input)
         });
@@ -396,9 +455,11 @@ pub fn simulate_source(
         let mut line_no = 0;
         src.each_line(&mut |line| {
             line_no += 1;
-            reader.read_line(line_no, line, &mut problems, &mut |_, input| {
-                inputs.push(input)
-            });
+            if let Some(line) = line_text(line_no, line, &mut problems) {
+                reader.read_line(line_no, line, &mut problems, &mut |_, input| {
+                    inputs.push(input)
+                });
+            }
             true
         })?;
         let mut sim = run_keeping(bundle, inputs, until, keep);
@@ -707,6 +768,54 @@ mod tests {
         );
         // The two waits differ only by their instant: one decision kept.
         assert_eq!(story.decisions.len(), decisions().len());
+    }
+
+    /// The lines `src` hands out, as text (lossy, to show bad bytes).
+    fn lines_of(src: &mut dyn super::LogSource) -> Vec<String> {
+        let mut out = Vec::new();
+        let read = src.each_line(&mut |l| {
+            out.push(String::from_utf8_lossy(l).into_owned());
+            true
+        });
+        assert!(read.is_ok());
+        out
+    }
+
+    #[test]
+    fn a_reader_hands_out_the_lines_str_lines_would_across_buffer_refills() {
+        let text = "{\"a\":1}\r\n\nline three is longer than the buffer\nlast\r";
+        let want: Vec<String> = text.lines().map(String::from).collect();
+        for capacity in [1, 2, 3, 7, 64, 1 << 16] {
+            let mut src = super::Reopen(|| {
+                Ok::<_, std::io::Error>(std::io::BufReader::with_capacity(
+                    capacity,
+                    text.as_bytes(),
+                ))
+            });
+            assert_eq!(lines_of(&mut src), want, "buffer of {capacity}");
+            // Read again from the start.
+            assert_eq!(lines_of(&mut src), want, "again, buffer of {capacity}");
+        }
+        assert_eq!(lines_of(&mut &*text), want);
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_reported_and_skipped() {
+        let mut problems = Vec::new();
+        assert_eq!(
+            super::line_text(3, b"{\"ok\":true}", &mut problems),
+            Some("{\"ok\":true}")
+        );
+        assert_eq!(
+            super::line_text(4, b"{\"name\":\"Jos\xe9\"}", &mut problems),
+            None
+        );
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, 4);
+        assert_eq!(
+            problems[0].message,
+            "not valid UTF-8 (byte 13 of the line); save the log as UTF-8"
+        );
     }
 
     #[test]
