@@ -105,16 +105,11 @@ fn the_example_shop_simulates_cleanly_with_small_journeys() {
     }
 }
 
-#[test]
-fn an_order_without_its_order_id_is_reported_and_skipped() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let log = dir.join("missing-order-id.jsonl");
-    let lines = [
-        r#"{"type":"identify","userId":"u1","timestamp":"2026-03-01T09:00:00Z","traits":{"email":"u1@example.com","email_consent":true}}"#,
-        r#"{"type":"track","userId":"u1","timestamp":"2026-03-01T09:05:00Z","event":"Order Completed","properties":{"revenue":42,"currency":"USD"}}"#,
-        r#"{"type":"track","userId":"u1","timestamp":"2026-03-01T09:06:00Z","event":"Order Completed","properties":{"order_id":"1001","revenue":"forty-two"}}"#,
-    ];
-    if let Err(e) = std::fs::write(&log, lines.join("\n")) {
+/// Writes `log`, simulates it through `examples/shop` (some of its lines
+/// must be skipped: exit 1), and gives the report's input problems and the
+/// whole report.
+fn shop_with_skipped_lines(log: &std::path::Path, bytes: &[u8]) -> (String, String) {
+    if let Err(e) = std::fs::write(log, bytes) {
         panic!("{}: {e}", log.display());
     }
     let o = nudge(&[
@@ -130,6 +125,19 @@ fn an_order_without_its_order_id_is_reported_and_skipped() {
         .take_while(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("\n");
+    (problems, out)
+}
+
+#[test]
+fn an_order_without_its_order_id_is_reported_and_skipped() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let log = dir.join("missing-order-id.jsonl");
+    let lines = [
+        r#"{"type":"identify","userId":"u1","timestamp":"2026-03-01T09:00:00Z","traits":{"email":"u1@example.com","email_consent":true}}"#,
+        r#"{"type":"track","userId":"u1","timestamp":"2026-03-01T09:05:00Z","event":"Order Completed","properties":{"revenue":42,"currency":"USD"}}"#,
+        r#"{"type":"track","userId":"u1","timestamp":"2026-03-01T09:06:00Z","event":"Order Completed","properties":{"order_id":"1001","revenue":"forty-two"}}"#,
+    ];
+    let (problems, out) = shop_with_skipped_lines(&log, lines.join("\n").as_bytes());
     insta::assert_snapshot!(problems, @r#"
     Input problems:
       line 2: error (line skipped): `Order Completed` without its required field `order_id` (declared `string`), found nothing
@@ -149,22 +157,7 @@ fn a_line_that_is_not_utf8_is_reported_and_the_rest_run() {
     // "José" written in Latin-1, as an old export might.
     bytes.extend_from_slice(b"{\"type\":\"identify\",\"userId\":\"u2\",\"timestamp\":\"2026-03-01T09:01:00Z\",\"traits\":{\"first_name\":\"Jos\xe9\"}}\n");
     bytes.extend_from_slice(br#"{"type":"track","userId":"u1","timestamp":"2026-03-01T09:05:00Z","event":"Signed Up","properties":{}}"#);
-    if let Err(e) = std::fs::write(&log, &bytes) {
-        panic!("{}: {e}", log.display());
-    }
-    let o = nudge(&[
-        "simulate",
-        "examples/shop",
-        "--events",
-        &log.to_string_lossy(),
-    ]);
-    assert_eq!(o.status.code(), Some(1), "skipped lines exit 1");
-    let out = stdout(&o);
-    let problems: String = out
-        .lines()
-        .take_while(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let (problems, out) = shop_with_skipped_lines(&log, &bytes);
     insta::assert_snapshot!(problems, @r"
     Input problems:
       line 2: error (line skipped): not valid UTF-8 (byte 96 of the line); save the log as UTF-8
