@@ -1,5 +1,6 @@
 //! nudge-runtime: the VM, the deterministic engine and the simulator.
 
+pub mod chunks;
 pub mod engine;
 pub mod journey;
 pub mod links;

@@ -20,6 +20,7 @@
 
 use super::state::Profile;
 use super::trace::Name;
+use crate::chunks::Chunks;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
@@ -96,8 +97,9 @@ impl Hash for IdKey {
 pub struct Profiles {
     /// Id → index into `list`.
     index: HashMap<IdKey, u32, IdHash>,
-    /// In the order the engine first saw each id (never observable).
-    list: Vec<Profile>,
+    /// In the order the engine first saw each id (never observable). In
+    /// chunks: growing never moves the profiles already there.
+    list: Chunks<Profile>,
     /// Each profile's id as trace records share it (same index as
     /// `list`): made once per profile instead of once per input, and one
     /// shared text per profile lets a shell tell profiles apart by
@@ -133,7 +135,10 @@ impl Profiles {
         };
         // `i` is in range of both: the index only holds slots of `list`,
         // and `names` grows with `list`.
-        (&mut self.list[i], &self.names[i])
+        match (self.list.get_mut(i), self.names.get(i)) {
+            (Some(p), Some(name)) => (p, name),
+            _ => unreachable!("profile slot {i} out of range"),
+        }
     }
 
     /// `get_mut`, with the profile's shared id.

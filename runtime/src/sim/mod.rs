@@ -21,6 +21,8 @@
 pub mod ingest;
 pub mod report;
 
+pub use crate::chunks::Chunks;
+
 use crate::engine::state::EngineState;
 use crate::engine::trace::{
     Decision, Name, NotEntered, OutEffect, Outputs, ResumedBy, TraceRecord,
@@ -197,55 +199,6 @@ fn attach_time(d: &Decision, time: i64) -> Decision {
         _ => {}
     }
     d
-}
-
-/// A list that grows by whole chunks: pushing never moves what is already
-/// there. A million-event story holds millions of records; a `Vec` of them
-/// copied the whole list at every doubling and touched twice its final
-/// memory doing so (perf put the copies at about 4% of a 1M-event
-/// `nudge simulate` run, plus the page faults of the fresh memory).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chunks<T> {
-    chunks: Vec<Vec<T>>,
-    len: usize,
-}
-
-/// Elements per chunk.
-const CHUNK: usize = 1 << 14;
-
-impl<T> Default for Chunks<T> {
-    fn default() -> Chunks<T> {
-        Chunks {
-            chunks: Vec::new(),
-            len: 0,
-        }
-    }
-}
-
-impl<T> Chunks<T> {
-    pub fn push(&mut self, item: T) {
-        match self.chunks.last_mut() {
-            Some(last) if last.len() < CHUNK => last.push(item),
-            _ => {
-                let mut chunk = Vec::with_capacity(CHUNK);
-                chunk.push(item);
-                self.chunks.push(chunk);
-            }
-        }
-        self.len += 1;
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.chunks.iter().flatten()
-    }
 }
 
 /// One trace record of the story (40 bytes).
@@ -690,7 +643,7 @@ fn named_sizes(bundle: &Bundle, sizes: &[usize]) -> BTreeMap<String, usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{CHUNK, Chunks, Story};
+    use super::Story;
     use crate::engine::trace::{
         Decision, Deferral, ExitReason, Name, NotEntered, ResumedBy, Suppression,
     };
@@ -858,22 +811,5 @@ mod tests {
             .collect();
         assert_eq!(told, vec![sent(""), sent("")]);
         assert_eq!(story.decisions.len(), 1);
-    }
-
-    #[test]
-    fn chunks_keep_push_order_across_chunk_boundaries() {
-        let mut c = Chunks::default();
-        assert!(c.is_empty());
-        let n = 2 * CHUNK + 3;
-        for i in 0..n {
-            c.push(i);
-        }
-        assert_eq!(c.len(), n);
-        assert!(c.iter().copied().eq(0..n));
-        let mut d = Chunks::default();
-        for i in 0..n {
-            d.push(i);
-        }
-        assert_eq!(c, d);
     }
 }
