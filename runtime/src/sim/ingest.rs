@@ -679,9 +679,18 @@ impl<'s> Reader<'s> {
         }
         // Most lines read without a problem: typed in one pass. Anything
         // else is read again below, which says what is wrong with it.
-        if let Some(input) = self.fast_line(line) {
-            emit(line_no, input);
-            return;
+        match self.fast_line(line) {
+            Some(fast::Fast::One(input)) => {
+                emit(line_no, input);
+                return;
+            }
+            Some(fast::Fast::Batch(inputs)) => {
+                for input in inputs {
+                    emit(line_no, input);
+                }
+                return;
+            }
+            None => {}
         }
         self.read_line_general(line_no, line, problems, emit);
     }

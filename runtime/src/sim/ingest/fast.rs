@@ -170,6 +170,16 @@ struct Top<'a> {
     event: Option<J<'a>>,
     properties: Props<'a>,
     traits: Option<Record>,
+    /// A `/v1/batch` body's elements (a line's own members are then
+    /// ignored, as the general path ignores them).
+    batch: Option<Vec<Top<'a>>>,
+}
+
+/// What the fast path made of a line.
+pub(super) enum Fast {
+    One(Input),
+    /// A batch body's inputs, in order.
+    Batch(Vec<Input>),
 }
 
 #[derive(Default)]
@@ -185,12 +195,25 @@ enum Props<'a> {
 }
 
 impl<'s> Reader<'s> {
-    /// The line's input, or `None` when the general path must read it.
-    pub(super) fn fast_line(&self, line: &str) -> Option<Input> {
+    /// The line's inputs, or `None` when the general path must read it (a
+    /// batch is taken whole or not at all).
+    pub(super) fn fast_line(&self, line: &str) -> Option<Fast> {
         let mut de = serde_json::Deserializer::from_str(line);
-        let top = LineSeed { reader: self }.deserialize(&mut de).ok()?;
+        let mut top = LineSeed {
+            reader: self,
+            in_batch: false,
+        }
+        .deserialize(&mut de)
+        .ok()?;
         de.end().ok()?;
-        self.fast_element(top)
+        match top.batch.take() {
+            Some(elements) => elements
+                .into_iter()
+                .map(|e| self.fast_element(e))
+                .collect::<Option<Vec<Input>>>()
+                .map(Fast::Batch),
+            None => self.fast_element(top).map(Fast::One),
+        }
     }
 
     /// `Reader::element` for a line that read cleanly so far; `None` where
@@ -262,9 +285,44 @@ impl<'s> Reader<'s> {
     }
 }
 
-/// A whole line: one `/v1/batch` element.
+/// A whole line: one `/v1/batch` element, or a batch body of them.
 struct LineSeed<'r, 's> {
     reader: &'r Reader<'s>,
+    /// An element of a batch (which cannot hold a batch of its own).
+    in_batch: bool,
+}
+
+/// A batch body's `batch` member: an array of elements.
+struct BatchSeed<'r, 's> {
+    reader: &'r Reader<'s>,
+}
+
+impl<'de> DeserializeSeed<'de> for BatchSeed<'_, '_> {
+    type Value = Vec<Top<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Top<'de>>, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BatchSeed<'_, '_> {
+    type Value = Vec<Top<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of elements")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Top<'de>>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        // An element that is not an object gives up (the general path says
+        // what is wrong with it).
+        while let Some(top) = seq.next_element_seed(LineSeed {
+            reader: self.reader,
+            in_batch: true,
+        })? {
+            out.push(top);
+        }
+        Ok(out)
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for LineSeed<'_, '_> {
@@ -336,7 +394,18 @@ impl<'de> Visitor<'de> for LineSeed<'_, '_> {
                         top.traits = Some(map.next_value_seed(TraitsSeed { r })?);
                     }
                 }
-                "batch" => return Err(give_up()),
+                "batch" => {
+                    // Not in an element, and once: anything else is the
+                    // general path's to read and report.
+                    if self.in_batch || top.batch.is_some() {
+                        return Err(give_up());
+                    }
+                    top.batch = Some(map.next_value_seed(BatchSeed { reader: r })?);
+                }
+                // The general path reads a batch's elements whole (as `J`),
+                // so there every member is parsed; a line's own others
+                // only for syntax.
+                _ if self.in_batch => map.next_value_seed(Skip)?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -973,7 +1042,7 @@ impl<'de> Visitor<'de> for ListSeed<'_, '_, '_> {
 /// serde_json refuses there (a lone surrogate escape, a number out of
 /// range) is refused here too, as the general path would — and dropped.
 /// (`IgnoredAny` checks only the syntax: it is used only where the general
-/// path uses it, for the element's members nothing reads.)
+/// path uses it, for the members of a line's own element nothing reads.)
 struct Skip;
 
 impl<'de> DeserializeSeed<'de> for Skip {

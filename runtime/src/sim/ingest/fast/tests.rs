@@ -6,6 +6,7 @@ use super::super::{
     LineProblem, NameIndex, Reader, decimal, rfc3339_millis, same, timestamp_text, trim,
     whole_float,
 };
+use super::Fast;
 use crate::engine::Input;
 use nudge_bytecode::schema::{FieldSchema, FieldType, RecordSchema, Scalar, Schema};
 use proptest::prelude::*;
@@ -122,22 +123,29 @@ fn json(input: &Input) -> String {
     serde_json::to_string(input).unwrap_or_else(|e| e.to_string())
 }
 
+/// What the fast path makes of a line, if it takes it.
+fn fast(reader: &Reader, line: &str) -> Option<Vec<Input>> {
+    match reader.fast_line(line)? {
+        Fast::One(input) => Some(vec![input]),
+        Fast::Batch(inputs) => Some(inputs),
+    }
+}
+
 /// Checks the two paths agree on `line`; true if the fast one took it.
 fn agree(reader: &Reader, line: &str) -> Result<bool, String> {
-    let Some(fast) = reader.fast_line(line) else {
+    let Some(fast) = fast(reader, line) else {
         return Ok(false);
     };
     let (inputs, problems) = general(reader, line);
     if !problems.is_empty() {
         return Err(format!("{line}\nfast path took it; general: {problems:?}"));
     }
-    match inputs.as_slice() {
-        [one] if json(one) == json(&fast) => Ok(true),
-        _ => Err(format!(
-            "{line}\nfast:    {}\ngeneral: {:?}",
-            json(&fast),
-            inputs.iter().map(json).collect::<Vec<_>>()
-        )),
+    let fast: Vec<String> = fast.iter().map(json).collect();
+    let general: Vec<String> = inputs.iter().map(json).collect();
+    if fast == general {
+        Ok(true)
+    } else {
+        Err(format!("{line}\nfast:    {fast:?}\ngeneral: {general:?}"))
     }
 }
 
@@ -197,6 +205,11 @@ fn clean_lines() -> Vec<String> {
         r#"{"type":"identify","userId":"u","timestamp":"2026-03-01T00:00:00Z","traits":"nope"}"#.into(),
         r#"{"type":"identify","userId":"u","timestamp":"2026-03-01T00:00:00Z","traits":[{"age":1}]}"#.into(),
         r#"{"type":"identify","userId":"u","timestamp":"2026-03-01T00:00:00Z"}"#.into(),
+        // `/v1/batch` bodies: every element read, the body's own members
+        // (but `batch`) ignored.
+        r#"{"batch":[{"type":"identify","userId":"u","timestamp":"2026-03-01T00:00:00Z","traits":{"age":30}},{"type":"track","userId":"u","timestamp":"2026-03-01T00:00:01Z","event":"Order Completed","properties":{"order_id":"1","revenue":5,"currency":"EUR"}}],"sentAt":"2026-03-01T00:00:02Z","context":{"library":{"name":"analytics-node"}}}"#.into(),
+        format!(r#"{{"type":"identify","userId":"ignored","batch":[{{{T},"event":"Signed Up"}}]}}"#),
+        r#"{"batch":[]}"#.into(),
     ]
 }
 
@@ -231,7 +244,13 @@ fn unclean_lines() -> Vec<String> {
         r#"{"type":"track","timestamp":"2026-03-01T00:00:00Z","event":"Signed Up"}"#.into(),
         r#"{"type":"track","userId":"u","timestamp":"soon","event":"Signed Up"}"#.into(),
         r#"{"type":"identify","userId":"u","timestamp":"2026-03-01T00:00:00Z","traits":{"age":"old"}}"#.into(),
-        r#"{"batch":[{"type":"track","userId":"u","timestamp":"2026-03-01T00:00:00Z","event":"Signed Up"}]}"#.into(),
+        // A batch with one element the fast path leaves goes whole to the
+        // general path, which reads the rest and reports that one.
+        format!(r#"{{"batch":[{{{T},"event":"Signed Up"}},{{"type":"page","userId":"u","timestamp":"2026-03-01T00:00:00Z"}}]}}"#),
+        format!(r#"{{"batch":[{{{T},"event":"Signed Up"}},7]}}"#),
+        format!(r#"{{"batch":[{{{T},"batch":[]}}]}}"#),
+        format!(r#"{{"batch":[],"batch":[{{{T},"event":"Signed Up"}}]}}"#),
+        format!(r#"{{{T},"event":"Signed Up","batch":{{}}}}"#),
         r#"{"type":"track","userId":"u","timestamp":"2026-03-01T00:00:00Z","event":"Signed Up"} x"#.into(),
         r#"[1,2]"#.into(),
         r#"{"type":"track""#.into(),
@@ -259,7 +278,7 @@ fn other_lines_go_to_the_general_path() {
     let schema = schema();
     let reader = Reader::new(&schema);
     for line in unclean_lines() {
-        let took = reader.fast_line(&line);
+        let took = fast(&reader, &line);
         let (_, problems) = general(&reader, &line);
         assert!(
             took.is_none() || problems.is_empty(),
@@ -440,8 +459,37 @@ fn lines() -> impl Strategy<Value = String> {
     )
 }
 
+/// `/v1/batch` bodies of random elements, with the body's own members
+/// (a stray `type`, `sentAt`, `context`) before or after.
+fn batches() -> impl Strategy<Value = String> {
+    let outer = prop::sample::select(vec![
+        "",
+        r#""sentAt":"2026-03-01T10:00:01Z""#,
+        r#""type":"track","context":{"ip":"1.2.3.4"}"#,
+    ]);
+    (prop::collection::vec(lines(), 0..4), outer, any::<bool>()).prop_map(
+        |(elements, outer, first)| {
+            let batch = format!(r#""batch":[{}]"#, elements.join(","));
+            match (outer.is_empty(), first) {
+                (true, _) => format!("{{{batch}}}"),
+                (false, true) => format!("{{{batch},{outer}}}"),
+                (false, false) => format!("{{{outer},{batch}}}"),
+            }
+        },
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn the_paths_agree_on_random_batches(line in batches()) {
+        let schema = schema();
+        let reader = Reader::new(&schema);
+        if let Err(e) = agree(&reader, &line) {
+            prop_assert!(false, "{}", e);
+        }
+    }
 
     #[test]
     fn the_paths_agree_on_random_lines(line in lines()) {
