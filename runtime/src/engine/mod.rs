@@ -366,12 +366,13 @@ impl<'b> Engine<'b> {
             next_journey,
             ..
         } = state;
-        let (profile, name) = profiles.named_or_insert_with(&pid, || self.new_profile());
+        let (profile, name, slot) = profiles.named_or_insert_with(&pid, || self.new_profile());
         let mut cx = Cx {
             eng: self,
             now,
             pid: profiles::IdKey::new(&pid),
             pid_name: name.clone(),
+            slot,
             p: profile,
             timers,
             next_journey,
@@ -401,7 +402,7 @@ impl<'b> Engine<'b> {
                 next_journey,
                 ..
             } = state;
-            let Some((profile, name)) = profiles.named_mut(timer.profile.as_str()) else {
+            let Some((profile, name, slot)) = profiles.named_mut(timer.profile.as_str()) else {
                 continue;
             };
             let mut cx = Cx {
@@ -409,6 +410,7 @@ impl<'b> Engine<'b> {
                 now,
                 pid: timer.profile,
                 pid_name: name.clone(),
+                slot,
                 p: profile,
                 timers,
                 next_journey,
@@ -478,6 +480,8 @@ struct Cx<'e, 'b> {
     pid: profiles::IdKey,
     /// `pid` as trace records share it (one per profile, see `Profiles`).
     pid_name: trace::Name,
+    /// The profile's slot in the state's table (trace records carry it).
+    slot: u32,
     p: &'e mut Profile,
     timers: &'e mut TimerQueue,
     next_journey: &'e mut u64,
@@ -497,6 +501,10 @@ impl Cx<'_, '_> {
             flow: flow.map(|f| shared_name(&self.eng.flow_names, f)),
             journey,
             decision,
+            origin: Some(trace::Origin {
+                profile: self.slot,
+                flow,
+            }),
         });
     }
 

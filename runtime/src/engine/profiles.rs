@@ -123,12 +123,14 @@ impl Profiles {
         self.named_or_insert_with(id, new).0
     }
 
-    /// `get_or_insert_with`, with the profile's shared id.
+    /// `get_or_insert_with`, with the profile's shared id and its slot (its
+    /// place in this table, for as long as the table lives: a decoded table
+    /// numbers its profiles anew).
     pub fn named_or_insert_with(
         &mut self,
         id: &str,
         new: impl FnOnce() -> Profile,
-    ) -> (&mut Profile, &Name) {
+    ) -> (&mut Profile, &Name, u32) {
         let i = match self.index.get(&IdKey::new(id)) {
             Some(&i) => i as usize,
             None => self.push(id, new()),
@@ -136,16 +138,16 @@ impl Profiles {
         // `i` is in range of both: the index only holds slots of `list`,
         // and `names` grows with `list`.
         match (self.list.get_mut(i), self.names.get(i)) {
-            (Some(p), Some(name)) => (p, name),
+            (Some(p), Some(name)) => (p, name, u32::try_from(i).unwrap_or(u32::MAX)),
             _ => unreachable!("profile slot {i} out of range"),
         }
     }
 
-    /// `get_mut`, with the profile's shared id.
-    pub fn named_mut(&mut self, id: &str) -> Option<(&mut Profile, &Name)> {
+    /// `get_mut`, with the profile's shared id and slot.
+    pub fn named_mut(&mut self, id: &str) -> Option<(&mut Profile, &Name, u32)> {
         let &i = self.index.get(&IdKey::new(id))?;
         let p = self.list.get_mut(i as usize)?;
-        Some((p, self.names.get(i as usize)?))
+        Some((p, self.names.get(i as usize)?, i))
     }
 
     /// Adds or replaces the profile `id`.

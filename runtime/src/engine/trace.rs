@@ -114,7 +114,7 @@ pub fn excerpt(text: &str) -> String {
 }
 
 /// One decision, with when, for whom and in which journey.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TraceRecord {
     /// Unix milliseconds (the engine's clock when it decided).
     pub at: i64,
@@ -123,7 +123,37 @@ pub struct TraceRecord {
     pub flow: Option<Name>,
     pub journey: Option<u64>,
     pub decision: Decision,
+    /// Where in the engine that made it the record comes from, for a shell
+    /// that counts records by number instead of looking names up (a
+    /// million-event simulation makes millions). Not part of the record:
+    /// not serialized (a decoded record has none) and not compared.
+    #[serde(skip)]
+    pub origin: Option<Origin>,
 }
+
+/// `TraceRecord::origin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    /// The profile's slot in the engine state's table (dense from 0, in the
+    /// order the table first saw each profile; a decoded state numbers its
+    /// profiles anew).
+    pub profile: u32,
+    /// The flow's index in the bundle.
+    pub flow: Option<u16>,
+}
+
+impl PartialEq for TraceRecord {
+    /// The record as written: `origin` is left out.
+    fn eq(&self, other: &TraceRecord) -> bool {
+        self.at == other.at
+            && self.profile == other.profile
+            && self.flow == other.flow
+            && self.journey == other.journey
+            && self.decision == other.decision
+    }
+}
+
+impl Eq for TraceRecord {}
 
 /// A profile id or flow name in trace records: shared, not copied, by the
 /// records of one input (an engine makes dozens of records per input, and
@@ -141,12 +171,6 @@ impl Name {
     /// may say false for equal texts).
     pub fn same(&self, other: &Name) -> bool {
         std::sync::Arc::ptr_eq(&self.0, &other.0)
-    }
-
-    /// The shared text's address: equal for `same` names (for maps keyed by
-    /// identity; only meaningful while the name is alive).
-    pub fn addr(&self) -> usize {
-        self.0.as_ptr() as usize
     }
 }
 

@@ -454,14 +454,12 @@ struct Run<'b> {
     effects: Vec<OutEffect>,
     story: Story,
     funnel: FunnelCounter,
-    /// Profile id (by shared text, see `NameKey`) → number in
-    /// `story.profiles`.
-    profile_names: HashMap<NameKey, u32, rustc_hash::FxBuildHasher>,
-    /// Profile id → number, for a name not seen before (an engine shares
-    /// one name per profile, so this is read once per profile).
+    /// Per engine profile slot (`Origin::profile`), its number in
+    /// `story.profiles`; `u32::MAX` while it has none. Direct: a hash probe
+    /// per step into a table of every profile was a cache miss each.
+    slot_numbers: Vec<u32>,
+    /// Profile id → number in `story.profiles` (read once per profile).
     profile_numbers: HashMap<crate::engine::profiles::IdKey, u32>,
-    /// The last profile numbered (records come in runs of one profile).
-    last_profile: Option<(Name, u32)>,
     /// The last flow a record named.
     last_flow: Option<u16>,
     /// Per flow index, the largest suspended journey (named at the end).
@@ -485,9 +483,8 @@ impl<'b> Run<'b> {
             effects: Vec::new(),
             story: Story::default(),
             funnel: FunnelCounter::new(bundle),
-            profile_names: HashMap::default(),
+            slot_numbers: Vec::new(),
             profile_numbers: HashMap::new(),
-            last_profile: None,
             last_flow: None,
             journey_bytes: vec![0; bundle.flows.len()],
             out: Outputs::default(),
@@ -543,9 +540,16 @@ impl<'b> Run<'b> {
         }
         out.effects.clear();
         for r in out.trace.drain(..) {
-            let flow = r.flow.as_deref().and_then(|n| self.flow_index(n));
+            // The engine says where a record comes from; a record from
+            // elsewhere is looked up by its names.
+            let (profile, flow) = match r.origin {
+                Some(o) => (self.slot_number(o.profile, &r.profile), o.flow),
+                None => (
+                    self.profile_number(&r.profile),
+                    r.flow.as_deref().and_then(|n| self.flow_index(n)),
+                ),
+            };
             self.funnel.count(flow, r.journey, &r.decision);
-            let profile = self.profile_number(&r.profile);
             let (at, journey) = (r.at, r.journey);
             let decision = match self.keep {
                 Keep::Everything => {
@@ -580,51 +584,36 @@ impl<'b> Run<'b> {
         i
     }
 
-    fn profile_number(&mut self, name: &Name) -> u32 {
-        // The records of one engine step share one `Name`.
-        if let Some((last, n)) = &self.last_profile
-            && last.same(name)
+    /// The number of the profile in engine slot `slot` (named `name`).
+    fn slot_number(&mut self, slot: u32, name: &Name) -> u32 {
+        let i = slot as usize;
+        if let Some(&n) = self.slot_numbers.get(i)
+            && n != u32::MAX
         {
-            return *n;
+            return n;
         }
-        let n = match self.profile_names.get(&NameKey(name.clone())) {
-            Some(n) => *n,
-            None => {
-                let key = crate::engine::profiles::IdKey::new(name.as_str());
-                let n = match self.profile_numbers.get(&key) {
-                    Some(n) => *n,
-                    None => {
-                        let n = u32::try_from(self.story.profiles.len()).unwrap_or(u32::MAX);
-                        self.story.profiles.push(name.as_str().to_string());
-                        self.profile_numbers.insert(key, n);
-                        n
-                    }
-                };
-                self.profile_names.insert(NameKey(name.clone()), n);
-                n
-            }
-        };
-        self.last_profile = Some((name.clone(), n));
+        let n = self.profile_number(name);
+        if self.slot_numbers.len() <= i {
+            self.slot_numbers.resize(i + 1, u32::MAX);
+        }
+        if let Some(s) = self.slot_numbers.get_mut(i) {
+            *s = n;
+        }
         n
     }
-}
 
-/// A name as a map key by identity: hashed and compared by the address of
-/// its shared text. The key holds the name, so the text stays alive and its
-/// address cannot be reused by another name while the map has it.
-struct NameKey(Name);
-
-impl PartialEq for NameKey {
-    fn eq(&self, other: &NameKey) -> bool {
-        self.0.same(&other.0)
-    }
-}
-
-impl Eq for NameKey {}
-
-impl std::hash::Hash for NameKey {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        self.0.addr().hash(h);
+    /// The number of the profile named `name`, given at its first record.
+    fn profile_number(&mut self, name: &Name) -> u32 {
+        let key = crate::engine::profiles::IdKey::new(name.as_str());
+        match self.profile_numbers.get(&key) {
+            Some(n) => *n,
+            None => {
+                let n = u32::try_from(self.story.profiles.len()).unwrap_or(u32::MAX);
+                self.story.profiles.push(name.as_str().to_string());
+                self.profile_numbers.insert(key, n);
+                n
+            }
+        }
     }
 }
 
@@ -785,12 +774,17 @@ mod tests {
         let mut run = super::Run::new(&bundle, super::Keep::TraceOnly);
         let (u1, u2, u1_again) = (Name::from("u1"), Name::from("u2"), Name::from("u1"));
         assert!(!u1.same(&u1_again));
-        let numbers: Vec<u32> = [&u1, &u1, &u2, &u1_again, &u2, &u1]
-            .into_iter()
-            .map(|n| run.profile_number(n))
-            .collect();
-        assert_eq!(numbers, [0, 0, 1, 0, 1, 0]);
-        assert_eq!(run.story.profiles, ["u1", "u2"]);
+        // By engine slot (u2 in slot 5, u1 in slot 0), and by name alone.
+        let numbers = [
+            run.slot_number(5, &u2),
+            run.slot_number(0, &u1),
+            run.profile_number(&u1_again),
+            run.slot_number(5, &u2),
+            run.profile_number(&u2),
+            run.slot_number(0, &u1_again),
+        ];
+        assert_eq!(numbers, [0, 1, 1, 0, 0, 1]);
+        assert_eq!(run.story.profiles, ["u2", "u1"]);
     }
 
     #[test]
