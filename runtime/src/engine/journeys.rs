@@ -424,9 +424,10 @@ impl Cx<'_, '_> {
                 }
             }
         }
-        // Most profiles have one journey parked at a time: room for one
-        // (a journey is about 200 bytes; `push` would make room for four).
-        if journeys.capacity() == 0 {
+        // Room for exactly the journeys a profile has (a journey is about
+        // 200 bytes; `push` would double, and most profiles have one or
+        // two parked at a time). `finish` gives back what is left over.
+        if journeys.len() == journeys.capacity() {
             journeys.reserve_exact(1);
         }
         if self.eng.measure {
@@ -514,6 +515,12 @@ impl Cx<'_, '_> {
         }
         for (_, id) in &j.bound_args {
             self.p.bound.release(*id);
+        }
+        // A profile keeps no room for journeys it no longer has: kept, the
+        // room of its busiest moment stayed for good (measured with massif
+        // on a 200k-event run, a sixth of the whole heap).
+        if self.p.journeys.len() < self.p.journeys.capacity() {
+            self.p.journeys.shrink_to_fit();
         }
         self.trace(Some(j.flow), Some(j.id), Decision::Exited { by });
     }
