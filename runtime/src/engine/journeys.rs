@@ -123,6 +123,11 @@ impl Cx<'_, '_> {
         let now = self.now;
         self.p.goals.retain(|g| g.deadline >= now);
         if let Some(goal) = &f.settings.goal {
+            // Room for exactly the windows open (`push` would make room for
+            // four, kept by every profile that ever had one).
+            if self.p.goals.len() == self.p.goals.capacity() {
+                self.p.goals.reserve_exact(1);
+            }
             self.p.goals.push(OpenGoal {
                 journey: id,
                 flow,
