@@ -226,11 +226,6 @@ pub fn render_excerpt(
 ) -> Result<String, RenderError> {
     let (template, mut r) = Renderer::start(vm, index, args, env)?;
     let wanted = excerpt_part(template.channel);
-    let plans = vm
-        .excerpt_plans
-        .get_or_init(|| ExcerptPlans::of(vm.bundle()))
-        .0
-        .get(usize::from(index));
     let mut excerpt = String::new();
     for &(kind, required) in parts_of(template.channel) {
         match (template.part(kind), required) {
@@ -240,10 +235,7 @@ pub fn render_excerpt(
             (Some(text), _) => {
                 // A part that certainly renders without error is skipped:
                 // its text would be thrown away.
-                let safe = plans
-                    .and_then(|p| p.iter().find(|(k, _)| *k == kind))
-                    .is_some_and(|(_, plan)| plan.holds(&r.frame));
-                if !safe {
+                if !skippable(vm, index, kind, &r.frame) {
                     r.text(text, kind == PartKind::Html, &mut Discard)?
                 }
             }
@@ -452,8 +444,20 @@ impl ExcerptPlans {
     }
 }
 
+/// Whether part `kind` of template `index` certainly renders without error
+/// with `frame`, by its plan (made for the whole bundle at the first call).
+fn skippable(vm: &Vm, index: u16, kind: PartKind, frame: &[Value]) -> bool {
+    vm.excerpt_plans
+        .get_or_init(|| ExcerptPlans::of(vm.bundle()))
+        .0
+        .get(usize::from(index))
+        .and_then(|parts| parts.iter().find(|(k, _)| *k == kind))
+        .is_some_and(|(_, plan)| plan.holds(frame))
+}
+
 /// Which parts other than the excerpt `render_excerpt` skips without
-/// walking them for these arguments (for tests and measurements).
+/// walking them for these arguments (for tests and measurements), by the
+/// same plans it uses.
 #[doc(hidden)]
 pub fn skipped_parts(vm: &Vm, index: u16, args: &[Value]) -> Vec<PartKind> {
     let Some(template) = vm.bundle().templates.get(usize::from(index)) else {
@@ -465,7 +469,7 @@ pub fn skipped_parts(vm: &Vm, index: u16, args: &[Value]) -> Vec<PartKind> {
     template
         .parts
         .iter()
-        .filter(|(kind, text)| *kind != wanted && plan(template, text).holds(&frame))
+        .filter(|(kind, _)| *kind != wanted && skippable(vm, index, *kind, &frame))
         .map(|(kind, _)| *kind)
         .collect()
 }
