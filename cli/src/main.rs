@@ -13,6 +13,7 @@ mod test;
 /// mimalloc instead of the system allocator: the engine allocates and frees
 /// many small blocks per event (records, strings, trace records), and glibc
 /// malloc spent about a fifth of a `nudge simulate` run in malloc/free.
+/// Built without transparent huge pages (see the workspace Cargo.toml).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
