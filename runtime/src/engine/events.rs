@@ -58,8 +58,10 @@ const START_WORDS: [&str; 3] = ["START", "UNSTOP", "YES"];
 
 impl Cx<'_, '_> {
     pub(super) fn run(&mut self, first: Work) {
-        self.queue.push_back(first);
-        let mut budget = MAX_CASCADE;
+        // The first work is done before the loop (as if queued): most
+        // inputs cascade into nothing, and the queue then never allocates.
+        let mut budget = MAX_CASCADE - 1;
+        self.work(first);
         loop {
             if self.dirty {
                 self.dirty = false;
