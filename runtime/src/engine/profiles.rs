@@ -24,7 +24,7 @@ use crate::chunks::Chunks;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
 
@@ -236,19 +236,23 @@ impl<'de> Deserialize<'de> for Profiles {
 
 /// The message ids a profile saw last (at most [`super::state::DEDUPE_WINDOW`]).
 ///
-/// A check scans only the entries (8 bytes an id: a full window is eight
-/// cache lines) and reads an id's text only when its tag matches. Two
-/// blocks of memory, not three: each is a cache miss on a cold profile.
+/// One block of memory, oldest first: per id, 32 bits of its hash (a tag),
+/// its length (32 bits), then its text. A check walks the block and compares
+/// an id's text only when its tag matches; remembering an id appends to the
+/// block just read. (Tags and texts in two blocks were two cache misses on a
+/// cold profile, one per input.)
 #[derive(Debug, Clone, Default)]
 pub struct Seen {
-    /// Per id, oldest first: 32 bits of its hash, and its length in `text`.
-    entries: VecDeque<(u32, u32)>,
-    /// The ids, oldest first, back to back.
-    text: String,
+    block: Vec<u8>,
+    /// Ids in `block`.
+    count: u32,
 }
 
 /// How many ids a profile's `Seen` makes room for at its first.
 const FIRST_ROOM: usize = 16;
+
+/// Bytes before an id's text in `Seen::block`: its tag and its length.
+const HEAD: usize = 8;
 
 impl Seen {
     fn tag(id: &str) -> u32 {
@@ -274,18 +278,21 @@ impl Seen {
     }
 
     fn has(&self, tag: u32, id: &str) -> bool {
-        self.entries
-            .iter()
-            .enumerate()
-            .filter(|(_, (t, _))| *t == tag)
-            .any(|(i, _)| self.id(i) == Some(id))
+        self.entries()
+            .any(|(t, text)| t == tag && text == id.as_bytes())
     }
 
-    /// The `i`th id, oldest first (summing lengths: only on a tag match).
-    fn id(&self, i: usize) -> Option<&str> {
-        let start: usize = self.entries.iter().take(i).map(|e| e.1 as usize).sum();
-        let len = self.entries.get(i)?.1 as usize;
-        self.text.get(start..start + len)
+    /// Each id's tag and text, oldest first.
+    fn entries(&self) -> impl Iterator<Item = (u32, &[u8])> {
+        let mut rest = self.block.as_slice();
+        std::iter::from_fn(move || {
+            let (head, tail) = rest.split_first_chunk::<HEAD>()?;
+            let [t0, t1, t2, t3, l0, l1, l2, l3] = *head;
+            let len = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
+            let text = tail.get(..len)?;
+            rest = tail.get(len..).unwrap_or_default();
+            Some((u32::from_le_bytes([t0, t1, t2, t3]), text))
+        })
     }
 
     /// Remembers `id`, forgetting the oldest ids beyond `window`.
@@ -298,53 +305,50 @@ impl Seen {
         let Ok(len) = u32::try_from(id.len()) else {
             return;
         };
-        if self.entries.is_empty() {
+        if self.block.capacity() == 0 {
             // Room for the ids of a typical profile at once, instead of
-            // growing both blocks four or five times on cold memory.
-            self.entries.reserve(FIRST_ROOM.min(window));
-            self.text.reserve(FIRST_ROOM.min(window) * id.len());
+            // growing the block four or five times on cold memory.
+            self.block
+                .reserve(FIRST_ROOM.min(window) * (HEAD + id.len()));
         }
-        self.entries.push_back((tag, len));
-        self.text.push_str(id);
-        let mut drop = 0usize;
-        while self.entries.len() > window {
-            drop += self.entries.pop_front().map_or(0, |e| e.1 as usize);
-        }
-        if drop > 0 {
-            // Ids are whole strings, so `drop` is a char boundary.
-            self.text.drain(..drop.min(self.text.len()));
+        self.block.extend_from_slice(&tag.to_le_bytes());
+        self.block.extend_from_slice(&len.to_le_bytes());
+        self.block.extend_from_slice(id.as_bytes());
+        self.count = self.count.saturating_add(1);
+        let excess = (self.count as usize).saturating_sub(window);
+        if excess > 0 {
+            let drop: usize = self
+                .entries()
+                .take(excess)
+                .map(|(_, text)| HEAD + text.len())
+                .sum();
+            self.count = self
+                .count
+                .saturating_sub(u32::try_from(excess).unwrap_or(u32::MAX));
+            self.block.drain(..drop.min(self.block.len()));
         }
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.count as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.count == 0
     }
 
     /// The ids, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        let mut start = 0usize;
-        self.entries.iter().map(move |&(_, len)| {
-            let end = start + len as usize;
-            let id = self.text.get(start..end).unwrap_or("");
-            start = end;
-            id
-        })
+        // Only whole `&str`s are ever stored.
+        self.entries()
+            .map(|(_, text)| std::str::from_utf8(text).unwrap_or(""))
     }
 }
 
 impl PartialEq for Seen {
     fn eq(&self, other: &Seen) -> bool {
-        // The tags follow from the text.
-        self.text == other.text
-            && self
-                .entries
-                .iter()
-                .map(|e| e.1)
-                .eq(other.entries.iter().map(|e| e.1))
+        // The tags follow from the texts.
+        self.count == other.count && self.entries().map(|e| e.1).eq(other.entries().map(|e| e.1))
     }
 }
 
@@ -384,6 +388,7 @@ impl<'de> Deserialize<'de> for Seen {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::VecDeque;
 
     #[test]
     fn seen_keeps_a_window_and_round_trips_as_the_list_of_ids() {
@@ -416,13 +421,35 @@ mod tests {
     }
 
     #[test]
+    fn a_full_window_forgets_the_oldest_ids_whatever_their_lengths() {
+        let mut s = Seen::default();
+        let ids: Vec<String> = (0..200)
+            .map(|i| "x".repeat(i % 40) + &i.to_string())
+            .collect();
+        for (n, id) in ids.iter().enumerate() {
+            assert!(s.insert(id, 64));
+            assert_eq!(s.len(), (n + 1).min(64));
+            let kept: Vec<&str> = s.iter().collect();
+            let want: Vec<&str> = ids[(n + 1).saturating_sub(64)..=n]
+                .iter()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(kept, want);
+        }
+        assert!(!s.contains(&ids[135]) && s.contains(&ids[136]));
+        let back: Seen = postcard::from_bytes(&postcard::to_allocvec(&s).unwrap_or_default())
+            .unwrap_or_default();
+        assert_eq!(back, s);
+    }
+
+    #[test]
     fn a_tag_collision_compares_the_whole_id() {
         let mut s = Seen::default();
         s.push("m1", 64);
         s.push("m2", 64);
         // Forge "m1"'s tag to equal "other"'s, as a collision would.
-        if let Some(e) = s.entries.front_mut() {
-            e.0 = Seen::tag("other");
+        if let Some(tag) = s.block.first_chunk_mut::<4>() {
+            *tag = Seen::tag("other").to_le_bytes();
         }
         assert!(!s.contains("other"));
         assert!(s.contains("m2"));
