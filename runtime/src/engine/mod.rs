@@ -402,13 +402,14 @@ impl<'b> Engine<'b> {
                 next_journey,
                 ..
             } = state;
-            let Some((profile, name, slot)) = profiles.named_mut(timer.profile.as_str()) else {
+            let slot = timer.slot;
+            let Some((profile, name)) = profiles.at_mut(slot) else {
                 continue;
             };
             let mut cx = Cx {
                 eng: self,
                 now,
-                pid: timer.profile,
+                pid: profiles::IdKey::new(name.as_str()),
                 pid_name: name.clone(),
                 slot,
                 p: profile,
@@ -523,6 +524,6 @@ impl Cx<'_, '_> {
     }
 
     fn schedule(&mut self, at: i64, priority: i64, kind: TimerKind) -> timers::TimerKey {
-        self.timers.schedule(at, priority, &self.pid, kind)
+        self.timers.schedule(at, priority, self.slot, kind)
     }
 }

@@ -151,6 +151,23 @@ impl Profiles {
     }
 
     /// Adds or replaces the profile `id`.
+    /// The profile at `slot` (a timer's, see `timers::Timer`), with its
+    /// shared name.
+    pub fn at_mut(&mut self, slot: u32) -> Option<(&mut Profile, &Name)> {
+        let i = slot as usize;
+        Some((self.list.get_mut(i)?, self.names.get(i)?))
+    }
+
+    /// The id of the profile at `slot`.
+    pub fn id_at(&self, slot: u32) -> Option<&str> {
+        self.names.get(slot as usize).map(Name::as_str)
+    }
+
+    /// The slot of the profile `id`.
+    pub fn slot_of(&self, id: &str) -> Option<u32> {
+        self.index.get(&IdKey::new(id)).copied()
+    }
+
     pub fn insert(&mut self, id: &str, profile: Profile) {
         match self.index.get(&IdKey::new(id)) {
             Some(&i) => {

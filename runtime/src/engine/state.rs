@@ -9,7 +9,7 @@
 
 use super::aggregates::AggState;
 use super::profiles::{Profiles, Seen};
-use super::timers::{TimerKey, TimerQueue};
+use super::timers::{StoredQueue, TimerKey, TimerQueue};
 use crate::journey::JourneyState;
 use nudge_bytecode::op::Channel;
 use nudge_bytecode::{Record, Value};
@@ -19,7 +19,10 @@ use serde::{Deserialize, Serialize};
 /// (a source retrying a batch resends recent events, not old ones).
 pub const DEDUPE_WINDOW: usize = 64;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Stored (and compared) with each timer naming its profile by id, as
+/// `Stored` spells it: slots number profiles in the order the table first
+/// saw them, which a decoded state does anew.
+#[derive(Debug, Clone, Default)]
 pub struct EngineState {
     /// The latest instant the engine has acted at (it never goes back).
     pub clock: i64,
@@ -27,6 +30,65 @@ pub struct EngineState {
     pub profiles: Profiles,
     pub timers: TimerQueue,
 }
+
+/// `EngineState` as stored: the fields in order, the timers by id.
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    clock: i64,
+    next_journey: u64,
+    profiles: &'a Profiles,
+    timers: StoredQueue,
+}
+
+#[derive(Deserialize)]
+struct Stored {
+    clock: i64,
+    next_journey: u64,
+    profiles: Profiles,
+    timers: StoredQueue,
+}
+
+impl EngineState {
+    fn stored_timers(&self) -> StoredQueue {
+        self.timers.to_stored(|slot| self.profiles.id_at(slot))
+    }
+}
+
+impl Serialize for EngineState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        StoredRef {
+            clock: self.clock,
+            next_journey: self.next_journey,
+            profiles: &self.profiles,
+            timers: self.stored_timers(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for EngineState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<EngineState, D::Error> {
+        let stored = Stored::deserialize(d)?;
+        let timers = TimerQueue::from_stored(stored.timers, |id| stored.profiles.slot_of(id));
+        Ok(EngineState {
+            clock: stored.clock,
+            next_journey: stored.next_journey,
+            profiles: stored.profiles,
+            timers,
+        })
+    }
+}
+
+impl PartialEq for EngineState {
+    fn eq(&self, other: &EngineState) -> bool {
+        self.clock == other.clock
+            && self.next_journey == other.next_journey
+            && self.profiles == other.profiles
+            && self.stored_timers() == other.stored_timers()
+    }
+}
+
+impl Eq for EngineState {}
 
 impl EngineState {
     /// The postcard form, as a store would keep it.
@@ -315,4 +377,107 @@ pub struct OpenGoal {
     /// The journey's locals once it has exited (the goal's `where` reads
     /// them); `None` while the journey is alive.
     pub locals: Option<Vec<Value>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::profiles::IdKey;
+    use crate::engine::timers::{StoredTimer, TimerKind};
+    use std::collections::BTreeMap;
+
+    /// The shape the state had when each timer held its profile's id.
+    #[derive(Serialize)]
+    struct Old<'a> {
+        clock: i64,
+        next_journey: u64,
+        profiles: &'a Profiles,
+        timers: OldQueue,
+    }
+
+    #[derive(Serialize)]
+    struct OldQueue {
+        timers: BTreeMap<TimerKey, StoredTimer>,
+        next_seq: u64,
+    }
+
+    /// "zed" first seen, then "amy": slots 0 and 1, where a decoded state
+    /// numbers them the other way round (in id order).
+    fn state() -> EngineState {
+        let mut s = EngineState {
+            clock: 5,
+            next_journey: 9,
+            ..EngineState::default()
+        };
+        for id in ["zed", "amy"] {
+            s.profiles.get_or_insert_with(id, Profile::default);
+        }
+        s.timers.schedule(100, 0, 0, TimerKind::Journey(1));
+        s.timers.schedule(50, 3, 1, TimerKind::Date(2));
+        s.timers.schedule(100, 0, 1, TimerKind::Window);
+        s
+    }
+
+    #[test]
+    fn a_state_stores_its_timers_by_profile_id_as_before() {
+        let s = state();
+        let by_id = |id: &str, kind| StoredTimer {
+            profile: IdKey::new(id),
+            kind,
+        };
+        let key = |at, rank, seq| TimerKey { at, rank, seq };
+        let old = Old {
+            clock: 5,
+            next_journey: 9,
+            profiles: &s.profiles,
+            timers: OldQueue {
+                timers: BTreeMap::from([
+                    (key(100, 0, 0), by_id("zed", TimerKind::Journey(1))),
+                    (key(50, -3, 1), by_id("amy", TimerKind::Date(2))),
+                    (key(100, 0, 2), by_id("amy", TimerKind::Window)),
+                ]),
+                next_seq: 3,
+            },
+        };
+        let bytes = s.encode().unwrap_or_default();
+        assert_eq!(bytes, postcard::to_allocvec(&old).unwrap_or_default());
+        assert_eq!(
+            serde_json::to_string(&s).unwrap_or_default(),
+            serde_json::to_string(&old).unwrap_or_default()
+        );
+    }
+
+    #[test]
+    fn a_decoded_state_renumbers_profiles_and_its_timers_follow() {
+        let mut s = state();
+        let mut back = EngineState::decode(&s.encode().unwrap_or_default()).unwrap_or_default();
+        assert_eq!(back, s);
+        assert_eq!(back.profiles.slot_of("amy"), Some(0));
+        assert_eq!(back.profiles.slot_of("zed"), Some(1));
+        let fired = |st: &mut EngineState| {
+            std::iter::from_fn(|| st.timers.pop_due(i64::MAX))
+                .map(|(k, t)| (k, st.profiles.id_at(t.slot).map(str::to_string), t.kind))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(fired(&mut back), fired(&mut s));
+    }
+
+    #[test]
+    fn a_stored_timer_naming_no_profile_is_dropped() {
+        let s = state();
+        let mut stored = s.timers.to_stored(|slot| s.profiles.id_at(slot));
+        stored.timers.insert(
+            TimerKey {
+                at: 1,
+                rank: 0,
+                seq: 7,
+            },
+            StoredTimer {
+                profile: IdKey::new("nobody"),
+                kind: TimerKind::Window,
+            },
+        );
+        let queue = TimerQueue::from_stored(stored, |id| s.profiles.slot_of(id));
+        assert_eq!(queue, s.timers);
+    }
 }

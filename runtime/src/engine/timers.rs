@@ -20,11 +20,13 @@ pub struct TimerKey {
     pub seq: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A queued timer: what to do, for the profile at `slot` in the state's
+/// table. Firing finds the profile there, with no lookup of its id; a timer
+/// is 24 bytes, which keeps the queue's nodes small. (The queue is stored
+/// with the profiles' ids: see `StoredQueue`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timer {
-    /// The profile's id, inline when short: scheduling allocates nothing
-    /// and firing reads the id from the queue node itself.
-    pub profile: IdKey,
+    pub slot: u32,
     pub kind: TimerKind,
 }
 
@@ -41,34 +43,84 @@ pub enum TimerKind {
     Window,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Two queues are equal when their timers are, naming profiles by slot
+/// (`EngineState` compares them by id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TimerQueue {
     timers: BTreeMap<TimerKey, Timer>,
     next_seq: u64,
 }
 
+/// A timer as stored: naming its profile by id (slots are numbered anew
+/// when a state is decoded). The same bytes as the queue had when its timers
+/// held ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredTimer {
+    pub profile: IdKey,
+    pub kind: TimerKind,
+}
+
+/// `TimerQueue` as stored (`StoredTimer`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredQueue {
+    pub timers: BTreeMap<TimerKey, StoredTimer>,
+    pub next_seq: u64,
+}
+
 impl TimerQueue {
-    pub fn schedule(
-        &mut self,
-        at: i64,
-        priority: i64,
-        profile: &IdKey,
-        kind: TimerKind,
-    ) -> TimerKey {
+    /// Queues a timer for the profile at `slot`.
+    pub fn schedule(&mut self, at: i64, priority: i64, slot: u32, kind: TimerKind) -> TimerKey {
         let key = TimerKey {
             at,
             rank: priority.saturating_neg(),
             seq: self.next_seq,
         };
         self.next_seq += 1;
-        self.timers.insert(
-            key,
-            Timer {
-                profile: profile.clone(),
-                kind,
-            },
-        );
+        self.timers.insert(key, Timer { slot, kind });
         key
+    }
+
+    /// The queue as stored, with each profile's id (`id` of a slot). A
+    /// timer whose slot has no profile is left out: it could not fire.
+    pub fn to_stored<'a>(&self, id: impl Fn(u32) -> Option<&'a str>) -> StoredQueue {
+        StoredQueue {
+            timers: self
+                .timers
+                .iter()
+                .filter_map(|(k, t)| {
+                    let profile = IdKey::new(id(t.slot)?);
+                    Some((
+                        *k,
+                        StoredTimer {
+                            profile,
+                            kind: t.kind,
+                        },
+                    ))
+                })
+                .collect(),
+            next_seq: self.next_seq,
+        }
+    }
+
+    /// A stored queue, its profiles found by id (`slot` of an id). A timer
+    /// naming no known profile is dropped: it could not fire.
+    pub fn from_stored(stored: StoredQueue, slot: impl Fn(&str) -> Option<u32>) -> TimerQueue {
+        TimerQueue {
+            timers: stored
+                .timers
+                .into_iter()
+                .filter_map(|(k, t)| {
+                    Some((
+                        k,
+                        Timer {
+                            slot: slot(t.profile.as_str())?,
+                            kind: t.kind,
+                        },
+                    ))
+                })
+                .collect(),
+            next_seq: stored.next_seq,
+        }
     }
 
     pub fn cancel(&mut self, key: TimerKey) {
@@ -112,7 +164,7 @@ mod tests {
     fn timers_encode_as_before_and_round_trip() {
         let long = "x".repeat(40);
         for id in ["", "u1", "user-0000000000000000001", long.as_str(), "é"] {
-            let timer = Timer {
+            let timer = StoredTimer {
                 profile: IdKey::new(id),
                 kind: TimerKind::Journey(7),
             };
@@ -123,7 +175,7 @@ mod tests {
             let bytes = postcard::to_allocvec(&timer).unwrap_or_default();
             assert_eq!(bytes, postcard::to_allocvec(&old).unwrap_or_default());
             let json = serde_json::to_string(&timer.profile).unwrap_or_default();
-            let back: Option<Timer> = postcard::from_bytes(&bytes).ok();
+            let back: Option<StoredTimer> = postcard::from_bytes(&bytes).ok();
             assert_eq!(back, Some(timer), "{id}");
             assert_eq!(json, serde_json::to_string(id).unwrap_or_default());
         }
