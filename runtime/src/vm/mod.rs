@@ -383,20 +383,9 @@ impl<'b> Vm<'b> {
 }
 
 /// Keeps only the `keep` fields of a record (element-wise for a list),
-/// recursively; other values pass through.
+/// recursively; other values pass through (`Value::project`).
 pub fn project(value: &Value, keep: &[KeepField]) -> Value {
-    match value {
-        Value::Record(r) => Value::Record(Record::from_fields(keep.iter().filter_map(|k| {
-            let v = r.get(&k.name)?;
-            let v = match &k.sub {
-                None => v.clone(),
-                Some(sub) => project(v, sub),
-            };
-            Some((nudge_bytecode::SmolStr::new(&k.name), v))
-        }))),
-        Value::List(items) => Value::List(items.iter().map(|v| project(v, keep)).collect()),
-        other => other.clone(),
-    }
+    value.project(keep)
 }
 
 /// Which arm of `split` a profile lands in: a stable hash of (profile, flow,
