@@ -243,3 +243,62 @@ fn a_log_out_of_order_tells_the_same_story_as_in_order() {
     assert_eq!(in_order.funnel, out_of_order.funnel);
     assert_eq!(in_order.journey_bytes, out_of_order.journey_bytes);
 }
+
+/// A long log with an input out of time order far into it (the streamed run
+/// has run thousands of inputs when it finds it, and starts over) and a
+/// malformed line: the same story and the same problems as the log put in
+/// order.
+#[test]
+fn a_late_input_past_the_first_batches_tells_the_same_story() {
+    use nudge_runtime::sim::{Keep, simulate_source};
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let out = dir.join("shop-late.nbc");
+    let o = nudge(&["build", "examples/shop", "-o", &out.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(0));
+    let bytes = std::fs::read(&out).unwrap_or_default();
+    let bundle = nudge_bytecode::Bundle::decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let line = |i: usize| {
+        let at = format!(
+            "2026-03-{:02}T{:02}:{:02}:00Z",
+            1 + i / 1440,
+            i / 60 % 24,
+            i % 60
+        );
+        match i % 3 {
+            0 => format!(
+                r#"{{"type":"identify","userId":"u{}","timestamp":"{at}","traits":{{"email":"u{}@example.com","email_consent":true}}}}"#,
+                i % 97,
+                i % 97
+            ),
+            1 => format!(
+                r#"{{"type":"track","userId":"u{}","event":"Signed Up","timestamp":"{at}"}}"#,
+                i % 97
+            ),
+            _ => format!(
+                r#"{{"type":"track","userId":"u{}","event":"Product Viewed","timestamp":"{at}","properties":{{"product_id":"p{i}","name":"Mug","price":12}}}}"#,
+                i % 97
+            ),
+        }
+    };
+    let mut sorted: Vec<String> = (0..3000).map(line).collect();
+    sorted[1200] = "{not json".to_string();
+    // Line 2500 (an input) moved back to 2700: late there.
+    let mut late = sorted.clone();
+    let moved = late.remove(2500);
+    late.insert(2700, moved);
+    let run = |lines: &[String]| {
+        let text = lines.join("\n");
+        let mut src = text.as_str();
+        simulate_source(&bundle, &mut src, None, Keep::TraceOnly).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (a, b) = (run(&sorted), run(&late));
+    assert!(a.story.records.len() > 2000, "{}", a.story.records.len());
+    assert_eq!(a.inputs, 2999);
+    assert_eq!(a.story.records, b.story.records);
+    assert_eq!(a.funnel, b.funnel);
+    assert_eq!(
+        a.problems.iter().map(|p| p.line).collect::<Vec<_>>(),
+        vec![1201]
+    );
+    assert_eq!(b.problems.len(), 1);
+}
