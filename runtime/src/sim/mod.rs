@@ -25,7 +25,7 @@ pub use crate::chunks::Chunks;
 
 use crate::engine::state::EngineState;
 use crate::engine::trace::{
-    Decision, Name, NotEntered, OutEffect, Outputs, ResumedBy, TraceRecord,
+    Decision, ExitReason, Name, NotEntered, OutEffect, Outputs, ResumedBy, TraceRecord,
 };
 use crate::engine::{Engine, Input};
 use ingest::{LineProblem, Reader};
@@ -72,7 +72,7 @@ pub struct Simulation {
 /// faults). A story record is 40 bytes: the decisions repeat (the same
 /// few sends, exits and waits, told apart only by their instants), so
 /// each is kept once without its instant, which the record carries.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Story {
     /// Profile ids by number.
     pub profiles: Vec<String>,
@@ -83,13 +83,55 @@ pub struct Story {
     decisions: Vec<Decision>,
     /// Decision → number in `decisions`.
     numbers: HashMap<Decision, u32, rustc_hash::FxBuildHasher>,
+    /// A direct-mapped cache in front of `numbers`: per slot (by flow, kind
+    /// of decision and a little of its content, `recent_slot`), the number
+    /// of the decision last pushed there; `u32::MAX` for none. Records repeat (every journey of
+    /// a flow waits, resumes and exits alike), so the decision is usually
+    /// the one the slot holds: one comparison instead of hashing every
+    /// string of it and probing the map. Equality decides; a slot only
+    /// says where to look first. Empty until the first push.
+    recent: Vec<u32>,
+    /// Per `plain_kind`, the number of that decision; `u32::MAX` until it
+    /// first comes. Such a decision carries nothing once its instant is
+    /// out, so its kind alone names it: no slot, no comparison.
+    plain: [u32; PLAIN],
+}
+
+/// Slots in `Story::recent` (16 KiB): room for the common decisions of a
+/// bundle of a few dozen flows with few sharing a slot.
+const RECENT: usize = 1 << 12;
+
+/// The story as told: the caches that find a decision's number are left
+/// out.
+impl PartialEq for Story {
+    fn eq(&self, other: &Story) -> bool {
+        self.profiles == other.profiles
+            && self.records == other.records
+            && self.decisions == other.decisions
+    }
+}
+
+impl Eq for Story {}
+
+impl Default for Story {
+    fn default() -> Story {
+        Story {
+            profiles: Vec::new(),
+            records: Chunks::default(),
+            decisions: Vec::new(),
+            numbers: HashMap::default(),
+            recent: Vec::new(),
+            plain: [u32::MAX; PLAIN],
+        }
+    }
 }
 
 impl Story {
     /// Adds a record. The decision is read where it lies: its own instant
     /// moves into the record and is set to 0 there, and a send's key is
-    /// emptied (`detach_time`), so a decision seen before costs a hash
-    /// and a comparison, not a move or a copy. Only a new one is cloned.
+    /// emptied (`detach_time`), so a decision seen before costs a
+    /// comparison (or a hash), not a move or a copy. Only a new one is
+    /// cloned.
     pub fn push(
         &mut self,
         at: i64,
@@ -99,7 +141,53 @@ impl Story {
         decision: &mut Decision,
     ) {
         let time = detach_time(decision);
-        let number = self.number(decision);
+        if let Some(kind) = plain_kind(decision) {
+            let number = match self.plain.get(kind) {
+                Some(&n) if n != u32::MAX => n,
+                _ => {
+                    let n = self.number(decision);
+                    if let Some(p) = self.plain.get_mut(kind) {
+                        *p = n;
+                    }
+                    n
+                }
+            };
+            self.push_record(at, time, profile, flow, journey, number);
+            return;
+        }
+        if self.recent.is_empty() {
+            self.recent = vec![u32::MAX; RECENT];
+        }
+        let slot = recent_slot(flow, decision);
+        let number = match self.recent.get(slot) {
+            Some(&n)
+                if self
+                    .decisions
+                    .get(n as usize)
+                    .is_some_and(|d| same(d, decision)) =>
+            {
+                n
+            }
+            _ => {
+                let n = self.number(decision);
+                if let Some(s) = self.recent.get_mut(slot) {
+                    *s = n;
+                }
+                n
+            }
+        };
+        self.push_record(at, time, profile, flow, journey, number);
+    }
+
+    fn push_record(
+        &mut self,
+        at: i64,
+        time: i64,
+        profile: u32,
+        flow: Option<u16>,
+        journey: Option<u64>,
+        number: u32,
+    ) {
         self.records.push(StoryRecord {
             at,
             time,
@@ -155,6 +243,90 @@ fn detach_time(d: &mut Decision) -> i64 {
         }
         _ => 0,
     }
+}
+
+/// Kinds of decision that carry nothing but their instant (`plain_kind`).
+const PLAIN: usize = 10;
+
+/// For a decision without its instant (`detach_time`) that carries nothing
+/// else, its index among those kinds (`Story::plain`). Waits, resumes by a
+/// timer, refused entries and ends are over half of all records.
+fn plain_kind(d: &Decision) -> Option<usize> {
+    match d {
+        Decision::Waiting { .. } => Some(0),
+        Decision::WaitPassed { .. } => Some(1),
+        Decision::NotEntered { reason } => Some(match reason {
+            NotEntered::AlreadyActive => 2,
+            NotEntered::EnteredBefore => 3,
+            NotEntered::TooSoon { .. } => 4,
+        }),
+        Decision::Resumed {
+            by: ResumedBy::Timer,
+        } => Some(5),
+        Decision::Resumed {
+            by: ResumedBy::Timeout,
+        } => Some(6),
+        Decision::Exited { by } => match by {
+            ExitReason::ExitStep => Some(7),
+            ExitReason::End => Some(8),
+            ExitReason::Error => Some(9),
+            ExitReason::ExitWhen { .. } => None,
+        },
+        _ => None,
+    }
+}
+
+/// `a == b`, with an entry (one record in eight, and not a `plain_kind`)
+/// compared here, where the compiler sees the kind of both, instead of in
+/// the derived comparison of every kind.
+fn same(a: &Decision, b: &Decision) -> bool {
+    match (a, b) {
+        (
+            Decision::Entered {
+                trigger: t,
+                holdout: h,
+            },
+            Decision::Entered {
+                trigger: u,
+                holdout: k,
+            },
+        ) => h == k && t == u,
+        _ => a == b,
+    }
+}
+
+/// `Story::recent`'s slot for a decision of `flow`: by the flow, the kind
+/// of decision and what most often tells two of a kind in a flow apart (a
+/// send's excerpt is personalized, a split has its variants, a conversion
+/// its revenue, a suppression its template and reason), so those
+/// take slots of their own instead of evicting each other. Any function of
+/// the decision would do (the slot is only where to look first); this one
+/// reads little more than the kind.
+fn recent_slot(flow: Option<u16>, d: &Decision) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    flow.hash(&mut h);
+    std::mem::discriminant(d).hash(&mut h);
+    match d {
+        Decision::Sent { excerpt, .. } => h.write(excerpt.as_bytes()),
+        Decision::Suppressed {
+            template, reason, ..
+        } => {
+            h.write(template.as_bytes());
+            reason.hash(&mut h);
+        }
+        // The amount's digits as they are: `Decimal`'s own hash first
+        // normalizes, which costs more than the slot saves.
+        Decision::Converted {
+            revenue: Some(nudge_bytecode::Value::Money(m)),
+            ..
+        } => h.write_i128(m.amount.mantissa()),
+        Decision::SplitAssigned { variant, .. } => h.write(variant.as_bytes()),
+        Decision::Exited { by } => std::mem::discriminant(by).hash(&mut h),
+        _ => {}
+    }
+    // `finish` brings the well-mixed high bits of the product down.
+    usize::try_from(h.finish() % RECENT as u64).unwrap_or(0)
 }
 
 /// `detach_time` undone (but for a send's key).
