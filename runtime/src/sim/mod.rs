@@ -25,7 +25,7 @@ pub use crate::chunks::Chunks;
 
 use crate::engine::state::EngineState;
 use crate::engine::trace::{
-    Decision, Name, NotEntered, OutEffect, Outputs, ResumedBy, TraceRecord,
+    Decision, ExitReason, Name, NotEntered, OutEffect, Outputs, ResumedBy, TraceRecord,
 };
 use crate::engine::{Engine, Input};
 use ingest::{LineProblem, Reader};
@@ -72,7 +72,7 @@ pub struct Simulation {
 /// faults). A story record is 40 bytes: the decisions repeat (the same
 /// few sends, exits and waits, told apart only by their instants), so
 /// each is kept once without its instant, which the record carries.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Story {
     /// Profile ids by number.
     pub profiles: Vec<String>,
@@ -83,28 +83,111 @@ pub struct Story {
     decisions: Vec<Decision>,
     /// Decision → number in `decisions`.
     numbers: HashMap<Decision, u32, rustc_hash::FxBuildHasher>,
+    /// A direct-mapped cache in front of `numbers`: per slot (by flow, kind
+    /// of decision and a little of its content, `recent_slot`), the number
+    /// of the decision last pushed there; `u32::MAX` for none. Records repeat (every journey of
+    /// a flow waits, resumes and exits alike), so the decision is usually
+    /// the one the slot holds: one comparison instead of hashing every
+    /// string of it and probing the map. Equality decides; a slot only
+    /// says where to look first. Empty until the first push.
+    recent: Vec<u32>,
+    /// Per `plain_kind`, the number of that decision; `u32::MAX` until it
+    /// first comes. Such a decision carries nothing once its instant is
+    /// out, so its kind alone names it: no slot, no comparison.
+    plain: [u32; PLAIN],
+}
+
+/// Slots in `Story::recent` (16 KiB): room for the common decisions of a
+/// bundle of a few dozen flows with few sharing a slot.
+const RECENT: usize = 1 << 12;
+
+/// The story as told: the caches that find a decision's number are left
+/// out.
+impl PartialEq for Story {
+    fn eq(&self, other: &Story) -> bool {
+        self.profiles == other.profiles
+            && self.records == other.records
+            && self.decisions == other.decisions
+    }
+}
+
+impl Eq for Story {}
+
+impl Default for Story {
+    fn default() -> Story {
+        Story {
+            profiles: Vec::new(),
+            records: Chunks::default(),
+            decisions: Vec::new(),
+            numbers: HashMap::default(),
+            recent: Vec::new(),
+            plain: [u32::MAX; PLAIN],
+        }
+    }
 }
 
 impl Story {
-    /// Adds a record.
+    /// Adds a record. The decision is read where it lies: its own instant
+    /// moves into the record and is set to 0 there, and a send's key is
+    /// emptied (`detach_time`), so a decision seen before costs a
+    /// comparison (or a hash), not a move or a copy. Only a new one is
+    /// cloned.
     pub fn push(
         &mut self,
         at: i64,
         profile: u32,
         flow: Option<u16>,
         journey: Option<u64>,
-        decision: Decision,
+        decision: &mut Decision,
     ) {
-        let (decision, time) = detach_time(decision);
-        let number = match self.numbers.get(&decision) {
-            Some(n) => *n,
-            None => {
-                let n = u32::try_from(self.decisions.len()).unwrap_or(u32::MAX);
-                self.decisions.push(decision.clone());
-                self.numbers.insert(decision, n);
+        let time = detach_time(decision);
+        if let Some(kind) = plain_kind(decision) {
+            let number = match self.plain.get(kind) {
+                Some(&n) if n != u32::MAX => n,
+                _ => {
+                    let n = self.number(decision);
+                    if let Some(p) = self.plain.get_mut(kind) {
+                        *p = n;
+                    }
+                    n
+                }
+            };
+            self.push_record(at, time, profile, flow, journey, number);
+            return;
+        }
+        if self.recent.is_empty() {
+            self.recent = vec![u32::MAX; RECENT];
+        }
+        let slot = recent_slot(flow, decision);
+        let number = match self.recent.get(slot) {
+            Some(&n)
+                if self
+                    .decisions
+                    .get(n as usize)
+                    .is_some_and(|d| same(d, decision)) =>
+            {
+                n
+            }
+            _ => {
+                let n = self.number(decision);
+                if let Some(s) = self.recent.get_mut(slot) {
+                    *s = n;
+                }
                 n
             }
         };
+        self.push_record(at, time, profile, flow, journey, number);
+    }
+
+    fn push_record(
+        &mut self,
+        at: i64,
+        time: i64,
+        profile: u32,
+        flow: Option<u16>,
+        journey: Option<u64>,
+        number: u32,
+    ) {
         self.records.push(StoryRecord {
             at,
             time,
@@ -113,6 +196,18 @@ impl Story {
             decision: number,
             flow: flow.unwrap_or(NO_FLOW),
         });
+    }
+
+    /// The number of a decision (already without its instant), given it
+    /// when it is new.
+    fn number(&mut self, decision: &Decision) -> u32 {
+        if let Some(n) = self.numbers.get(decision) {
+            return *n;
+        }
+        let n = u32::try_from(self.decisions.len()).unwrap_or(u32::MAX);
+        self.decisions.push(decision.clone());
+        self.numbers.insert(decision.clone(), n);
+        n
     }
 
     /// A record's decision in full (a send's idempotency key left empty).
@@ -125,61 +220,113 @@ impl Story {
 /// `StoryRecord::flow` when the record names no flow.
 const NO_FLOW: u16 = u16::MAX;
 
-/// The decision without its own instant (`until`, `deadline`, ...), and that
-/// instant (0 when it has none); a send also loses its idempotency key.
-fn detach_time(d: Decision) -> (Decision, i64) {
+/// Takes the decision's own instant (`until`, `deadline`, ...) out of it,
+/// leaving 0 there, and returns it (0 when it has none); a send's
+/// idempotency key is emptied too. In place: the caller's record is
+/// dropped afterwards anyway, and moving a whole `Decision` per record
+/// cost more than the rest of the bookkeeping.
+fn detach_time(d: &mut Decision) -> i64 {
     match d {
-        Decision::Waiting { until } => (Decision::Waiting { until: 0 }, until),
-        Decision::WaitPassed { until } => (Decision::WaitPassed { until: 0 }, until),
-        Decision::WaitingFor { event, deadline } => {
-            (Decision::WaitingFor { event, deadline: 0 }, deadline)
-        }
-        Decision::Deferred {
-            template,
-            channel,
-            until,
-            reason,
-        } => (
-            Decision::Deferred {
-                template,
-                channel,
-                until: 0,
-                reason,
-            },
-            until,
-        ),
+        Decision::Waiting { until }
+        | Decision::WaitPassed { until }
+        | Decision::Deferred { until, .. } => std::mem::take(until),
+        Decision::WaitingFor { deadline, .. } => std::mem::take(deadline),
         Decision::NotEntered {
             reason: NotEntered::TooSoon { last_entry },
-        } => (
-            Decision::NotEntered {
-                reason: NotEntered::TooSoon { last_entry: 0 },
-            },
-            last_entry,
-        ),
+        } => std::mem::take(last_entry),
         Decision::Resumed {
-            by: ResumedBy::Heard { event, at },
-        } => (
-            Decision::Resumed {
-                by: ResumedBy::Heard { event, at: 0 },
-            },
-            at,
-        ),
-        Decision::Sent {
-            template,
-            channel,
-            key: _,
-            excerpt,
-        } => (
-            Decision::Sent {
-                template,
-                channel,
-                key: String::new(),
-                excerpt,
-            },
-            0,
-        ),
-        d => (d, 0),
+            by: ResumedBy::Heard { at, .. },
+        } => std::mem::take(at),
+        Decision::Sent { key, .. } => {
+            key.clear();
+            0
+        }
+        _ => 0,
     }
+}
+
+/// Kinds of decision that carry nothing but their instant (`plain_kind`).
+const PLAIN: usize = 10;
+
+/// For a decision without its instant (`detach_time`) that carries nothing
+/// else, its index among those kinds (`Story::plain`). Waits, resumes by a
+/// timer, refused entries and ends are over half of all records.
+fn plain_kind(d: &Decision) -> Option<usize> {
+    match d {
+        Decision::Waiting { .. } => Some(0),
+        Decision::WaitPassed { .. } => Some(1),
+        Decision::NotEntered { reason } => Some(match reason {
+            NotEntered::AlreadyActive => 2,
+            NotEntered::EnteredBefore => 3,
+            NotEntered::TooSoon { .. } => 4,
+        }),
+        Decision::Resumed {
+            by: ResumedBy::Timer,
+        } => Some(5),
+        Decision::Resumed {
+            by: ResumedBy::Timeout,
+        } => Some(6),
+        Decision::Exited { by } => match by {
+            ExitReason::ExitStep => Some(7),
+            ExitReason::End => Some(8),
+            ExitReason::Error => Some(9),
+            ExitReason::ExitWhen { .. } => None,
+        },
+        _ => None,
+    }
+}
+
+/// `a == b`, with an entry (one record in eight, and not a `plain_kind`)
+/// compared here, where the compiler sees the kind of both, instead of in
+/// the derived comparison of every kind.
+fn same(a: &Decision, b: &Decision) -> bool {
+    match (a, b) {
+        (
+            Decision::Entered {
+                trigger: t,
+                holdout: h,
+            },
+            Decision::Entered {
+                trigger: u,
+                holdout: k,
+            },
+        ) => h == k && t == u,
+        _ => a == b,
+    }
+}
+
+/// `Story::recent`'s slot for a decision of `flow`: by the flow, the kind
+/// of decision and what most often tells two of a kind in a flow apart (a
+/// send's excerpt is personalized, a split has its variants, a conversion
+/// its revenue, a suppression its template and reason), so those
+/// take slots of their own instead of evicting each other. Any function of
+/// the decision would do (the slot is only where to look first); this one
+/// reads little more than the kind.
+fn recent_slot(flow: Option<u16>, d: &Decision) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    flow.hash(&mut h);
+    std::mem::discriminant(d).hash(&mut h);
+    match d {
+        Decision::Sent { excerpt, .. } => h.write(excerpt.as_bytes()),
+        Decision::Suppressed {
+            template, reason, ..
+        } => {
+            h.write(template.as_bytes());
+            reason.hash(&mut h);
+        }
+        // The amount's digits as they are: `Decimal`'s own hash first
+        // normalizes, which costs more than the slot saves.
+        Decision::Converted {
+            revenue: Some(nudge_bytecode::Value::Money(m)),
+            ..
+        } => h.write_i128(m.amount.mantissa()),
+        Decision::SplitAssigned { variant, .. } => h.write(variant.as_bytes()),
+        Decision::Exited { by } => std::mem::discriminant(by).hash(&mut h),
+        _ => {}
+    }
+    // `finish` brings the well-mixed high bits of the product down.
+    usize::try_from(h.finish() % RECENT as u64).unwrap_or(0)
 }
 
 /// `detach_time` undone (but for a send's key).
@@ -459,7 +606,9 @@ struct Run<'b> {
     /// per step into a table of every profile was a cache miss each.
     slot_numbers: Vec<u32>,
     /// Profile id → number in `story.profiles` (read once per profile).
-    profile_numbers: HashMap<crate::engine::profiles::IdKey, u32>,
+    /// By the shared `Name` (a reference count, not a copy of the id),
+    /// hashed as its text.
+    profile_numbers: HashMap<Name, u32, rustc_hash::FxBuildHasher>,
     /// The last flow a record named.
     last_flow: Option<u16>,
     /// Per flow index, the largest suspended journey (named at the end).
@@ -484,7 +633,7 @@ impl<'b> Run<'b> {
             story: Story::default(),
             funnel: FunnelCounter::new(bundle),
             slot_numbers: Vec::new(),
-            profile_numbers: HashMap::new(),
+            profile_numbers: HashMap::default(),
             last_flow: None,
             journey_bytes: vec![0; bundle.flows.len()],
             out: Outputs::default(),
@@ -539,7 +688,10 @@ impl<'b> Run<'b> {
             self.effects.append(&mut out.effects);
         }
         out.effects.clear();
-        for r in out.trace.drain(..) {
+        // By reference: a record is 100-odd bytes, and moving each out of
+        // the buffer was a `memcpy` per record. The records are dropped in
+        // place below (or moved whole into `trace`).
+        for r in &mut out.trace {
             // The engine says where a record comes from; a record from
             // elsewhere is looked up by its names.
             let (profile, flow) = match r.origin {
@@ -550,16 +702,21 @@ impl<'b> Run<'b> {
                 ),
             };
             self.funnel.count(flow, r.journey, &r.decision);
-            let (at, journey) = (r.at, r.journey);
-            let decision = match self.keep {
+            match self.keep {
+                // The full trace keeps the decision as it is.
                 Keep::Everything => {
-                    let d = r.decision.clone();
-                    self.trace.push(r);
-                    d
+                    let mut d = r.decision.clone();
+                    self.story.push(r.at, profile, flow, r.journey, &mut d);
                 }
-                Keep::TraceOnly => r.decision,
-            };
-            self.story.push(at, profile, flow, journey, decision);
+                Keep::TraceOnly => {
+                    self.story
+                        .push(r.at, profile, flow, r.journey, &mut r.decision);
+                }
+            }
+        }
+        match self.keep {
+            Keep::Everything => self.trace.append(&mut out.trace),
+            Keep::TraceOnly => out.trace.clear(),
         }
     }
 
@@ -604,13 +761,13 @@ impl<'b> Run<'b> {
 
     /// The number of the profile named `name`, given at its first record.
     fn profile_number(&mut self, name: &Name) -> u32 {
-        let key = crate::engine::profiles::IdKey::new(name.as_str());
-        match self.profile_numbers.get(&key) {
-            Some(n) => *n,
-            None => {
+        // One hash of the id, found or not.
+        match self.profile_numbers.entry(name.clone()) {
+            std::collections::hash_map::Entry::Occupied(e) => *e.get(),
+            std::collections::hash_map::Entry::Vacant(e) => {
                 let n = u32::try_from(self.story.profiles.len()).unwrap_or(u32::MAX);
                 self.story.profiles.push(name.as_str().to_string());
-                self.profile_numbers.insert(key, n);
+                e.insert(n);
                 n
             }
         }
@@ -688,11 +845,11 @@ mod tests {
     #[test]
     fn story_gives_back_each_decision_with_its_instant() {
         let mut story = Story::default();
-        for (i, d) in decisions().into_iter().enumerate() {
+        for (i, mut d) in decisions().into_iter().enumerate() {
             let i = u64::try_from(i).unwrap_or(0);
-            story.push(100, 0, Some(2), Some(i), d);
+            story.push(100, 0, Some(2), Some(i), &mut d);
         }
-        story.push(101, 1, None, None, Decision::Waiting { until: 70 });
+        story.push(101, 1, None, None, &mut Decision::Waiting { until: 70 });
         let told: Vec<Decision> = story
             .records
             .iter()
@@ -788,6 +945,45 @@ mod tests {
     }
 
     #[test]
+    fn story_numbers_each_decision_once_however_they_interleave() {
+        let mut story = Story::default();
+        let sent = |excerpt: &str| Decision::Sent {
+            template: Name::from("welcome"),
+            channel: Channel::Email,
+            key: "k".into(),
+            excerpt: excerpt.into(),
+        };
+        // Sends of one flow and kind that differ in content, and the
+        // decisions that carry nothing but an instant, in turns.
+        let mut want = Vec::new();
+        for round in 0..3i64 {
+            for (i, mut d) in decisions()
+                .into_iter()
+                .chain(["Hi Maya", "Hi Ines", "Hi Maya"].map(sent))
+                .enumerate()
+            {
+                let flow = u16::try_from(i % 2).ok();
+                story.push(round, 0, flow, None, &mut d);
+                want.push(d);
+            }
+        }
+        let told: Vec<Decision> = story
+            .records
+            .iter()
+            .map(|r| {
+                story.decision(r).map(|mut d| {
+                    super::detach_time(&mut d);
+                    d
+                })
+            })
+            .collect::<Option<_>>()
+            .unwrap_or_default();
+        assert_eq!(told, want);
+        // Each of `decisions()` once over all rounds, and two excerpts.
+        assert_eq!(story.decisions.len(), decisions().len() + 2);
+    }
+
+    #[test]
     fn story_drops_a_sends_key_only() {
         let mut story = Story::default();
         let sent = |key: &str| Decision::Sent {
@@ -796,8 +992,8 @@ mod tests {
             key: key.into(),
             excerpt: "Welcome, Maya".into(),
         };
-        story.push(1, 0, Some(0), Some(1), sent("j1:4"));
-        story.push(2, 1, Some(0), Some(2), sent("j2:4"));
+        story.push(1, 0, Some(0), Some(1), &mut sent("j1:4"));
+        story.push(2, 1, Some(0), Some(2), &mut sent("j2:4"));
         let told: Vec<Decision> = story
             .records
             .iter()

@@ -5,7 +5,7 @@
 use super::Simulation;
 use super::ingest::Severity;
 use crate::engine::trace::{
-    Decision, Deferral, ExitReason, NotEntered, ResumedBy, Suppression, TraceRecord,
+    Decision, Deferral, ExitReason, Name, NotEntered, ResumedBy, Suppression, TraceRecord,
 };
 use crate::vm::arith::{Arith, arith};
 use crate::vm::text::{plain_text, timestamp_text};
@@ -179,9 +179,12 @@ pub struct FunnelCounter {
     /// Journeys (by flow index and id) in a holdout group, for the lift a
     /// report compares.
     holdout_journeys: std::collections::HashSet<(u16, u64)>,
-    /// Per flow, exits and suppressions by reason, named at the end (a
-    /// flow has a handful of distinct reasons; no text per record).
+    /// Per flow, exits and suppressions by reason and sends by template,
+    /// named at the end (a flow has a handful of each: no text and no
+    /// ordered-map search per record; the engine shares one `Name` per
+    /// template, so a template usually matches at a pointer comparison).
     exits: Vec<Vec<(ExitReason, u64)>>,
+    sent: Vec<Vec<(Name, u64)>>,
     suppressed: Vec<Vec<(Suppression, u64)>>,
 }
 
@@ -207,6 +210,7 @@ impl FunnelCounter {
             revenue: BTreeMap::new(),
             holdout_journeys: std::collections::HashSet::new(),
             exits: vec![Vec::new(); bundle.flows.len()],
+            sent: vec![Vec::new(); bundle.flows.len()],
             suppressed: vec![Vec::new(); bundle.flows.len()],
         }
     }
@@ -227,12 +231,11 @@ impl FunnelCounter {
                 }
             }
             Decision::NotEntered { .. } => f.not_entered += 1,
-            Decision::Sent { template, .. } => match f.sent.get_mut(template.as_str()) {
-                Some(n) => *n += 1,
-                None => {
-                    f.sent.insert(template.to_string(), 1);
+            Decision::Sent { template, .. } => {
+                if let Some(counts) = self.sent.get_mut(i) {
+                    bump(counts, template);
                 }
-            },
+            }
             Decision::Suppressed { reason, .. } => {
                 if let Some(counts) = self.suppressed.get_mut(i) {
                     bump(counts, reason);
@@ -268,6 +271,11 @@ impl FunnelCounter {
         for (f, counts) in flows.iter_mut().zip(self.exits) {
             for (by, n) in counts {
                 *f.exits.entry(exit_text(&by)).or_default() += n;
+            }
+        }
+        for (f, counts) in flows.iter_mut().zip(self.sent) {
+            for (template, n) in counts {
+                *f.sent.entry(template.to_string()).or_default() += n;
             }
         }
         for (f, counts) in flows.iter_mut().zip(self.suppressed) {
