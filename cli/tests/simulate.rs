@@ -210,17 +210,22 @@ fn a_run_without_messages_tells_the_same_story() {
     }
 }
 
+/// `examples/shop` built by `nudge build` into the test directory as `name`.
+fn shop_bundle(name: &str) -> nudge_bytecode::Bundle {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let o = nudge(&["build", "examples/shop", "-o", &out.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(0));
+    let bytes = std::fs::read(&out).unwrap_or_default();
+    nudge_bytecode::Bundle::decode(&bytes).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// A log out of time order is read again whole and sorted: the same story
 /// as the log in order (streamed), read from a file either way.
 #[test]
 fn a_log_out_of_order_tells_the_same_story_as_in_order() {
     use nudge_runtime::sim::{Keep, Reopen, simulate_source};
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let out = dir.join("shop-order.nbc");
-    let o = nudge(&["build", "examples/shop", "-o", &out.to_string_lossy()]);
-    assert_eq!(o.status.code(), Some(0));
-    let bytes = std::fs::read(&out).unwrap_or_default();
-    let bundle = nudge_bytecode::Bundle::decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let bundle = shop_bundle("shop-order.nbc");
     let log =
         std::fs::read_to_string(repo().join("examples/shop/events.jsonl")).unwrap_or_default();
     // Every timestamp differs, so reversed lines sort back into one order.
@@ -249,14 +254,9 @@ fn a_log_out_of_order_tells_the_same_story_as_in_order() {
 /// malformed line: the same story and the same problems as the log put in
 /// order.
 #[test]
-fn a_late_input_past_the_first_batches_tells_the_same_story() {
+fn a_late_input_far_into_a_long_log_tells_the_same_story() {
     use nudge_runtime::sim::{Keep, simulate_source};
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let out = dir.join("shop-late.nbc");
-    let o = nudge(&["build", "examples/shop", "-o", &out.to_string_lossy()]);
-    assert_eq!(o.status.code(), Some(0));
-    let bytes = std::fs::read(&out).unwrap_or_default();
-    let bundle = nudge_bytecode::Bundle::decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let bundle = shop_bundle("shop-late.nbc");
     let line = |i: usize| {
         let at = format!(
             "2026-03-{:02}T{:02}:{:02}:00Z",
