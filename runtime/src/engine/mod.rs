@@ -427,7 +427,7 @@ impl<'b> Engine<'b> {
     fn new_profile(&self) -> Profile {
         Profile {
             aggregates: vec![Default::default(); self.bundle.aggregates.len()],
-            segments: vec![false; self.bundle.segments.len()],
+            segments: smallvec::smallvec![false; self.bundle.segments.len()],
             ..Profile::default()
         }
     }

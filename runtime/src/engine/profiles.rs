@@ -475,7 +475,7 @@ mod tests {
     #[test]
     fn profiles_serialize_and_compare_in_id_order() {
         let p = |n: i64| Profile {
-            entries: vec![(0, n)],
+            entries: smallvec::smallvec![(0, n)],
             ..Profile::default()
         };
         let mut a = Profiles::default();
