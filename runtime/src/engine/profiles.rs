@@ -144,13 +144,6 @@ impl Profiles {
     }
 
     /// `get_mut`, with the profile's shared id and slot.
-    pub fn named_mut(&mut self, id: &str) -> Option<(&mut Profile, &Name, u32)> {
-        let &i = self.index.get(&IdKey::new(id))?;
-        let p = self.list.get_mut(i as usize)?;
-        Some((p, self.names.get(i as usize)?, i))
-    }
-
-    /// Adds or replaces the profile `id`.
     /// The profile at `slot` (a timer's, see `timers::Timer`), with its
     /// shared name.
     pub fn at_mut(&mut self, slot: u32) -> Option<(&mut Profile, &Name)> {
