@@ -13,9 +13,10 @@ mod test;
 /// mimalloc instead of the system allocator: the engine allocates and frees
 /// many small blocks per event (records, strings, trace records), and glibc
 /// malloc spent about a fifth of a `nudge simulate` run in malloc/free.
-/// Built without transparent huge pages (see the workspace Cargo.toml).
+/// Built without transparent huge pages (see the workspace Cargo.toml);
+/// `nudge-alloc` says why not through the `mimalloc` crate.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: nudge_alloc::Mimalloc = nudge_alloc::Mimalloc;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -36,7 +36,7 @@ mod eventlog;
 
 // The allocator `nudge` itself runs with (see cli/src/main.rs).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: nudge_alloc::Mimalloc = nudge_alloc::Mimalloc;
 
 use nudge_bytecode::Bundle;
 use nudge_runtime::sim::{self, LogSource, Reopen, ingest::Reader};
