@@ -366,12 +366,14 @@ impl<'b> Engine<'b> {
             next_journey,
             ..
         } = state;
-        let (profile, name, slot) = profiles.named_or_insert_with(&pid, || self.new_profile());
+        let (profile, slot) = profiles.slot_or_insert_with(&pid, || self.new_profile());
         let mut cx = Cx {
             eng: self,
             now,
             pid: profiles::IdKey::new(&pid),
-            pid_name: name.clone(),
+            // From the input's id, at hand, rather than the table's copy
+            // (a cache miss per input on a table of every profile).
+            pid_name: trace::Name::from(pid.as_str()),
             slot,
             p: profile,
             timers,

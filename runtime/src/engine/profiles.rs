@@ -100,10 +100,8 @@ pub struct Profiles {
     /// In the order the engine first saw each id (never observable). In
     /// chunks: growing never moves the profiles already there.
     list: Chunks<Profile>,
-    /// Each profile's id as trace records share it (same index as
-    /// `list`): made once per profile instead of once per input, and one
-    /// shared text per profile lets a shell tell profiles apart by
-    /// address (`Name::same`).
+    /// Each profile's id as trace records carry it (same index as
+    /// `list`), for work that starts from a slot (a timer).
     names: Vec<Name>,
 }
 
@@ -120,32 +118,29 @@ impl Profiles {
 
     /// The profile `id`, made with `new` when the engine has none yet.
     pub fn get_or_insert_with(&mut self, id: &str, new: impl FnOnce() -> Profile) -> &mut Profile {
-        self.named_or_insert_with(id, new).0
+        self.slot_or_insert_with(id, new).0
     }
 
-    /// `get_or_insert_with`, with the profile's shared id and its slot (its
-    /// place in this table, for as long as the table lives: a decoded table
-    /// numbers its profiles anew).
-    pub fn named_or_insert_with(
+    /// `get_or_insert_with`, with the profile's slot (its place in this
+    /// table, for as long as the table lives: a decoded table numbers its
+    /// profiles anew).
+    pub fn slot_or_insert_with(
         &mut self,
         id: &str,
         new: impl FnOnce() -> Profile,
-    ) -> (&mut Profile, &Name, u32) {
+    ) -> (&mut Profile, u32) {
         let i = match self.index.get(&IdKey::new(id)) {
             Some(&i) => i as usize,
             None => self.push(id, new()),
         };
-        // `i` is in range of both: the index only holds slots of `list`,
-        // and `names` grows with `list`.
-        match (self.list.get_mut(i), self.names.get(i)) {
-            (Some(p), Some(name)) => (p, name, u32::try_from(i).unwrap_or(u32::MAX)),
-            _ => unreachable!("profile slot {i} out of range"),
+        // `i` is in range: the index only holds slots of `list`.
+        match self.list.get_mut(i) {
+            Some(p) => (p, u32::try_from(i).unwrap_or(u32::MAX)),
+            None => unreachable!("profile slot {i} out of range"),
         }
     }
 
-    /// `get_mut`, with the profile's shared id and slot.
-    /// The profile at `slot` (a timer's, see `timers::Timer`), with its
-    /// shared name.
+    /// The profile at `slot` (a timer's, see `timers::Timer`), with its id.
     pub fn at_mut(&mut self, slot: u32) -> Option<(&mut Profile, &Name)> {
         let i = slot as usize;
         Some((self.list.get_mut(i)?, self.names.get(i)?))
