@@ -381,7 +381,7 @@ fn show_decision(r: &TraceRecord) -> String {
             channel_name(channel),
             suppression_name(reason),
             match reason {
-                Suppression::FrequencyCap { cap } => cap.clone(),
+                Suppression::FrequencyCap { cap } => cap.to_string(),
                 other => suppression_text(other),
             }
         ),
@@ -395,7 +395,7 @@ fn show_decision(r: &TraceRecord) -> String {
             channel_name(channel),
             deferral_name(reason),
             match reason {
-                Deferral::FrequencyCap { cap } => cap.clone(),
+                Deferral::FrequencyCap { cap } => cap.to_string(),
                 other => deferral_text(other),
             },
             show_instant(*until)
@@ -497,7 +497,12 @@ mod tests {
     /// matches (a new runtime reason must be added to both).
     #[test]
     fn reason_names_match_the_checker() {
-        let cap = || "1 per 1d".to_string();
+        let cap = || nudge_runtime::engine::trace::CapNote {
+            channel: None,
+            count: 1,
+            per_secs: 86_400,
+            counted: 1,
+        };
         let suppressions = [
             Suppression::Holdout,
             Suppression::FrequencyCap { cap: cap() },

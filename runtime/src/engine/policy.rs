@@ -19,7 +19,7 @@
 
 use super::localtime;
 use super::state::Profile;
-use super::trace::{Deferral, Suppression};
+use super::trace::{CapNote, Deferral, Suppression};
 use crate::vm::text::duration_text;
 use jiff::tz::TimeZone;
 use nudge_bytecode::Value;
@@ -50,18 +50,15 @@ pub fn cap_name(cap: &FrequencyCap) -> String {
     )
 }
 
-/// The cap a send ran into and what filled it, for the trace:
-/// `email 2 per 7d: 2 already sent in the last 7d`. Only the count is
-/// named (not the instants), so a report can still group by it.
-pub fn capped_text(cap: &FrequencyCap, counted: usize) -> String {
-    // `cap_name` and the window written once, in one string (this runs
-    // for every capped send).
-    let channel = cap.channel.map(|c| c.as_str()).unwrap_or("all channels");
-    let per = duration_text(cap.per_secs);
-    format!(
-        "{channel} {} per {per}: {counted} already sent in the last {per}",
-        cap.count
-    )
+/// The cap a send ran into and what filled it, for the trace (written
+/// out only when read: `CapNote`'s `Display`).
+pub fn cap_note(cap: &FrequencyCap, counted: usize) -> CapNote {
+    CapNote {
+        channel: cap.channel,
+        count: cap.count,
+        per_secs: cap.per_secs,
+        counted: u32::try_from(counted).unwrap_or(u32::MAX),
+    }
 }
 
 fn address(profile: &Profile, channel: Channel) -> Option<String> {
@@ -132,7 +129,7 @@ impl SendCheck<'_> {
             }
         }
         if let Some((cap, counted, frees_at)) = self.full_cap() {
-            let cap = capped_text(cap, counted);
+            let cap = cap_note(cap, counted);
             return match self.policies.when_capped {
                 WhenCapped::Skip => Verdict::Suppress(Suppression::FrequencyCap { cap }),
                 WhenCapped::Defer => Verdict::Defer {
@@ -187,15 +184,25 @@ pub fn record_send(policies: &Policies, profile: &mut Profile, channel: Channel,
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use nudge_bytecode::format::QuietHours;
     use nudge_bytecode::{Record, TimeOfDay};
 
     const DAY: i64 = 86_400_000;
 
+    /// The note a text reads as (the test fails on a text that is none).
+    pub(in crate::engine) fn note(text: &str) -> CapNote {
+        CapNote::parse(text).unwrap_or(CapNote {
+            channel: None,
+            count: 0,
+            per_secs: 0,
+            counted: u32::MAX,
+        })
+    }
+
     #[test]
-    fn a_capped_text_starts_with_the_caps_name() {
+    fn a_cap_note_starts_with_the_caps_name_and_reads_back() {
         let email = FrequencyCap {
             channel: Some(Channel::Email),
             count: 2,
@@ -207,13 +214,47 @@ mod tests {
             per_secs: 36 * 3600,
         };
         assert_eq!(
-            capped_text(&email, 2),
+            cap_note(&email, 2).to_string(),
             "email 2 per 7d: 2 already sent in the last 7d"
         );
         assert_eq!(
-            capped_text(&all, 5),
+            cap_note(&all, 5).to_string(),
             format!("{}: 5 already sent in the last 1d12h", cap_name(&all))
         );
+        for channel in [
+            None,
+            Some(Channel::Email),
+            Some(Channel::Sms),
+            Some(Channel::Push),
+        ] {
+            for per_secs in [1, 59, 60, 3600, 86_400, 90_061, 7 * 86_400, 0, -30] {
+                for (count, counted) in [(0, 0), (1, 1), (4, 7), (u32::MAX, u32::MAX)] {
+                    let note = CapNote {
+                        channel,
+                        count,
+                        per_secs,
+                        counted,
+                    };
+                    let text = note.to_string();
+                    assert_eq!(CapNote::parse(&text), Some(note), "{text}");
+                    let json = serde_json::to_string(&note).unwrap_or_default();
+                    assert_eq!(json, format!("{text:?}"));
+                    let back: Option<CapNote> = serde_json::from_str(&json).ok();
+                    assert_eq!(back, Some(note));
+                }
+            }
+        }
+        for bad in [
+            "",
+            "email 2 per 7d",
+            "email 2 per 7d: 2 already sent in the last 1d",
+            "fax 2 per 7d: 2 already sent in the last 7d",
+            "email x per 7d: 2 already sent in the last 7d",
+            "email 2 per 7w: 2 already sent in the last 7w",
+            "email 2 per : 2 already sent in the last ",
+        ] {
+            assert_eq!(CapNote::parse(bad), None, "{bad}");
+        }
     }
 
     fn profile(sms_consent: bool) -> Profile {
@@ -285,7 +326,7 @@ mod tests {
                 Category::Marketing
             ),
             Verdict::Suppress(Suppression::FrequencyCap {
-                cap: "email 1 per 1d: 1 already sent in the last 1d".into()
+                cap: note("email 1 per 1d: 1 already sent in the last 1d")
             })
         );
         // Transactional is exempt; SMS is another channel.
@@ -310,7 +351,7 @@ mod tests {
             Verdict::Defer {
                 until: noon + 7 * DAY,
                 reason: Deferral::FrequencyCap {
-                    cap: "email 2 per 7d: 2 already sent in the last 7d".into()
+                    cap: note("email 2 per 7d: 2 already sent in the last 7d")
                 }
             }
         );

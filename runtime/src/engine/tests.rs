@@ -702,7 +702,7 @@ fn frequency_cap_suppresses_the_third_email_of_the_week_and_says_so() {
         template: "offer".into(),
         channel: Channel::Email,
         reason: Suppression::FrequencyCap {
-            cap: "email 2 per 7d: 2 already sent in the last 7d".into()
+            cap: super::policy::tests::note("email 2 per 7d: 2 already sent in the last 7d")
         }
     }));
 }
@@ -752,7 +752,7 @@ fn higher_priority_flow_wins_a_contested_cap() {
         template: "welcome".into(),
         channel: Channel::Email,
         reason: Suppression::FrequencyCap {
-            cap: "email 1 per 1d: 1 already sent in the last 1d".into()
+            cap: super::policy::tests::note("email 1 per 1d: 1 already sent in the last 1d")
         }
     }));
 }

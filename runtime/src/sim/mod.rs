@@ -827,7 +827,12 @@ mod tests {
                 template: t.clone(),
                 channel: Channel::Email,
                 reason: Suppression::FrequencyCap {
-                    cap: "email 2 per 7d".into(),
+                    cap: crate::engine::trace::CapNote {
+                        channel: Some(Channel::Email),
+                        count: 2,
+                        per_secs: 7 * 86_400,
+                        counted: 2,
+                    },
                 },
             },
             Decision::Exited {
