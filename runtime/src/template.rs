@@ -733,7 +733,7 @@ struct Renderer<'a> {
     frame: Vec<Value>,
     links: Vec<String>,
     /// The VM's operand stack, reused by every hole.
-    stack: Vec<Value>,
+    stack: crate::vm::Stack,
     /// A hole's text before HTML escaping, reused by every hole.
     scratch: String,
 }
@@ -765,7 +765,7 @@ impl<'a> Renderer<'a> {
             template: &template.name,
             frame,
             links: Vec::new(),
-            stack: Vec::new(),
+            stack: crate::vm::Stack::new(),
             scratch: String::new(),
         };
         Ok((template, r))

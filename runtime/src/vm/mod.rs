@@ -143,6 +143,11 @@ enum Stop {
 }
 
 /// Everything one run needs besides the ops.
+/// The operand stack: room for a typical expression held in place, so a
+/// run allocates no stack of its own (one allocation per resume before;
+/// a deeper expression spills to the heap).
+pub type Stack = smallvec::SmallVec<[Value; 16]>;
+
 struct Run<'a> {
     bundle: &'a Bundle,
     code: &'a Code,
@@ -254,9 +259,7 @@ impl<'b> Vm<'b> {
             env,
             fuel: FUEL,
         };
-        // Room for a typical expression: growing from empty reallocates
-        // several times per run.
-        let mut stack = Vec::with_capacity(16);
+        let mut stack = Stack::new();
         match run.exec(&code.ops, start, &mut state.locals, &mut stack, true)? {
             Stop::Effect { effect, resume_pc } => {
                 state.pc = u32::try_from(resume_pc).unwrap_or(u32::MAX);
@@ -305,9 +308,7 @@ impl<'b> Vm<'b> {
             env,
             fuel: FUEL,
         };
-        // Room for a typical expression: growing from empty reallocates
-        // several times per run.
-        let mut stack = Vec::with_capacity(16);
+        let mut stack = Stack::new();
         match run.exec(&lambda.ops, 0, &mut frame, &mut stack, false)? {
             Stop::Returned(Value::Bool(b)) => Ok(b),
             Stop::Returned(other) => fail(
@@ -347,7 +348,7 @@ impl<'b> Vm<'b> {
         event: Option<&Value>,
         env: &dyn Env,
     ) -> Result<Value, VmError> {
-        self.eval_with(code, frame, event, env, &mut Vec::new())
+        self.eval_with(code, frame, event, env, &mut Stack::new())
     }
 
     /// `eval` on the caller's operand `stack` (left empty, its buffer kept):
@@ -359,7 +360,7 @@ impl<'b> Vm<'b> {
         frame: &mut Vec<Value>,
         event: Option<&Value>,
         env: &dyn Env,
-        stack: &mut Vec<Value>,
+        stack: &mut Stack,
     ) -> Result<Value, VmError> {
         stack.clear();
         if frame.len() < usize::from(code.locals) {
@@ -443,7 +444,7 @@ impl Run<'_> {
         ops: &[Op],
         mut pc: usize,
         frame: &mut [Value],
-        stack: &mut Vec<Value>,
+        stack: &mut Stack,
         flow_mode: bool,
     ) -> Result<Stop, VmError> {
         macro_rules! pop {
@@ -568,7 +569,7 @@ impl Run<'_> {
                             .checked_sub(usize::from(*n))
                             .ok_or("operand stack underflow")
                     );
-                    let items = stack.split_off(at);
+                    let items: Vec<Value> = stack.drain(at..).collect();
                     stack.push(Value::List(items));
                 }
                 Op::MakeRecord { names } => {
@@ -581,7 +582,7 @@ impl Run<'_> {
                             .checked_sub(names.len())
                             .ok_or("operand stack underflow")
                     );
-                    let values = stack.split_off(at);
+                    let values: Vec<Value> = stack.drain(at..).collect();
                     let fields = names.iter().zip(values).map(|(n, v)| match n {
                         // A shared copy of the constant's name.
                         Value::Str(n) => (n.clone(), v),
@@ -597,7 +598,7 @@ impl Run<'_> {
                             .ok_or("operand stack underflow")
                     );
                     let mut out = String::new();
-                    for v in stack.split_off(at) {
+                    for v in stack.drain(at..) {
                         text::write_plain(&mut out, &v);
                     }
                     stack.push(Value::str(out));
@@ -772,7 +773,7 @@ impl Run<'_> {
                             .checked_sub(usize::from(*argc))
                             .ok_or("operand stack underflow")
                     );
-                    let args = stack.split_off(at);
+                    let args: Vec<Value> = stack.drain(at..).collect();
                     let Some(t) = self.bundle.templates.get(usize::from(*template)) else {
                         return fail(Some(pc), format!("template {template} does not exist"));
                     };
@@ -951,9 +952,7 @@ impl Run<'_> {
                 );
             }
         }
-        // Room for a typical expression: growing from empty reallocates
-        // several times per run.
-        let mut stack = Vec::with_capacity(16);
+        let mut stack = Stack::new();
         match self.exec(&lambda.ops, 0, frame, &mut stack, false)? {
             Stop::Returned(v) => Ok(v),
             Stop::Effect { .. } => fail(Some(pc), "a lambda tried to perform an effect"),
