@@ -62,8 +62,9 @@ pub struct Simulation {
     pub state: EngineState,
 }
 
-/// The trace as the human report reads it: profiles numbered in order of
-/// appearance, flows by index, and each distinct decision kept once.
+/// The trace as the human report reads it: profiles numbered by their slot
+/// in the engine's table (the order the engine first saw them), flows by
+/// index, and each distinct decision kept once.
 ///
 /// A million-event run makes about four million records. As full
 /// `TraceRecord`s (104 bytes, plus an idempotency key and an excerpt on
@@ -601,14 +602,12 @@ struct Run<'b> {
     effects: Vec<OutEffect>,
     story: Story,
     funnel: FunnelCounter,
-    /// Per engine profile slot (`Origin::profile`), its number in
-    /// `story.profiles`; `u32::MAX` while it has none. Direct: a hash probe
-    /// per step into a table of every profile was a cache miss each.
-    slot_numbers: Vec<u32>,
-    /// Profile id → number in `story.profiles` (read once per profile).
-    /// By the shared `Name` (a reference count, not a copy of the id),
-    /// hashed as its text.
-    profile_numbers: HashMap<Name, u32, rustc_hash::FxBuildHasher>,
+    /// Profiles of records that name no engine slot (`TraceRecord::origin`
+    /// is `None`; the engine always gives one), numbered from `EXTRA` in
+    /// the order they came; `finish` renumbers them after the engine's.
+    /// Records with a slot are numbered by it: nothing to look up per
+    /// record (a per-slot table of numbers was a cache miss per input).
+    extras: Vec<Name>,
     /// The last flow a record named.
     last_flow: Option<u16>,
     /// Per flow index, the largest suspended journey (named at the end).
@@ -632,8 +631,7 @@ impl<'b> Run<'b> {
             effects: Vec::new(),
             story: Story::default(),
             funnel: FunnelCounter::new(bundle),
-            slot_numbers: Vec::new(),
-            profile_numbers: HashMap::default(),
+            extras: Vec::new(),
             last_flow: None,
             journey_bytes: vec![0; bundle.flows.len()],
             out: Outputs::default(),
@@ -658,6 +656,7 @@ impl<'b> Run<'b> {
             let mut out = self.engine.advance(&mut self.state, until);
             self.take(&mut out, false);
         }
+        self.name_profiles();
         let waiting = self.state.profiles.values().map(|p| p.journeys.len()).sum();
         Simulation {
             problems: Vec::new(),
@@ -695,7 +694,7 @@ impl<'b> Run<'b> {
             // The engine says where a record comes from; a record from
             // elsewhere is looked up by its names.
             let (profile, flow) = match r.origin {
-                Some(o) => (self.slot_number(o.profile, &r.profile), o.flow),
+                Some(o) => (o.profile, o.flow),
                 None => (
                     self.profile_number(&r.profile),
                     r.flow.as_deref().and_then(|n| self.flow_index(n)),
@@ -741,38 +740,52 @@ impl<'b> Run<'b> {
         i
     }
 
-    /// The number of the profile in engine slot `slot` (named `name`).
-    fn slot_number(&mut self, slot: u32, name: &Name) -> u32 {
-        let i = slot as usize;
-        if let Some(&n) = self.slot_numbers.get(i)
-            && n != u32::MAX
-        {
-            return n;
+    /// The number of the profile named `name`, for a record that names no
+    /// slot: its slot when the engine has it, else a number from `EXTRA`.
+    fn profile_number(&mut self, name: &Name) -> u32 {
+        if let Some(slot) = self.state.profiles.slot_of(name.as_str()) {
+            return slot;
         }
-        let n = self.profile_number(name);
-        if self.slot_numbers.len() <= i {
-            self.slot_numbers.resize(i + 1, u32::MAX);
-        }
-        if let Some(s) = self.slot_numbers.get_mut(i) {
-            *s = n;
-        }
-        n
+        let k = match self.extras.iter().position(|e| e == name) {
+            Some(k) => k,
+            None => {
+                self.extras.push(name.clone());
+                self.extras.len() - 1
+            }
+        };
+        EXTRA.saturating_add(u32::try_from(k).unwrap_or(u32::MAX))
     }
 
-    /// The number of the profile named `name`, given at its first record.
-    fn profile_number(&mut self, name: &Name) -> u32 {
-        // One hash of the id, found or not.
-        match self.profile_numbers.entry(name.clone()) {
-            std::collections::hash_map::Entry::Occupied(e) => *e.get(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let n = u32::try_from(self.story.profiles.len()).unwrap_or(u32::MAX);
-                self.story.profiles.push(name.as_str().to_string());
-                e.insert(n);
-                n
+    /// Names the story's profiles once the run is over: the engine's, by
+    /// slot, then the extras, whose records are renumbered to follow.
+    fn name_profiles(&mut self) {
+        let engine = self.state.profiles.len();
+        self.story.profiles = (0..engine)
+            .map(|slot| {
+                let slot = u32::try_from(slot).unwrap_or(u32::MAX);
+                self.state.profiles.id_at(slot).unwrap_or("?").to_string()
+            })
+            .collect();
+        if self.extras.is_empty() {
+            return;
+        }
+        let first = u32::try_from(engine).unwrap_or(u32::MAX);
+        self.story
+            .profiles
+            .extend(self.extras.iter().map(|e| e.as_str().to_string()));
+        for i in 0..self.story.records.len() {
+            if let Some(r) = self.story.records.get_mut(i)
+                && r.profile >= EXTRA
+            {
+                r.profile = first.saturating_add(r.profile - EXTRA);
             }
         }
     }
 }
+
+/// The first number `Run::profile_number` gives a profile the engine does
+/// not have (renumbered by `Run::name_profiles`).
+const EXTRA: u32 = 1 << 31;
 
 /// Flow index → size becomes flow name → size, for the flows that had a
 /// suspended journey (an encoded journey is never empty: it holds at least
@@ -923,7 +936,7 @@ mod tests {
     }
 
     #[test]
-    fn profiles_are_numbered_by_id_whichever_name_carries_it() {
+    fn profiles_are_numbered_by_slot_and_unknown_ones_follow() {
         let bundle = nudge_bytecode::Bundle {
             shop: nudge_bytecode::Record::new(),
             policies: Default::default(),
@@ -934,18 +947,33 @@ mod tests {
             schema: Default::default(),
         };
         let mut run = super::Run::new(&bundle, super::Keep::TraceOnly);
-        let (u1, u2, u1_again) = (Name::from("u1"), Name::from("u2"), Name::from("u1"));
-        // By engine slot (u2 in slot 5, u1 in slot 0), and by name alone.
+        for id in ["u1", "u2"] {
+            run.state
+                .profiles
+                .get_or_insert_with(id, crate::engine::state::Profile::default);
+        }
+        // A record naming no slot: by the engine's slot, or after them.
         let numbers = [
-            run.slot_number(5, &u2),
-            run.slot_number(0, &u1),
-            run.profile_number(&u1_again),
-            run.slot_number(5, &u2),
-            run.profile_number(&u2),
-            run.slot_number(0, &u1_again),
+            run.profile_number(&Name::from("u2")),
+            run.profile_number(&Name::from("x")),
+            run.profile_number(&Name::from("u1")),
+            run.profile_number(&Name::from("x")),
+            run.profile_number(&Name::from("y")),
         ];
-        assert_eq!(numbers, [0, 1, 1, 0, 0, 1]);
-        assert_eq!(run.story.profiles, ["u2", "u1"]);
+        assert_eq!(
+            numbers,
+            [1, super::EXTRA, 0, super::EXTRA, super::EXTRA + 1]
+        );
+        let mut decision = Decision::Resumed {
+            by: ResumedBy::Timer,
+        };
+        for &n in &numbers {
+            run.story.push(0, n, None, None, &mut decision);
+        }
+        run.name_profiles();
+        assert_eq!(run.story.profiles, ["u1", "u2", "x", "y"]);
+        let told: Vec<u32> = run.story.records.iter().map(|r| r.profile).collect();
+        assert_eq!(told, [1, 2, 0, 2, 3]);
     }
 
     #[test]
