@@ -226,7 +226,9 @@ pub fn render_excerpt(
 ) -> Result<String, RenderError> {
     let (template, mut r) = Renderer::start(vm, index, args, env)?;
     let wanted = excerpt_part(template.channel);
-    let mut excerpt = String::new();
+    // Room for a typical subject or SMS opening: growing from empty
+    // reallocated three or four times per send.
+    let mut excerpt = String::with_capacity(96);
     for &(kind, required) in parts_of(template.channel) {
         match (template.part(kind), required) {
             (Some(text), _) if kind == wanted => {

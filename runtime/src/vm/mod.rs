@@ -597,7 +597,9 @@ impl Run<'_> {
                             .checked_sub(usize::from(*n))
                             .ok_or("operand stack underflow")
                     );
-                    let mut out = String::new();
+                    // Room for a typical greeting or line: growing from
+                    // empty reallocated a few times per concatenation.
+                    let mut out = String::with_capacity(64);
                     for v in stack.drain(at..) {
                         text::write_plain(&mut out, &v);
                     }
