@@ -10,9 +10,10 @@
 //! In memory the queue is a binary min-heap, not an ordered map: the engine
 //! only ever schedules, takes the earliest timer and cancels, and a heap
 //! push costs a few comparisons where an insert into the large `BTreeMap`
-//! it replaces cost ~870 instructions (200,000 events: ~2% of the run). A heap cannot remove an
-//! arbitrary entry, so cancelling is lazy: the key goes into a set of
-//! cancelled keys and the entry is dropped when it comes to the top. Keys
+//! it replaces cost ~870 instructions (200,000 events: ~2% of the run). A
+//! heap cannot remove an arbitrary entry, so cancelling is lazy: the key
+//! goes into a set of cancelled keys and the entry is dropped when it
+//! comes to the top. Keys
 //! are unique (their `seq` is), so the firing order is the keys' order
 //! whatever the heap's layout.
 
@@ -33,8 +34,8 @@ pub struct TimerKey {
 
 /// A queued timer: what to do, for the profile at `slot` in the state's
 /// table. Firing finds the profile there, with no lookup of its id; a timer
-/// is 24 bytes, which keeps the queue's entries (key and timer) small. (The queue is stored
-/// with the profiles' ids: see `StoredQueue`.)
+/// is 24 bytes, which keeps the queue's entries (key and timer) small.
+/// (The queue is stored with the profiles' ids: see `StoredQueue`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timer {
     pub slot: u32,
