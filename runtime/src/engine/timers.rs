@@ -13,9 +13,8 @@
 //! it replaces cost ~870 instructions (200,000 events: ~2% of the run). A
 //! heap cannot remove an arbitrary entry, so cancelling is lazy: the key
 //! goes into a set of cancelled keys and the entry is dropped when it
-//! comes to the top. Keys
-//! are unique (their `seq` is), so the firing order is the keys' order
-//! whatever the heap's layout.
+//! comes to the top. Keys are unique (their `seq` is), so the firing order
+//! is the keys' order whatever the heap's layout.
 
 use super::profiles::IdKey;
 use rustc_hash::FxHashSet;
