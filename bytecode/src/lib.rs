@@ -20,4 +20,4 @@ pub mod verify;
 
 pub use format::{Bundle, BundleError};
 pub use op::{Code, Op};
-pub use value::{Currency, Date, Kind, Money, Record, SmolStr, TimeOfDay, Value};
+pub use value::{Currency, Date, Kind, Money, Record, SmolStr, TimeOfDay, Value, parse_duration};

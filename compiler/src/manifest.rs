@@ -742,39 +742,8 @@ fn duration_expr(secs: i64, span: Span) -> Expr {
     }
 }
 
-/// Parses `30s`, `30m`, `1h`, `7d`, `2w` and compounds like `1h30m` into
-/// seconds. A leading `-` gives a negative duration (reported by the
-/// policy rules as non-positive).
-pub fn parse_duration(text: &str) -> Option<i64> {
-    let (negative, mut rest) = match text.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, text),
-    };
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: i64 = 0;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let (number, after) = rest.split_at(digits);
-        let number: i64 = number.parse().ok()?;
-        let mut chars = after.chars();
-        let unit = match chars.next()? {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 604_800,
-            _ => return None,
-        };
-        total = total.checked_add(number.checked_mul(unit)?)?;
-        rest = chars.as_str();
-    }
-    Some(if negative { -total } else { total })
-}
+/// `30s`, `1h30m`, `2w`: see `nudge_bytecode::parse_duration`.
+pub use nudge_bytecode::parse_duration;
 
 /// Parses `HH:MM` (24-hour clock).
 pub fn parse_time_of_day(text: &str) -> Option<(u8, u8)> {

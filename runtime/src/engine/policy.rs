@@ -250,7 +250,7 @@ pub(super) mod tests {
             "email 2 per 7d: 2 already sent in the last 1d",
             "fax 2 per 7d: 2 already sent in the last 7d",
             "email x per 7d: 2 already sent in the last 7d",
-            "email 2 per 7w: 2 already sent in the last 7w",
+            "email 2 per 7y: 2 already sent in the last 7y",
             "email 2 per : 2 already sent in the last ",
         ] {
             assert_eq!(CapNote::parse(bad), None, "{bad}");

@@ -413,7 +413,7 @@ impl CapNote {
         let note = CapNote {
             channel,
             count: count.parse().ok()?,
-            per_secs: crate::vm::text::parse_duration_text(per)?,
+            per_secs: nudge_bytecode::parse_duration(per)?,
             counted: counted.parse().ok()?,
         };
         // The window is written twice; both must agree.

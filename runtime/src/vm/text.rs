@@ -80,33 +80,6 @@ pub fn duration_text(secs: i64) -> String {
     out
 }
 
-/// Reads what `duration_text` writes (`1d12h`, `-90s`, `0s`) back into
-/// seconds; `None` for any other text.
-pub fn parse_duration_text(text: &str) -> Option<i64> {
-    let (negative, mut rest) = match text.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, text),
-    };
-    if rest.is_empty() {
-        return None;
-    }
-    let mut secs: i64 = 0;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        let n: i64 = rest.get(..digits)?.parse().ok()?;
-        let unit = match rest.get(digits..digits + 1)? {
-            "d" => 86_400,
-            "h" => 3600,
-            "m" => 60,
-            "s" => 1,
-            _ => return None,
-        };
-        secs = secs.checked_add(n.checked_mul(unit)?)?;
-        rest = rest.get(digits + 1..)?;
-    }
-    Some(if negative { -secs } else { secs })
-}
-
 /// Unix milliseconds → `2026-11-25T05:36:39Z` (UTC, RFC 3339; milliseconds
 /// shown only when not zero).
 pub fn timestamp_text(ms: i64) -> String {
