@@ -405,6 +405,11 @@ impl Record {
         self.fields = kept.into();
     }
 
+    /// The first field, name and value (for a prefetch of the block).
+    pub fn first_field(&self) -> Option<&(SmolStr, Value)> {
+        self.fields.first()
+    }
+
     pub fn fields(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.fields.iter().map(|(n, v)| (n.as_str(), v))
     }

@@ -14,9 +14,9 @@ mod test;
 /// many small blocks per event (records, strings, trace records), and glibc
 /// malloc spent about a fifth of a `nudge simulate` run in malloc/free.
 /// Built without transparent huge pages (see the workspace Cargo.toml);
-/// `nudge-alloc` says why not through the `mimalloc` crate.
+/// `nudge-sys` says why not through the `mimalloc` crate.
 #[global_allocator]
-static GLOBAL: nudge_alloc::Mimalloc = nudge_alloc::Mimalloc;
+static GLOBAL: nudge_sys::Mimalloc = nudge_sys::Mimalloc;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

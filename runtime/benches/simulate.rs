@@ -36,7 +36,7 @@ mod eventlog;
 
 // The allocator `nudge` itself runs with (see cli/src/main.rs).
 #[global_allocator]
-static GLOBAL: nudge_alloc::Mimalloc = nudge_alloc::Mimalloc;
+static GLOBAL: nudge_sys::Mimalloc = nudge_sys::Mimalloc;
 
 use nudge_bytecode::Bundle;
 use nudge_runtime::sim::{self, LogSource, Reopen, ingest::Reader};

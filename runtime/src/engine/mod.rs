@@ -405,6 +405,10 @@ impl<'b> Engine<'b> {
                 ..
             } = state;
             let slot = timer.slot;
+            // The next timer's profile starts loading while this one runs.
+            if let Some(next) = timers.peek() {
+                profiles.prefetch_at(next.slot);
+            }
             let Some((profile, name)) = profiles.at_mut(slot) else {
                 continue;
             };

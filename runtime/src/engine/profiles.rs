@@ -146,6 +146,42 @@ impl Profiles {
         Some((self.list.get_mut(i)?, self.names.get(i)?))
     }
 
+    /// Starts loading the profile `id`'s own lines (a hint; nothing
+    /// changes). Its slot, for `prefetch_blocks` on a later step.
+    pub fn prefetch(&self, id: &str) -> Option<u32> {
+        let i = self.slot_of(id)?;
+        let p = self.list.get(i as usize)?;
+        nudge_sys::prefetch(p, std::mem::size_of::<Profile>().div_ceil(64));
+        Some(i)
+    }
+
+    /// Starts loading the profile at `slot`'s own lines (a hint).
+    pub fn prefetch_at(&self, slot: u32) {
+        if let Some(p) = self.list.get(slot as usize) {
+            nudge_sys::prefetch(p, std::mem::size_of::<Profile>().div_ceil(64));
+        }
+    }
+
+    /// Starts loading the blocks the profile at `slot` points to: its
+    /// traits, seen ids, journeys and aggregates (a hint).
+    pub fn prefetch_blocks(&self, slot: u32) {
+        let Some(p) = self.list.get(slot as usize) else {
+            return;
+        };
+        if let Some(f) = p.traits.first_field() {
+            nudge_sys::prefetch(f, 4);
+        }
+        if let Some(b) = p.seen.first_byte() {
+            nudge_sys::prefetch(b, 2);
+        }
+        if let Some(j) = p.journeys.first() {
+            nudge_sys::prefetch(j, 2);
+        }
+        if let Some(a) = p.aggregates.first() {
+            nudge_sys::prefetch(a, 1);
+        }
+    }
+
     /// The id of the profile at `slot`.
     pub fn id_at(&self, slot: u32) -> Option<&str> {
         self.names.get(slot as usize).map(Name::as_str)
@@ -260,6 +296,11 @@ const FIRST_ROOM: usize = 16;
 const HEAD: usize = 8;
 
 impl Seen {
+    /// The first byte of the block (for a prefetch).
+    pub fn first_byte(&self) -> Option<&u8> {
+        self.block.first()
+    }
+
     fn tag(id: &str) -> u32 {
         // A fast hash is enough: a tag only narrows the ids compared in
         // full, so even a forged collision costs one comparison, never an

@@ -257,6 +257,11 @@ impl TimerQueue {
         self.heap.peek().map(|Reverse(e)| e.key.at)
     }
 
+    /// The next timer to fire.
+    pub fn peek(&self) -> Option<&Timer> {
+        self.heap.peek().map(|Reverse(e)| &e.timer)
+    }
+
     /// Removes and returns the first timer due at or before `until`.
     pub fn pop_due(&mut self, until: i64) -> Option<(TimerKey, Timer)> {
         if self.heap.peek()?.0.key.at > until {

@@ -1,7 +1,15 @@
-//! The global allocator of `nudge` (and of the runtime's benches): mimalloc,
-//! as the `mimalloc` crate's `MiMalloc` is, except that a request whose
-//! alignment every mimalloc block already has goes through `mi_malloc`,
-//! not `mi_malloc_aligned`.
+//! The workspace's only unsafe code, each piece behind a safe interface:
+//!
+//! - [`Mimalloc`], the global allocator of `nudge` (and of the runtime's
+//!   benches);
+//! - [`prefetch`], a hint that starts loading memory the caller will read
+//!   soon.
+//!
+//! ## The allocator
+//!
+//! mimalloc, as the `mimalloc` crate's `MiMalloc` is, except that a request
+//! whose alignment every mimalloc block already has goes through
+//! `mi_malloc`, not `mi_malloc_aligned`.
 //!
 //! Why: Rust gives every allocation an alignment, and `MiMalloc` passes it
 //! to mimalloc's aligned API for all of them. In mimalloc 3 that API takes a
@@ -21,8 +29,17 @@
 //! aligned ones. The tests check the alignment of every size class up to
 //! 4 KiB, and of large blocks.
 //!
-//! This is the workspace's only unsafe code: a `GlobalAlloc` cannot be
-//! written without it, and each block below says why it is sound.
+//! ## The prefetch hint
+//!
+//! `nudge simulate` spends most of its engine time waiting for memory: each
+//! input and each timer touches a profile nobody touched for a while, and
+//! the profile's blocks (traits, seen ids, journeys) one after another. The
+//! simulator reads inputs ahead and asks for the next ones' profiles early
+//! (`runtime/src/sim/mod.rs`); the engine does the same for the next timer.
+//! A prefetch cannot fault and changes nothing the program computes.
+//!
+//! A `GlobalAlloc` and a prefetch cannot be written without unsafe code;
+//! each block below says why it is sound.
 
 #![allow(unsafe_code)]
 
@@ -88,6 +105,25 @@ unsafe impl GlobalAlloc for Mimalloc {
             unsafe { mi::mi_realloc_aligned(ptr.cast::<c_void>(), new_size, layout.align()).cast() }
         }
     }
+}
+
+/// Asks the CPU to start loading the cache lines of `value` (its first
+/// `lines` lines), without waiting for them: a hint, with no effect on
+/// what the program computes.
+#[inline]
+pub fn prefetch<T: ?Sized>(value: &T, lines: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let base = (value as *const T).cast::<i8>();
+        for i in 0..lines {
+            // SAFETY: a prefetch never faults and reads nothing the program
+            // sees; SSE is part of every x86_64 target.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(i * 64)) }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (value, lines);
 }
 
 #[cfg(test)]
@@ -175,5 +211,21 @@ mod tests {
                 assert!(b.iter().all(|&x| x == i as u64));
             }
         }
+    }
+
+    /// A hint only: any reference, of any size, asking for more lines
+    /// than it covers, leaves every value as it was.
+    #[test]
+    fn a_prefetch_changes_nothing() {
+        let small = 7u8;
+        let block = vec![3u64; 1000];
+        let empty: [u64; 0] = [];
+        prefetch(&small, 64);
+        prefetch(block.as_slice(), 200);
+        prefetch(&empty, 4);
+        prefetch(&(), 1);
+        prefetch("text", 0);
+        assert_eq!(small, 7);
+        assert!(block.iter().all(|&x| x == 3));
     }
 }
