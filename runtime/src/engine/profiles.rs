@@ -169,16 +169,19 @@ impl Profiles {
             return;
         };
         if let Some(f) = p.traits.first_field() {
-            nudge_sys::prefetch(f, 4);
+            nudge_sys::prefetch(f, p.traits.len() * 56 / 64 + 1);
         }
         if let Some(b) = p.seen.first_byte() {
-            nudge_sys::prefetch(b, 2);
+            nudge_sys::prefetch(b, p.seen.block_len().div_ceil(64).min(8));
         }
-        if let Some(j) = p.journeys.first() {
-            nudge_sys::prefetch(j, 2);
+        for j in p.journeys.iter().take(4) {
+            nudge_sys::prefetch(j, 4);
         }
         if let Some(a) = p.aggregates.first() {
             nudge_sys::prefetch(a, 1);
+        }
+        if let Some(g) = p.goals.first() {
+            nudge_sys::prefetch(g, 1);
         }
     }
 
@@ -299,6 +302,11 @@ impl Seen {
     /// The first byte of the block (for a prefetch).
     pub fn first_byte(&self) -> Option<&u8> {
         self.block.first()
+    }
+
+    /// The block's length in bytes.
+    pub fn block_len(&self) -> usize {
+        self.block.len()
     }
 
     fn tag(id: &str) -> u32 {
