@@ -169,7 +169,7 @@ impl Profiles {
             return;
         };
         if let Some(f) = p.traits.first_field() {
-            nudge_sys::prefetch(f, p.traits.len() * 56 / 64 + 1);
+            nudge_sys::prefetch(f, (p.traits.len() * std::mem::size_of_val(f)).div_ceil(64));
         }
         if let Some(b) = p.seen.first_byte() {
             nudge_sys::prefetch(b, p.seen.block_len().div_ceil(64).min(8));
