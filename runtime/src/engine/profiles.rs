@@ -163,7 +163,8 @@ impl Profiles {
     }
 
     /// Starts loading the blocks the profile at `slot` points to: its
-    /// traits, seen ids, journeys and aggregates (a hint).
+    /// traits and seen ids whole, up to four journeys, and the first lines
+    /// of its aggregates and open goals (a hint).
     pub fn prefetch_blocks(&self, slot: u32) {
         let Some(p) = self.list.get(slot as usize) else {
             return;
