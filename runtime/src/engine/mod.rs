@@ -370,10 +370,9 @@ impl<'b> Engine<'b> {
         let mut cx = Cx {
             eng: self,
             now,
-            pid: profiles::IdKey::new(&pid),
             // From the input's id, at hand, rather than the table's copy
             // (a cache miss per input on a table of every profile).
-            pid_name: trace::Name::from(pid.as_str()),
+            pid: trace::Name::from(pid.as_str()),
             slot,
             p: profile,
             timers,
@@ -415,8 +414,7 @@ impl<'b> Engine<'b> {
             let mut cx = Cx {
                 eng: self,
                 now,
-                pid: profiles::IdKey::new(name.as_str()),
-                pid_name: name.clone(),
+                pid: name.clone(),
                 slot,
                 p: profile,
                 timers,
@@ -483,10 +481,9 @@ fn trigger_text(bundle: &Bundle, trigger: &Trigger) -> String {
 struct Cx<'e, 'b> {
     eng: &'e Engine<'b>,
     now: i64,
-    /// The profile id, inline when short (timers copy it without allocating).
-    pid: profiles::IdKey,
-    /// `pid` as trace records share it (one per profile, see `Profiles`).
-    pid_name: trace::Name,
+    /// The profile id, as trace records carry it (inline when short, so
+    /// each record's copy touches no other memory).
+    pid: trace::Name,
     /// The profile's slot in the state's table (trace records carry it).
     slot: u32,
     p: &'e mut Profile,
@@ -504,7 +501,7 @@ impl Cx<'_, '_> {
         // The profile id and flow names are shared, not copied, per record.
         self.out.trace.push(TraceRecord {
             at: self.now,
-            profile: self.pid_name.clone(),
+            profile: self.pid.clone(),
             flow: flow.map(|f| shared_name(&self.eng.flow_names, f)),
             journey,
             decision,

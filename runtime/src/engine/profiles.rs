@@ -150,8 +150,7 @@ impl Profiles {
     /// changes). Its slot, for `prefetch_blocks` on a later step.
     pub fn prefetch(&self, id: &str) -> Option<u32> {
         let i = self.slot_of(id)?;
-        let p = self.list.get(i as usize)?;
-        nudge_sys::prefetch(p, std::mem::size_of::<Profile>().div_ceil(64));
+        self.prefetch_at(i);
         Some(i)
     }
 
