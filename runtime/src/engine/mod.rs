@@ -313,6 +313,19 @@ impl<'b> Engine<'b> {
     /// `handle`, appending to `out`: a shell that drains `out` after each
     /// input reuses its buffers instead of allocating two per input.
     pub fn handle_into(&self, state: &mut EngineState, input: Input, out: &mut Outputs) {
+        self.handle_at(state, input, None, out);
+    }
+
+    /// `handle_into` for a shell that already looked the input's profile
+    /// up (`Profiles::prefetch`): `slot` is used when it still holds that
+    /// profile, and the id is looked up otherwise.
+    pub fn handle_at(
+        &self,
+        state: &mut EngineState,
+        input: Input,
+        slot: Option<u32>,
+        out: &mut Outputs,
+    ) {
         self.advance_into(state, input.at(), out);
         let now = state.clock;
         let (pid, work) = match input {
@@ -366,7 +379,7 @@ impl<'b> Engine<'b> {
             next_journey,
             ..
         } = state;
-        let (profile, slot) = profiles.slot_or_insert_with(&pid, || self.new_profile());
+        let (profile, slot) = profiles.slot_or_insert_with(&pid, slot, || self.new_profile());
         let mut cx = Cx {
             eng: self,
             now,

@@ -118,19 +118,22 @@ impl Profiles {
 
     /// The profile `id`, made with `new` when the engine has none yet.
     pub fn get_or_insert_with(&mut self, id: &str, new: impl FnOnce() -> Profile) -> &mut Profile {
-        self.slot_or_insert_with(id, new).0
+        self.slot_or_insert_with(id, None, new).0
     }
 
     /// `get_or_insert_with`, with the profile's slot (its place in this
     /// table, for as long as the table lives: a decoded table numbers its
-    /// profiles anew).
+    /// profiles anew). `hint`, a slot the caller looked up before
+    /// (`prefetch`), is taken when it holds `id`, saving the hash lookup.
     pub fn slot_or_insert_with(
         &mut self,
         id: &str,
+        hint: Option<u32>,
         new: impl FnOnce() -> Profile,
     ) -> (&mut Profile, u32) {
-        let i = match self.index.get(&IdKey::new(id)) {
-            Some(&i) => i as usize,
+        let known = hint.filter(|&s| self.id_at(s) == Some(id));
+        let i = match known.or_else(|| self.slot_of(id)) {
+            Some(i) => i as usize,
             None => self.push(id, new()),
         };
         // `i` is in range: the index only holds slots of `list`.
@@ -163,11 +166,15 @@ impl Profiles {
 
     /// Starts loading the blocks the profile at `slot` points to: its
     /// traits and seen ids whole, up to four journeys, and the first lines
-    /// of its aggregates and open goals (a hint).
+    /// of its aggregates and open goals; and its id (a hint).
     pub fn prefetch_blocks(&self, slot: u32) {
         let Some(p) = self.list.get(slot as usize) else {
             return;
         };
+        // Its id, which `slot_or_insert_with` checks a hint against.
+        if let Some(id) = self.names.get(slot as usize) {
+            nudge_sys::prefetch(id, 1);
+        }
         if let Some(f) = p.traits.first_field() {
             nudge_sys::prefetch(f, (p.traits.len() * std::mem::size_of_val(f)).div_ceil(64));
         }
@@ -534,5 +541,22 @@ mod tests {
         let back: Profiles = postcard::from_bytes(&bytes).unwrap_or_default();
         assert_eq!(back, a);
         assert_eq!(back.get("mo"), Some(&p(3)));
+    }
+
+    /// A hint is taken only when its slot holds the id; any other hint
+    /// (another profile's slot, one past the table) falls back to the
+    /// lookup, and an unknown id is still added.
+    #[test]
+    fn a_slot_hint_is_checked_against_the_id() {
+        let mut t = Profiles::default();
+        for id in ["a", "b"] {
+            t.get_or_insert_with(id, Profile::default);
+        }
+        assert_eq!(t.slot_or_insert_with("b", Some(1), Profile::default).1, 1);
+        assert_eq!(t.slot_or_insert_with("b", Some(0), Profile::default).1, 1);
+        assert_eq!(t.slot_or_insert_with("a", Some(7), Profile::default).1, 0);
+        assert_eq!(t.slot_or_insert_with("c", Some(0), Profile::default).1, 2);
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.id_at(0), Some("a"));
     }
 }

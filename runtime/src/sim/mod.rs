@@ -564,9 +564,9 @@ pub fn simulate_source(
             }
             held.push_back((input, slot));
             if held.len() > 2
-                && let Some((next, _)) = held.pop_front()
+                && let Some((next, slot)) = held.pop_front()
             {
-                run.input(next);
+                run.input_at(next, slot);
             }
         }
         true
@@ -589,8 +589,8 @@ pub fn simulate_source(
         sim.problems = problems;
         return Ok(sim);
     }
-    for (input, _) in held.drain(..) {
-        run.input(input);
+    for (input, slot) in held.drain(..) {
+        run.input_at(input, slot);
     }
     let mut sim = run.finish(until);
     sim.problems = problems;
@@ -674,9 +674,15 @@ impl<'b> Run<'b> {
     }
 
     fn input(&mut self, input: Input) {
+        self.input_at(input, None);
+    }
+
+    /// `input`, with the slot `Profiles::prefetch` found for its profile.
+    fn input_at(&mut self, input: Input, slot: Option<u32>) {
         self.count += 1;
         let mut out = std::mem::take(&mut self.out);
-        self.engine.handle_into(&mut self.state, input, &mut out);
+        self.engine
+            .handle_at(&mut self.state, input, slot, &mut out);
         self.take(&mut out, true);
         self.out = out;
     }
