@@ -417,9 +417,15 @@ impl<'b> Engine<'b> {
                 ..
             } = state;
             let slot = timer.slot;
-            // The next timer's profile starts loading while this one runs.
-            if let Some(next) = timers.peek() {
-                profiles.prefetch_at(next.slot);
+            // The profiles of the next timers start loading while this one
+            // runs: the one after next, its own lines; the next one (whose
+            // own lines were asked for a timer ago), the blocks they point
+            // to.
+            if let Some(after) = timers.ahead(1) {
+                profiles.prefetch_at(after);
+            }
+            if let Some(next) = timers.ahead(0) {
+                profiles.prefetch_blocks(next);
             }
             let Some((profile, name)) = profiles.at_mut(slot) else {
                 continue;
