@@ -5,7 +5,9 @@
 //!   `Vec` of profiles. A `BTreeMap<String, Profile>` compared a dozen cold
 //!   id strings per lookup; this hashes the id once. Its order never shows:
 //!   it serializes, compares and iterates in id order, exactly as the
-//!   `BTreeMap` it replaced did (same postcard bytes).
+//!   `BTreeMap` it replaced did (same postcard bytes). The index is
+//!   [`SlotIndex`], written here rather than a `HashMap` so that a lookup
+//!   can be split across the simulator's steps (see `Profiles::locate`).
 //! - [`Seen`], a profile's recent message ids for de-duplication: the ids
 //!   back to back in one string plus a 32-bit hash tag per id, so a check
 //!   scans the tags and only reads an id whose tag matches (a collision
@@ -24,15 +26,14 @@ use crate::chunks::Chunks;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
 
 type IdHash = rustc_hash::FxBuildHasher;
 
-/// A profile id as a hash-map key, held inside the key when short (ids
-/// usually are): a lookup compares bytes in the table instead of following
-/// a pointer into memory no other work touches.
+/// A profile id as a stored timer names it, held inside the key when short
+/// (ids usually are). (It was the profile index's key, before `SlotIndex`.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdKey {
     Short(u8, [u8; 23]),
@@ -96,7 +97,7 @@ impl Hash for IdKey {
 #[derive(Debug, Clone, Default)]
 pub struct Profiles {
     /// Id → index into `list`.
-    index: HashMap<IdKey, u32, IdHash>,
+    index: SlotIndex,
     /// In the order the engine first saw each id (never observable). In
     /// chunks: growing never moves the profiles already there.
     list: Chunks<Profile>,
@@ -107,12 +108,12 @@ pub struct Profiles {
 
 impl Profiles {
     pub fn get(&self, id: &str) -> Option<&Profile> {
-        let &i = self.index.get(&IdKey::new(id))?;
+        let i = self.slot_of(id)?;
         self.list.get(i as usize)
     }
 
     pub fn get_mut(&mut self, id: &str) -> Option<&mut Profile> {
-        let &i = self.index.get(&IdKey::new(id))?;
+        let i = self.slot_of(id)?;
         self.list.get_mut(i as usize)
     }
 
@@ -147,14 +148,6 @@ impl Profiles {
     pub fn at_mut(&mut self, slot: u32) -> Option<(&mut Profile, &Name)> {
         let i = slot as usize;
         Some((self.list.get_mut(i)?, self.names.get(i)?))
-    }
-
-    /// Starts loading the profile `id`'s own lines (a hint; nothing
-    /// changes). Its slot, for `prefetch_blocks` on a later step.
-    pub fn prefetch(&self, id: &str) -> Option<u32> {
-        let i = self.slot_of(id)?;
-        self.prefetch_at(i);
-        Some(i)
     }
 
     /// Starts loading the profile at `slot`'s own lines (a hint).
@@ -199,12 +192,32 @@ impl Profiles {
 
     /// The slot of the profile `id`.
     pub fn slot_of(&self, id: &str) -> Option<u32> {
-        self.index.get(&IdKey::new(id)).copied()
+        self.index.find(SlotIndex::hash(id), id, &self.names)
+    }
+
+    /// The first step of a lookup split across steps: `id`'s hash, with
+    /// its place in the index starting to load (a hint). `guess` takes it
+    /// on a later step.
+    pub fn locate(&self, id: &str) -> u64 {
+        let hash = SlotIndex::hash(id);
+        self.index.prefetch(hash);
+        hash
+    }
+
+    /// The second step: the slot of the first profile whose id has the
+    /// hash's tag (without comparing ids, so usually the profile of the id
+    /// `locate` hashed, or none when it is new), with its own lines
+    /// starting to load. A hint: `slot_or_insert_with` checks it against
+    /// the id.
+    pub fn guess(&self, hash: u64) -> Option<u32> {
+        let slot = self.index.guess(hash)?;
+        self.prefetch_at(slot);
+        Some(slot)
     }
 
     pub fn insert(&mut self, id: &str, profile: Profile) {
-        match self.index.get(&IdKey::new(id)) {
-            Some(&i) => {
+        match self.slot_of(id) {
+            Some(i) => {
                 if let Some(slot) = self.list.get_mut(i as usize) {
                     *slot = profile;
                 }
@@ -219,10 +232,13 @@ impl Profiles {
         let i = self.list.len();
         // More than 4 billion profiles would not fit in memory anyway;
         // saturating keeps this panic-free.
-        self.index
-            .insert(IdKey::new(id), u32::try_from(i).unwrap_or(u32::MAX));
         self.list.push(profile);
         self.names.push(Name::from(id));
+        self.index.insert(
+            SlotIndex::hash(id),
+            u32::try_from(i).unwrap_or(u32::MAX),
+            &self.names,
+        );
         i
     }
 
@@ -236,7 +252,10 @@ impl Profiles {
 
     /// Every profile, in id order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Profile)> {
-        let mut ids: Vec<(&str, u32)> = self.index.iter().map(|(k, &i)| (k.as_str(), i)).collect();
+        let mut ids: Vec<(&str, u32)> = (0u32..)
+            .zip(&self.names)
+            .map(|(i, name)| (name.as_str(), i))
+            .collect();
         ids.sort_unstable_by(|a, b| a.0.cmp(b.0));
         ids.into_iter()
             .filter_map(|(id, i)| self.list.get(i as usize).map(|p| (id, p)))
@@ -252,11 +271,11 @@ impl PartialEq for Profiles {
     /// Same ids with equal profiles, whatever order they were added in.
     fn eq(&self, other: &Profiles) -> bool {
         self.len() == other.len()
-            && self.index.iter().all(|(id, &i)| {
-                self.list
-                    .get(i as usize)
-                    .is_some_and(|p| other.get(id.as_str()) == Some(p))
-            })
+            && self
+                .names
+                .iter()
+                .zip(self.list.iter())
+                .all(|(id, p)| other.get(id.as_str()) == Some(p))
     }
 }
 
@@ -282,6 +301,101 @@ impl<'de> Deserialize<'de> for Profiles {
             out.push(&id, p);
         }
         Ok(out)
+    }
+}
+
+/// Profile id → slot: open addressing with linear probing, an entry of 8
+/// bytes per place: 32 bits of the id's hash (its tag) and the slot + 1 (0
+/// for an empty place). The ids themselves are `Profiles::names`; a lookup
+/// compares an id only when its tag matches. At most 7/8 full, so a probe
+/// always meets an empty place.
+///
+/// Written here rather than a `HashMap` because the simulator splits a
+/// lookup across steps (`Profiles::locate`, `Profiles::guess`): the place
+/// is prefetched from the hash alone, and read a step later, so a lookup
+/// no longer waits on memory (`HashMap` lookups by the simulator were 5%
+/// of a 1M-event run, all of it waiting).
+#[derive(Debug, Clone, Default)]
+struct SlotIndex {
+    /// A power of two long, or empty.
+    places: Vec<u64>,
+    len: usize,
+}
+
+impl SlotIndex {
+    fn hash(id: &str) -> u64 {
+        IdHash::default().hash_one(id)
+    }
+
+    /// The tag of a hash: its high half, the best mixed of rustc-hash's.
+    fn tag(hash: u64) -> u64 {
+        hash >> 32
+    }
+
+    /// The places a probe for `hash` visits, in order: from its home
+    /// place on, wrapping around once.
+    fn probe(&self, hash: u64) -> impl Iterator<Item = (usize, u64)> + '_ {
+        let mask = self.places.len().wrapping_sub(1);
+        // The low bits (rustc-hash rotates its high bits into them).
+        let home = (hash as usize) & mask;
+        (0..self.places.len()).map(move |n| {
+            let i = (home + n) & mask;
+            (i, self.places.get(i).copied().unwrap_or(0))
+        })
+    }
+
+    fn prefetch(&self, hash: u64) {
+        let mask = self.places.len().wrapping_sub(1);
+        if let Some(place) = self.places.get((hash as usize) & mask) {
+            nudge_sys::prefetch(place, 1);
+        }
+    }
+
+    /// The slot of the first entry with `hash`'s tag (see `Profiles::guess`).
+    fn guess(&self, hash: u64) -> Option<u32> {
+        let tag = SlotIndex::tag(hash);
+        self.probe(hash)
+            .map(|(_, e)| e)
+            .take_while(|&e| e != 0)
+            .find(|&e| e >> 32 == tag)
+            .map(|e| (e as u32).wrapping_sub(1))
+    }
+
+    fn find(&self, hash: u64, id: &str, names: &[Name]) -> Option<u32> {
+        let tag = SlotIndex::tag(hash);
+        self.probe(hash)
+            .map(|(_, e)| e)
+            .take_while(|&e| e != 0)
+            .filter(|&e| e >> 32 == tag)
+            .map(|e| (e as u32).wrapping_sub(1))
+            .find(|&slot| names.get(slot as usize).is_some_and(|n| n.as_str() == id))
+    }
+
+    /// Adds `slot`, whose id (in `names`) is not in the index and hashes to
+    /// `hash`.
+    fn insert(&mut self, hash: u64, slot: u32, names: &[Name]) {
+        if (self.len + 1) * 8 > self.places.len() * 7 {
+            self.grow(names);
+        }
+        let entry = (SlotIndex::tag(hash) << 32) | u64::from(slot.wrapping_add(1));
+        let free = self.probe(hash).find(|&(_, e)| e == 0).map(|(i, _)| i);
+        if let Some(place) = free.and_then(|i| self.places.get_mut(i)) {
+            *place = entry;
+            self.len += 1;
+        }
+    }
+
+    /// Doubles the places (16 at first) and puts every entry back.
+    fn grow(&mut self, names: &[Name]) {
+        let room = (self.places.len() * 2).max(16);
+        let old = std::mem::replace(&mut self.places, vec![0; room]);
+        self.len = 0;
+        for e in old.into_iter().filter(|&e| e != 0) {
+            let slot = (e as u32).wrapping_sub(1);
+            if let Some(name) = names.get(slot as usize) {
+                self.insert(SlotIndex::hash(name.as_str()), slot, names);
+            }
+        }
     }
 }
 
@@ -558,5 +672,45 @@ mod tests {
         assert_eq!(t.slot_or_insert_with("c", Some(0), Profile::default).1, 2);
         assert_eq!(t.len(), 3);
         assert_eq!(t.id_at(0), Some("a"));
+    }
+
+    #[test]
+    fn the_index_finds_every_id_across_growth() {
+        let mut t = Profiles::default();
+        let ids: Vec<String> = (0..20_000).map(|i| format!("user-{i}")).collect();
+        for (n, id) in ids.iter().enumerate() {
+            let (_, slot) = t.slot_or_insert_with(id, None, Profile::default);
+            assert_eq!(slot as usize, n);
+        }
+        assert!(t.index.len * 8 <= t.index.places.len() * 7);
+        for (n, id) in ids.iter().enumerate() {
+            assert_eq!(t.slot_of(id), Some(n as u32), "{id}");
+            // Without a tag collision, the guess is the profile's slot.
+            assert_eq!(t.guess(t.locate(id)), Some(n as u32), "{id}");
+        }
+        for id in ["", "user-20000", "user-", "x"] {
+            assert_eq!(t.slot_of(id), None, "{id}");
+        }
+        assert_eq!(t.len(), 20_000);
+        assert_eq!(t.iter().count(), 20_000);
+    }
+
+    /// Two ids with the same hash (forged here): the guess is the first
+    /// one's slot, the lookup compares ids and finds each.
+    #[test]
+    fn a_hash_collision_compares_ids() {
+        let names: Vec<Name> = ["a", "b", "c"].into_iter().map(Name::from).collect();
+        let mut index = SlotIndex::default();
+        index.insert(42, 0, &names);
+        index.insert(42, 1, &names);
+        index.insert(42 + (1 << 32), 2, &names);
+        assert_eq!(index.find(42, "a", &names), Some(0));
+        assert_eq!(index.find(42, "b", &names), Some(1));
+        assert_eq!(index.find(42, "c", &names), None);
+        assert_eq!(index.find(42 + (1 << 32), "c", &names), Some(2));
+        assert_eq!(index.guess(42), Some(0));
+        assert_eq!(index.guess(42 + (5 << 32)), None);
+        assert_eq!(SlotIndex::default().find(42, "a", &names), None);
+        assert_eq!(SlotIndex::default().guess(42), None);
     }
 }
