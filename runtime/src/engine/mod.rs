@@ -418,13 +418,15 @@ impl<'b> Engine<'b> {
             } = state;
             let slot = timer.slot;
             // The profiles of the next timers start loading while this one
-            // runs: the one after next, its own lines; the next one (whose
-            // own lines were asked for a timer ago), the blocks they point
-            // to.
-            if let Some(after) = timers.ahead(1) {
-                profiles.prefetch_at(after);
+            // runs: three timers on, its own lines; the one after next
+            // (whose own lines were asked for two timers ago), the blocks
+            // they point to. (A timer can take little time: with each step
+            // one timer ahead, reading the lines a prefetch of blocks needs
+            // still waited on memory.)
+            if let Some(later) = timers.ahead(3) {
+                profiles.prefetch_at(later);
             }
-            if let Some(next) = timers.ahead(0) {
+            if let Some(next) = timers.ahead(1) {
                 profiles.prefetch_blocks(next);
             }
             let Some((profile, name)) = profiles.at_mut(slot) else {
