@@ -9,11 +9,13 @@
 //!
 //! In memory the queue is a calendar of buckets, not an ordered map: the
 //! engine only ever schedules, takes the earliest timer and cancels. Timers
-//! due within the current bucket (2^22 ms, about 70 minutes) are held in
-//! order, ready to fire; later ones wait unsorted in their bucket and are
-//! sorted when the clock reaches it. A schedule appends to a bucket and a
-//! fire takes the next of a sorted run, both touching memory the queue used
-//! a moment ago. (A binary heap over every timer, which this replaces, cost
+//! wait unsorted in buckets of 2^22 ms (about 70 minutes), each knowing its
+//! least key; a bucket is sorted when its first timer is taken, and the
+//! rest of it fires from that sorted run. Timers scheduled into that bucket
+//! or an earlier one meanwhile go to a small heap beside the run. A
+//! schedule appends to a bucket and a fire takes the next of a sorted run,
+//! both touching memory the queue used a moment ago, and the run tells the
+//! engine which profiles the next timers are for (`ahead`). (A binary heap over every timer, which this replaces, cost
 //! a chain of cache misses per fire once it held more than the caches: a
 //! million-event simulation queues 200,000 timers, and its heap's `pop` was
 //! a tenth of the run. A `BTreeMap` before it cost ~870 instructions an
@@ -26,6 +28,7 @@ use super::profiles::IdKey;
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 use std::cmp::{Ordering, Reverse};
+use std::collections::btree_map::Entry as Entry_;
 use std::collections::{BTreeMap, BinaryHeap};
 
 /// Timers are grouped by `at >> BUCKET_BITS` (2^22 ms, about 70 minutes).
@@ -71,25 +74,44 @@ pub struct TimerQueue {
     /// Timers of the current bucket, sorted by key, greatest first: the
     /// next to fire is the last.
     run: Vec<Entry>,
-    /// Timers scheduled into the current bucket after it was sorted into
-    /// `run` (a short wait, a deferral, a timer due in the past).
+    /// Timers scheduled into the current bucket or an earlier one after it
+    /// was sorted into `run` (a short wait, a deferral, a timer due in the
+    /// past).
     late: BinaryHeap<Reverse<Entry>>,
-    /// Timers of buckets after `current`, by bucket, unsorted.
-    far: BTreeMap<i64, Vec<Entry>>,
+    /// Timers of buckets after `current`, by bucket.
+    far: BTreeMap<i64, Bucket>,
     /// How many entries `far` holds.
     far_len: usize,
-    /// The last bucket taken into `run`.
+    /// The last bucket taken into `run`: the one a timer was last taken
+    /// from `far` for (so the clock has reached it, unless that timer was
+    /// cancelled). Buckets are taken only when their first timer is, so a
+    /// bucket of many timers ahead of the clock is not taken and given
+    /// back as the clock approaches it.
     current: i64,
-    /// Keys cancelled while queued below the top, dropped from both when
-    /// they reach the top. (It may also hold keys that were no longer
+    /// Keys cancelled while queued below the top, dropped from the queue
+    /// when they reach the top. (It may also hold keys that were no longer
     /// queued when cancelled, as `cancel` cannot always tell: `compact`
     /// clears them, and they match no later timer, whose `seq` is greater.)
     ///
-    /// Invariants: the top (the least key of `run` and `late`) is live, and
-    /// when `run` and `late` are empty, so is `far`; so `next_due` and
-    /// `is_empty` need not look past the top.
+    /// Invariant: the top (the least key of `run`, `late` and `far`) is
+    /// live, so `next_due` and `is_empty` need not look past it.
     cancelled: FxHashSet<TimerKey>,
     next_seq: u64,
+}
+
+/// A bucket's timers, unsorted, and the least key among them.
+#[derive(Debug, Clone)]
+struct Bucket {
+    entries: Vec<Entry>,
+    least: TimerKey,
+}
+
+/// Where the top of the queue is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Run,
+    Late,
+    Far,
 }
 
 impl Default for TimerQueue {
@@ -175,87 +197,73 @@ impl TimerQueue {
 
     fn insert(&mut self, e: Entry) {
         let bucket = e.key.at >> BUCKET_BITS;
-        if bucket > self.current {
-            self.far.entry(bucket).or_default().push(e);
-            self.far_len += 1;
-            self.settle();
+        if bucket <= self.current {
+            self.late.push(Reverse(e));
             return;
         }
-        if bucket < self.current {
-            self.reopen(bucket);
+        self.far_len += 1;
+        match self.far.entry(bucket) {
+            Entry_::Vacant(v) => {
+                v.insert(Bucket {
+                    entries: vec![e],
+                    least: e.key,
+                });
+            }
+            Entry_::Occupied(mut o) => {
+                let b = o.get_mut();
+                b.least = b.least.min(e.key);
+                b.entries.push(e);
+            }
         }
-        self.late.push(Reverse(e));
     }
 
-    /// Makes `bucket`, before the current one, current, and puts the
-    /// current one back in `far`. (`settle` takes the next bucket with
-    /// timers, which can be ahead of the clock, and a timer is now due
-    /// before it; without this, `late` would take every timer due before
-    /// that bucket.)
-    fn reopen(&mut self, bucket: i64) {
-        // `run` and `late` hold the current bucket only (a timer goes to
-        // `late` only when due in it), and `far` only later ones.
-        let mut back = std::mem::take(&mut self.run);
-        back.extend(
-            std::mem::take(&mut self.late)
-                .into_iter()
-                .map(|Reverse(e)| e),
-        );
-        if !back.is_empty() {
-            self.far_len += back.len();
-            self.far.insert(self.current, back);
-        }
-        self.current = bucket;
+    /// The least key queued, and where it is.
+    fn top(&self) -> Option<(TimerKey, Place)> {
+        let run = self.run.last().map(|e| (e.key, Place::Run));
+        let late = self.late.peek().map(|Reverse(e)| (e.key, Place::Late));
+        let far = self
+            .far
+            .first_key_value()
+            .map(|(_, b)| (b.least, Place::Far));
+        [run, late, far]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(k, _)| *k)
     }
 
-    /// Restores the invariants after the top was taken, or a timer went
-    /// to `far`: takes the next bucket into `run` while `run` and `late` are
-    /// empty, and drops cancelled entries from the top.
-    fn settle(&mut self) {
-        loop {
-            if self.run.is_empty() && self.late.is_empty() {
-                let Some((bucket, mut entries)) = self.far.pop_first() else {
-                    // Whatever is left was not queued when cancelled.
-                    self.cancelled.clear();
-                    return;
-                };
+    /// Removes the top, without dropping cancelled entries after it. A top
+    /// in `far` takes its bucket into `run` first (`run` and `late` are
+    /// empty then: they hold earlier buckets only).
+    fn take_top(&mut self) -> Option<Entry> {
+        match self.top()?.1 {
+            Place::Run => self.run.pop(),
+            Place::Late => self.late.pop().map(|Reverse(e)| e),
+            Place::Far => {
+                let (bucket, Bucket { mut entries, .. }) = self.far.pop_first()?;
                 self.far_len -= entries.len();
                 self.current = bucket;
                 entries.sort_unstable_by_key(|e| Reverse(e.key));
+                // `run` is empty (see above).
                 self.run = entries;
+                self.run.pop()
             }
-            if self.cancelled.is_empty() {
-                return;
-            }
-            match self.top().map(|e| e.key) {
-                Some(top) if self.cancelled.remove(&top) => {
+        }
+    }
+
+    /// Drops cancelled entries from the top until it is live (the
+    /// invariant).
+    fn settle(&mut self) {
+        while !self.cancelled.is_empty() {
+            match self.top() {
+                Some((top, _)) if self.cancelled.remove(&top) => {
                     self.take_top();
                 }
-                _ => return,
+                Some(_) => return,
+                None => {
+                    // Whatever is left was not queued when cancelled.
+                    self.cancelled.clear();
+                }
             }
-        }
-    }
-
-    /// The least entry of `run` and `late` (the queue's least, by the
-    /// invariant).
-    fn top(&self) -> Option<&Entry> {
-        match (self.run.last(), self.late.peek()) {
-            (Some(r), Some(Reverse(l))) => Some(if l.key < r.key { l } else { r }),
-            (r, l) => r.or(l.map(|Reverse(l)| l)),
-        }
-    }
-
-    /// Removes the top, without settling.
-    fn take_top(&mut self) -> Option<Entry> {
-        let from_late = match (self.run.last(), self.late.peek()) {
-            (Some(r), Some(Reverse(l))) => l.key < r.key,
-            (None, Some(_)) => true,
-            _ => false,
-        };
-        if from_late {
-            self.late.pop().map(|Reverse(e)| e)
-        } else {
-            self.run.pop()
         }
     }
 
@@ -269,7 +277,7 @@ impl TimerQueue {
         self.run
             .iter()
             .chain(self.late.iter().map(|Reverse(e)| e))
-            .chain(self.far.values().flatten())
+            .chain(self.far.values().flat_map(|b| &b.entries))
     }
 
     /// The live timers, in no particular order.
@@ -333,15 +341,15 @@ impl TimerQueue {
     /// priority, or at an instant the clock has passed. So only a key below
     /// the queue's least one is known not to be queued.
     pub fn cancel(&mut self, key: TimerKey) {
-        let Some(top) = self.top() else {
+        let Some((top, _)) = self.top() else {
             return;
         };
         // Below the least queued key, or not yet handed out (every key of a
         // valid state has a lesser `seq`): not queued.
-        if key < top.key || key.seq >= self.next_seq {
+        if key < top || key.seq >= self.next_seq {
             return;
         }
-        if key == top.key {
+        if key == top {
             self.take_top();
             self.settle();
             return;
@@ -364,16 +372,17 @@ impl TimerQueue {
         let keep = |e: &Entry| !cancelled.contains(&e.key);
         self.run.retain(keep);
         self.late.retain(|Reverse(e)| keep(e));
-        self.far.retain(|_, entries| {
-            entries.retain(keep);
-            !entries.is_empty()
+        self.far.retain(|_, b| {
+            b.entries.retain(keep);
+            b.least = b.entries.iter().map(|e| e.key).min().unwrap_or(b.least);
+            !b.entries.is_empty()
         });
-        self.far_len = self.far.values().map(Vec::len).sum();
+        self.far_len = self.far.values().map(|b| b.entries.len()).sum();
     }
 
     /// The earliest due time.
     pub fn next_due(&self) -> Option<i64> {
-        self.top().map(|e| e.key.at)
+        self.top().map(|(k, _)| k.at)
     }
 
     /// A hint for prefetching: the profile slot of a timer about `n` places
@@ -386,7 +395,7 @@ impl TimerQueue {
 
     /// Removes and returns the first timer due at or before `until`.
     pub fn pop_due(&mut self, until: i64) -> Option<(TimerKey, Timer)> {
-        if self.top()?.key.at > until {
+        if self.top()?.0.at > until {
             return None;
         }
         let e = self.take_top()?;
@@ -407,7 +416,7 @@ impl TimerQueue {
     pub fn is_empty(&self) -> bool {
         // The top is live whenever there is one, and there is one whenever
         // anything is queued.
-        self.run.is_empty() && self.late.is_empty()
+        self.run.is_empty() && self.late.is_empty() && self.far.is_empty()
     }
 }
 
@@ -475,15 +484,13 @@ mod tests {
     fn ahead_names_the_next_timers_of_the_bucket() {
         let mut q = TimerQueue::default();
         let base = 5 << BUCKET_BITS;
-        // Bucket 4 opens first, so bucket 5's timers wait in `far`, and are
-        // sorted when it opens.
-        q.schedule(base - 1, 0, 0, TimerKind::Window);
-        for slot in [3, 1, 2] {
+        for slot in [3, 0, 1, 2] {
             q.schedule(base + i64::from(slot), 0, slot, TimerKind::Window);
         }
         // A later bucket is not looked into.
         q.schedule(base << 1, 0, 9, TimerKind::Window);
-        assert_eq!((q.ahead(0), q.ahead(1)), (Some(0), None));
+        // A bucket is sorted when its first timer is taken.
+        assert_eq!(q.ahead(0), None);
         assert_eq!(q.pop_due(i64::MAX).map(|(_, t)| t.slot), Some(0));
         assert_eq!(
             (q.ahead(0), q.ahead(1), q.ahead(2)),
@@ -497,19 +504,39 @@ mod tests {
     }
 
     #[test]
-    fn a_timer_due_before_the_current_bucket_fires_first() {
+    fn a_timer_due_before_a_waiting_bucket_fires_first() {
         let mut q = TimerQueue::default();
         let far = q.schedule(10 << BUCKET_BITS, 0, 0, TimerKind::Window);
         let same = q.schedule((10 << BUCKET_BITS) + 1, 0, 0, TimerKind::Window);
         let near = q.schedule(3 << BUCKET_BITS, 0, 0, TimerKind::Window);
         let nearer = q.schedule(2 << BUCKET_BITS, 0, 0, TimerKind::Window);
         let past = q.schedule(-5, 0, 0, TimerKind::Window);
-        assert_eq!(
-            q.late.len() + q.run.len(),
-            1,
-            "only the earliest bucket is open"
+        assert!(
+            q.run.is_empty() && q.late.is_empty(),
+            "no bucket is taken early"
         );
+        assert_eq!(q.next_due(), Some(-5));
         assert_eq!(drain(&mut q), vec![past, nearer, near, far, same]);
+    }
+
+    /// A big bucket ahead of the clock stays where it is while timers
+    /// before it come and go (it is not taken, sorted and given back each
+    /// time), and fires in order after them.
+    #[test]
+    fn a_big_bucket_ahead_is_sorted_once() {
+        let mut q = TimerQueue::default();
+        let big = 100 << BUCKET_BITS;
+        let mut want: Vec<TimerKey> = (0..5_000)
+            .map(|i| q.schedule(big + (i * 7919) % 5_000, 0, 0, TimerKind::Window))
+            .collect();
+        want.sort_unstable();
+        for i in 0..1_000 {
+            let at = (i % 90) << BUCKET_BITS;
+            let k = q.schedule(at, 0, 0, TimerKind::Window);
+            assert_eq!(q.pop_due(at).map(|(k, _)| k), Some(k));
+            assert!(q.far.contains_key(&100) && q.run.is_empty());
+        }
+        assert_eq!(drain(&mut q), want);
     }
 
     #[test]
