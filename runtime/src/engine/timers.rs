@@ -82,6 +82,9 @@ pub struct TimerQueue {
     far: BTreeMap<i64, Bucket>,
     /// How many entries `far` holds.
     far_len: usize,
+    /// The least key in `far` (its first bucket's `least`), kept here so
+    /// that finding the top does not walk the map.
+    far_least: Option<TimerKey>,
     /// The last bucket taken into `run`: the one a timer was last taken
     /// from `far` for (so the clock has reached it, unless that timer was
     /// cancelled). Buckets are taken only when their first timer is, so a
@@ -121,6 +124,7 @@ impl Default for TimerQueue {
             late: BinaryHeap::new(),
             far: BTreeMap::new(),
             far_len: 0,
+            far_least: None,
             current: i64::MIN,
             cancelled: FxHashSet::default(),
             next_seq: 0,
@@ -202,6 +206,7 @@ impl TimerQueue {
             return;
         }
         self.far_len += 1;
+        self.far_least = Some(self.far_least.map_or(e.key, |k| k.min(e.key)));
         match self.far.entry(bucket) {
             Entry_::Vacant(v) => {
                 v.insert(Bucket {
@@ -219,28 +224,34 @@ impl TimerQueue {
 
     /// The least key queued, and where it is.
     fn top(&self) -> Option<(TimerKey, Place)> {
-        let run = self.run.last().map(|e| (e.key, Place::Run));
-        let late = self.late.peek().map(|Reverse(e)| (e.key, Place::Late));
-        let far = self
-            .far
-            .first_key_value()
-            .map(|(_, b)| (b.least, Place::Far));
-        [run, late, far]
-            .into_iter()
-            .flatten()
-            .min_by_key(|(k, _)| *k)
+        // By hand: this runs for every input and timer, and an iterator
+        // chain over the three places was 3% of a run's instructions.
+        let mut top = self.run.last().map(|e| (e.key, Place::Run));
+        if let Some(Reverse(e)) = self.late.peek()
+            && top.is_none_or(|(k, _)| e.key < k)
+        {
+            top = Some((e.key, Place::Late));
+        }
+        if let Some(least) = self.far_least
+            && top.is_none_or(|(k, _)| least < k)
+        {
+            top = Some((least, Place::Far));
+        }
+        top
     }
 
-    /// Removes the top, without dropping cancelled entries after it. A top
-    /// in `far` takes its bucket into `run` first (`run` and `late` are
-    /// empty then: they hold earlier buckets only).
-    fn take_top(&mut self) -> Option<Entry> {
-        match self.top()?.1 {
+    /// Removes the top, which is at `place` (`top`), without dropping
+    /// cancelled entries after it. A top in `far` takes its bucket into
+    /// `run` first (`run` and `late` are empty then: they hold earlier
+    /// buckets only).
+    fn take(&mut self, place: Place) -> Option<Entry> {
+        match place {
             Place::Run => self.run.pop(),
             Place::Late => self.late.pop().map(|Reverse(e)| e),
             Place::Far => {
                 let (bucket, Bucket { mut entries, .. }) = self.far.pop_first()?;
                 self.far_len -= entries.len();
+                self.far_least = self.far.first_key_value().map(|(_, b)| b.least);
                 self.current = bucket;
                 entries.sort_unstable_by_key(|e| Reverse(e.key));
                 // `run` is empty (see above).
@@ -255,8 +266,8 @@ impl TimerQueue {
     fn settle(&mut self) {
         while !self.cancelled.is_empty() {
             match self.top() {
-                Some((top, _)) if self.cancelled.remove(&top) => {
-                    self.take_top();
+                Some((top, place)) if self.cancelled.remove(&top) => {
+                    self.take(place);
                 }
                 Some(_) => return,
                 None => {
@@ -341,7 +352,7 @@ impl TimerQueue {
     /// priority, or at an instant the clock has passed. So only a key below
     /// the queue's least one is known not to be queued.
     pub fn cancel(&mut self, key: TimerKey) {
-        let Some((top, _)) = self.top() else {
+        let Some((top, place)) = self.top() else {
             return;
         };
         // Below the least queued key, or not yet handed out (every key of a
@@ -350,7 +361,7 @@ impl TimerQueue {
             return;
         }
         if key == top {
-            self.take_top();
+            self.take(place);
             self.settle();
             return;
         }
@@ -378,6 +389,7 @@ impl TimerQueue {
             !b.entries.is_empty()
         });
         self.far_len = self.far.values().map(|b| b.entries.len()).sum();
+        self.far_least = self.far.first_key_value().map(|(_, b)| b.least);
     }
 
     /// The earliest due time.
@@ -395,10 +407,11 @@ impl TimerQueue {
 
     /// Removes and returns the first timer due at or before `until`.
     pub fn pop_due(&mut self, until: i64) -> Option<(TimerKey, Timer)> {
-        if self.top()?.0.at > until {
+        let (top, place) = self.top()?;
+        if top.at > until {
             return None;
         }
-        let e = self.take_top()?;
+        let e = self.take(place)?;
         self.settle();
         Some((e.key, e.timer))
     }
