@@ -351,23 +351,24 @@ impl SlotIndex {
         }
     }
 
-    /// The slot of the first entry with `hash`'s tag (see `Profiles::guess`).
-    fn guess(&self, hash: u64) -> Option<u32> {
+    /// The slots of the entries with `hash`'s tag, in probe order: one of
+    /// them is the id's, if it is in the index.
+    fn candidates(&self, hash: u64) -> impl Iterator<Item = u32> + '_ {
         let tag = SlotIndex::tag(hash);
         self.probe(hash)
             .map(|(_, e)| e)
             .take_while(|&e| e != 0)
-            .find(|&e| e >> 32 == tag)
+            .filter(move |&e| e >> 32 == tag)
             .map(|e| (e as u32).wrapping_sub(1))
     }
 
+    /// The first candidate (see `Profiles::guess`).
+    fn guess(&self, hash: u64) -> Option<u32> {
+        self.candidates(hash).next()
+    }
+
     fn find(&self, hash: u64, id: &str, names: &[Name]) -> Option<u32> {
-        let tag = SlotIndex::tag(hash);
-        self.probe(hash)
-            .map(|(_, e)| e)
-            .take_while(|&e| e != 0)
-            .filter(|&e| e >> 32 == tag)
-            .map(|e| (e as u32).wrapping_sub(1))
+        self.candidates(hash)
             .find(|&slot| names.get(slot as usize).is_some_and(|n| n.as_str() == id))
     }
 
