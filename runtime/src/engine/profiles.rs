@@ -28,7 +28,7 @@ use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 type IdHash = rustc_hash::FxBuildHasher;
 
@@ -82,14 +82,6 @@ impl<'de> Deserialize<'de> for IdKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<IdKey, D::Error> {
         let id = std::borrow::Cow::<'de, str>::deserialize(d)?;
         Ok(IdKey::new(&id))
-    }
-}
-
-impl Hash for IdKey {
-    /// The id's bytes only (the same id always makes the same variant),
-    /// not the padding of a short key.
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.as_str().hash(h);
     }
 }
 
