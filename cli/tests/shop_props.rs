@@ -170,8 +170,9 @@ proptest! {
             }
             for r in &o.trace {
                 match &r.decision {
-                    Decision::Exited { .. } => { exited.insert(r.journey); }
-                    Decision::Sent { .. } => prop_assert!(!exited.contains(&r.journey), "(b) {:?}", r),
+                    // Journeys are numbered per profile.
+                    Decision::Exited { .. } => { exited.insert((r.profile.clone(), r.journey)); }
+                    Decision::Sent { .. } => prop_assert!(!exited.contains(&(r.profile.clone(), r.journey)), "(b) {:?}", r),
                     _ => {}
                 }
             }

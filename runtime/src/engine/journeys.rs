@@ -115,8 +115,8 @@ impl Cx<'_, '_> {
             None => self.p.entries.push((flow, self.now)),
         }
         let holdout = in_holdout(self.pid.as_str(), &f.name, f.settings.holdout_bp);
-        let id = *self.next_journey;
-        *self.next_journey += 1;
+        self.p.journeys_started += 1;
+        let id = self.p.journeys_started;
         let trigger = super::shared_name(&self.eng.trigger_names, flow);
         self.trace(Some(flow), Some(id), Decision::Entered { trigger, holdout });
         // Closed conversion windows go (they are also dropped on events).

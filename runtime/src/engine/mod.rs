@@ -374,10 +374,7 @@ impl<'b> Engine<'b> {
             ),
         };
         let EngineState {
-            profiles,
-            timers,
-            next_journey,
-            ..
+            profiles, timers, ..
         } = state;
         let (profile, slot) = profiles.slot_or_insert_with(&pid, slot, || self.new_profile());
         let mut cx = Cx {
@@ -389,7 +386,6 @@ impl<'b> Engine<'b> {
             slot,
             p: profile,
             timers,
-            next_journey,
             out,
             queue: VecDeque::new(),
             dirty: false,
@@ -411,10 +407,7 @@ impl<'b> Engine<'b> {
             let now = key.at.max(state.clock);
             state.clock = now;
             let EngineState {
-                profiles,
-                timers,
-                next_journey,
-                ..
+                profiles, timers, ..
             } = state;
             let slot = timer.slot;
             // The profiles of the next timers start loading while this one
@@ -439,7 +432,6 @@ impl<'b> Engine<'b> {
                 slot,
                 p: profile,
                 timers,
-                next_journey,
                 out: &mut *out,
                 queue: VecDeque::new(),
                 dirty: false,
@@ -509,7 +501,6 @@ struct Cx<'e, 'b> {
     slot: u32,
     p: &'e mut Profile,
     timers: &'e mut TimerQueue,
-    next_journey: &'e mut u64,
     out: &'e mut Outputs,
     /// Events flows emitted, handled after the current step.
     queue: VecDeque<events::Work>,

@@ -252,15 +252,16 @@ proptest! {
         prop_assert_eq!(&first, &run(&b, &inputs, true));
 
         let trace: Vec<_> = first.iter().flat_map(|o| o.trace.iter()).collect();
-        // (b) nothing is sent by a journey after its exit.
+        // (b) nothing is sent by a journey after its exit (journeys are
+        // numbered per profile).
         let mut exited = BTreeSet::new();
         for r in &trace {
             match &r.decision {
                 Decision::Exited { .. } => {
-                    exited.insert(r.journey);
+                    exited.insert((&r.profile, r.journey));
                 }
                 Decision::Sent { .. } => {
-                    prop_assert!(!exited.contains(&r.journey), "(b) send after exit: {:?}", r);
+                    prop_assert!(!exited.contains(&(&r.profile, r.journey)), "(b) send after exit: {:?}", r);
                 }
                 _ => {}
             }

@@ -27,7 +27,6 @@ pub const DEDUPE_WINDOW: usize = 64;
 pub struct EngineState {
     /// The latest instant the engine has acted at (it never goes back).
     pub clock: i64,
-    pub next_journey: u64,
     pub profiles: Profiles,
     pub timers: TimerQueue,
 }
@@ -36,7 +35,6 @@ pub struct EngineState {
 #[derive(Serialize)]
 struct StoredRef<'a> {
     clock: i64,
-    next_journey: u64,
     profiles: &'a Profiles,
     timers: StoredQueue,
 }
@@ -44,7 +42,6 @@ struct StoredRef<'a> {
 #[derive(Deserialize)]
 struct Stored {
     clock: i64,
-    next_journey: u64,
     profiles: Profiles,
     timers: StoredQueue,
 }
@@ -59,7 +56,6 @@ impl Serialize for EngineState {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         StoredRef {
             clock: self.clock,
-            next_journey: self.next_journey,
             profiles: &self.profiles,
             timers: self.stored_timers(),
         }
@@ -73,7 +69,6 @@ impl<'de> Deserialize<'de> for EngineState {
         let timers = TimerQueue::from_stored(stored.timers, |id| stored.profiles.slot_of(id));
         Ok(EngineState {
             clock: stored.clock,
-            next_journey: stored.next_journey,
             profiles: stored.profiles,
             timers,
         })
@@ -83,7 +78,6 @@ impl<'de> Deserialize<'de> for EngineState {
 impl PartialEq for EngineState {
     fn eq(&self, other: &EngineState) -> bool {
         self.clock == other.clock
-            && self.next_journey == other.next_journey
             && self.profiles == other.profiles
             && self.stored_timers() == other.stored_timers()
     }
@@ -171,6 +165,12 @@ pub struct Profile {
     /// ledger).
     pub sends: SmallVec<[(i64, Channel); 2]>,
     pub suppressions: Suppressions,
+    /// How many journeys the profile has started; the latest one's id.
+    /// Journeys are numbered per profile from 1, not across the state: a
+    /// profile's story then never depends on other profiles (so profiles
+    /// can be run apart, in any order, and a partitioned daemon needs no
+    /// shared counter).
+    pub journeys_started: u64,
     /// Armed `when date` / `when inactive` timers, per flow index.
     pub trigger_timers: SmallVec<[(u16, TimerKey); 1]>,
     /// Last instant a `when date` trigger fired, per flow index.
@@ -391,11 +391,12 @@ mod tests {
     use crate::engine::timers::{StoredTimer, TimerKind};
     use std::collections::BTreeMap;
 
-    /// The shape the state had when each timer held its profile's id.
+    /// The shape the state had when each timer held its profile's id
+    /// (less the state-wide journey counter, which went when journeys came
+    /// to be numbered per profile).
     #[derive(Serialize)]
     struct Old<'a> {
         clock: i64,
-        next_journey: u64,
         profiles: &'a Profiles,
         timers: OldQueue,
     }
@@ -411,7 +412,6 @@ mod tests {
     fn state() -> EngineState {
         let mut s = EngineState {
             clock: 5,
-            next_journey: 9,
             ..EngineState::default()
         };
         for id in ["zed", "amy"] {
@@ -433,7 +433,6 @@ mod tests {
         let key = |at, rank, seq| TimerKey { at, rank, seq };
         let old = Old {
             clock: 5,
-            next_journey: 9,
             profiles: &s.profiles,
             timers: OldQueue {
                 timers: BTreeMap::from([

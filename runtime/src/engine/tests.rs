@@ -361,7 +361,7 @@ fn event_trigger_waits_and_sends_with_idempotency_keys() {
             _ => None,
         })
         .collect();
-    assert_eq!(keys, vec!["p1/welcome/0/0", "p1/welcome/0/3"]);
+    assert_eq!(keys, vec!["p1/welcome/1/0", "p1/welcome/1/3"]);
     assert!(r.state.timers.is_empty());
     let Some(OutEffect::Send(m)) = r.out.effects.first() else {
         panic!("a send");

@@ -763,7 +763,7 @@ impl<'b> Run<'b> {
                     r.flow.as_deref().and_then(|n| self.flow_index(n)),
                 ),
             };
-            self.funnel.count(flow, r.journey, &r.decision);
+            self.funnel.count(profile, flow, r.journey, &r.decision);
             match self.keep {
                 // The full trace keeps the decision as it is.
                 Keep::Everything => {

@@ -160,13 +160,16 @@ fn revenue_key(v: &Value) -> String {
 /// The funnel of a whole trace.
 pub fn funnel(bundle: &Bundle, trace: &[TraceRecord]) -> Vec<FlowFunnel> {
     let mut counter = FunnelCounter::new(bundle);
+    let mut profiles: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
     for r in trace {
         let flow = r
             .flow
             .as_deref()
             .and_then(|n| bundle.flows.iter().position(|f| f.name == n))
             .and_then(|i| u16::try_from(i).ok());
-        counter.count(flow, r.journey, &r.decision);
+        let next = u32::try_from(profiles.len()).unwrap_or(u32::MAX);
+        let profile = *profiles.entry(r.profile.as_str()).or_insert(next);
+        counter.count(profile, flow, r.journey, &r.decision);
     }
     counter.finish()
 }
@@ -176,9 +179,10 @@ pub fn funnel(bundle: &Bundle, trace: &[TraceRecord]) -> Vec<FlowFunnel> {
 pub struct FunnelCounter {
     flows: Vec<FlowFunnel>,
     revenue: BTreeMap<(usize, String), Value>,
-    /// Journeys (by flow index and id) in a holdout group, for the lift a
-    /// report compares.
-    holdout_journeys: std::collections::HashSet<(u16, u64)>,
+    /// Journeys (by profile number, flow index and id: journeys are
+    /// numbered per profile) in a holdout group, for the lift a report
+    /// compares.
+    holdout_journeys: std::collections::HashSet<(u32, u16, u64)>,
     /// Per flow, exits and suppressions by reason and sends by template,
     /// named at the end (a flow has a handful of each: no text and no
     /// ordered-map search per record; the engine shares one `Name` per
@@ -215,8 +219,15 @@ impl FunnelCounter {
         }
     }
 
-    /// Counts one trace record of flow index `flow`.
-    pub fn count(&mut self, flow: Option<u16>, journey: Option<u64>, decision: &Decision) {
+    /// Counts one trace record of flow index `flow`, for the profile
+    /// numbered `profile` (any numbering that tells profiles apart).
+    pub fn count(
+        &mut self,
+        profile: u32,
+        flow: Option<u16>,
+        journey: Option<u64>,
+        decision: &Decision,
+    ) {
         let Some(flow) = flow else { return };
         let i = usize::from(flow);
         let Some(f) = self.flows.get_mut(i) else {
@@ -227,7 +238,7 @@ impl FunnelCounter {
                 f.entered += 1;
                 f.holdout += u64::from(*holdout);
                 if *holdout && let Some(j) = journey {
-                    self.holdout_journeys.insert((flow, j));
+                    self.holdout_journeys.insert((profile, flow, j));
                 }
             }
             Decision::NotEntered { .. } => f.not_entered += 1,
@@ -249,7 +260,7 @@ impl FunnelCounter {
             }
             Decision::Converted { revenue: rev, .. } => {
                 f.converted += 1;
-                if journey.is_some_and(|j| self.holdout_journeys.contains(&(flow, j))) {
+                if journey.is_some_and(|j| self.holdout_journeys.contains(&(profile, flow, j))) {
                     f.converted_holdout += 1;
                 }
                 if let Some(v) = rev {
