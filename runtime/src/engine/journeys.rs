@@ -436,7 +436,9 @@ impl Cx<'_, '_> {
             journeys.reserve_exact(1);
         }
         if self.eng.measure {
-            self.out.parked.push((j.flow, j.encoded_len().unwrap_or(0)));
+            self.out
+                .parked
+                .push((j.flow, j.measured_len().unwrap_or(0)));
         }
         journeys.push(j);
     }

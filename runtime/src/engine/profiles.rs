@@ -196,6 +196,16 @@ impl Profiles {
         hash
     }
 
+    /// The hash `locate` takes of `id` (the same for every table).
+    pub fn hash(id: &str) -> u64 {
+        SlotIndex::hash(id)
+    }
+
+    /// `locate` for a hash taken already (`Profiles::hash`).
+    pub fn locate_hash(&self, hash: u64) {
+        self.index.prefetch(hash);
+    }
+
     /// The second step: the slot of the first profile whose id has the
     /// hash's tag (without comparing ids, so usually the profile of the id
     /// `locate` hashed, or none when it is new), with its own lines

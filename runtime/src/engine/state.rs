@@ -328,6 +328,18 @@ impl Journey {
     pub fn encoded_len(&self) -> Result<usize, postcard::Error> {
         postcard::experimental::serialized_size(self)
     }
+
+    /// `encoded_len` with its timer's sequence number counted as one byte,
+    /// as the simulator reports sizes. That number counts every timer the
+    /// state has set, so its length (up to ten bytes) grows with the state
+    /// and differs between a partitioned run's states, while the journey
+    /// stays the same.
+    pub fn measured_len(&self) -> Result<usize, postcard::Error> {
+        let seq = self.wait.timer().map_or(0, |k| k.seq);
+        // Postcard writes a u64 as a varint: seven bits a byte.
+        let seq_bytes = (64 - seq.leading_zeros()).div_ceil(7).max(1) as usize;
+        Ok(self.encoded_len()?.saturating_sub(seq_bytes - 1))
+    }
 }
 
 /// How many events a held journey remembers for its next `wait for`.
@@ -449,6 +461,37 @@ mod tests {
             serde_json::to_string(&s).unwrap_or_default(),
             serde_json::to_string(&old).unwrap_or_default()
         );
+    }
+
+    #[test]
+    fn a_journey_is_measured_with_its_timers_sequence_number_as_one_byte() {
+        let at = |seq| Journey {
+            id: 1,
+            flow: 0,
+            vm: JourneyState {
+                flow_version: [0; 32],
+                pc: 3,
+                locals: Vec::new(),
+            },
+            entered_at: 0,
+            holdout: false,
+            wait: Wait::Timer(TimerKey {
+                at: 5,
+                rank: 0,
+                seq,
+            }),
+            heard: Vec::new(),
+            bound: Vec::new(),
+            bound_args: Vec::new(),
+        };
+        let len = |j: &Journey| (j.encoded_len().ok(), j.measured_len().ok());
+        let (first, measured) = len(&at(0));
+        assert_eq!(measured, first);
+        for seq in [1, 127, 128, 300, 1 << 40, u64::MAX] {
+            let (encoded, measured) = len(&at(seq));
+            assert_eq!(measured, first, "{seq}");
+            assert!(encoded >= first, "{seq}");
+        }
     }
 
     #[test]

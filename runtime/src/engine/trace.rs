@@ -12,7 +12,8 @@ pub struct Outputs {
     pub effects: Vec<OutEffect>,
     pub trace: Vec<TraceRecord>,
     /// With `Engine::measuring`: each journey the step suspended, as its
-    /// flow index and the length of its encoded form (what a store keeps).
+    /// flow index and the length of its encoded form (what a store keeps;
+    /// `Journey::measured_len`).
     #[serde(skip)]
     pub parked: Vec<(u16, usize)>,
 }

@@ -19,6 +19,7 @@
 //! | `report.rs` | the funnel, and the human-readable trace |
 
 pub mod ingest;
+mod parts;
 pub mod report;
 
 pub use crate::chunks::Chunks;
@@ -55,11 +56,12 @@ pub struct Simulation {
     /// The trace in compact form, for the human report.
     #[serde(skip)]
     pub story: Story,
-    /// The engine's state at the end. (Handed over rather than dropped
-    /// inside the run: freeing a big state takes a while, and a report can
-    /// be printed first.)
+    /// The engine's state at the end: one per partition of the profiles
+    /// (`parts.rs`), or one when the run was not partitioned. (Handed over
+    /// rather than dropped inside the run: freeing a big state takes a
+    /// while, and a report can be printed first.)
     #[serde(skip)]
-    pub state: EngineState,
+    pub states: Vec<EngineState>,
 }
 
 /// The trace as the human report reads it: profiles numbered by their slot
@@ -102,13 +104,13 @@ pub struct Story {
 /// bundle of a few dozen flows with few sharing a slot.
 const RECENT: usize = 1 << 12;
 
-/// The story as told: the caches that find a decision's number are left
-/// out.
+/// The story as told (`Story::told`): each profile's records in their
+/// order. Not how it is held: the numbering of profiles and decisions, the
+/// order records of different profiles came in (a partitioned run tells
+/// profiles in another order than a sequential one) and the caches.
 impl PartialEq for Story {
     fn eq(&self, other: &Story) -> bool {
-        self.profiles == other.profiles
-            && self.records == other.records
-            && self.decisions == other.decisions
+        self.told() == other.told()
     }
 }
 
@@ -209,6 +211,22 @@ impl Story {
         self.decisions.push(decision.clone());
         self.numbers.insert(decision.clone(), n);
         n
+    }
+
+    /// The story as the report tells it: per profile (in id order), its
+    /// records in order, each as its instant, flow, journey and decision.
+    pub fn told(&self) -> Vec<(&str, Vec<ToldRecord>)> {
+        let mut by: BTreeMap<&str, Vec<ToldRecord>> = BTreeMap::new();
+        for r in self.records.iter() {
+            let name = self
+                .profiles
+                .get(r.profile as usize)
+                .map_or("?", String::as_str);
+            by.entry(name)
+                .or_default()
+                .push((r.at, r.flow(), r.journey(), self.decision(r)));
+        }
+        by.into_iter().collect()
     }
 
     /// A record's decision in full (a send's idempotency key left empty).
@@ -348,6 +366,9 @@ fn attach_time(d: &Decision, time: i64) -> Decision {
     }
     d
 }
+
+/// A story record as told: instant, flow index, journey, decision.
+pub type ToldRecord = (i64, Option<u16>, Option<u64>, Option<Decision>);
 
 /// One trace record of the story (40 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -534,6 +555,14 @@ pub fn simulate_source(
     until: Option<i64>,
     keep: Keep,
 ) -> std::io::Result<Simulation> {
+    // The human report's run is partitioned (`parts.rs`); the full trace
+    // keeps the order a single state makes.
+    if keep == Keep::TraceOnly {
+        return match parts::simulate(Run::new(bundle, keep), src, until, parts::BUDGET)? {
+            Some(sim) => Ok(sim),
+            None => sorted(bundle, src, until, keep),
+        };
+    }
     let reader = Reader::new(&bundle.schema);
     let mut problems = Vec::new();
     let mut run = Run::new(bundle, keep);
@@ -586,27 +615,50 @@ pub fn simulate_source(
         true
     })?;
     if late {
-        // A late input: read the whole log, sort it, start over.
-        let mut inputs = Vec::new();
-        let mut problems = Vec::new();
-        let mut line_no = 0;
-        src.each_line(&mut |line| {
-            line_no += 1;
-            if let Some(line) = line_text(line_no, line, &mut problems) {
-                reader.read_line(line_no, line, &mut problems, &mut |_, input| {
-                    inputs.push(input)
-                });
-            }
-            true
-        })?;
-        let mut sim = run_keeping(bundle, inputs, until, keep);
-        sim.problems = problems;
-        return Ok(sim);
+        return sorted(bundle, src, until, keep);
     }
     for h in held.drain(..) {
         run.input_at(h.input, h.slot);
     }
     let mut sim = run.finish(until);
+    sim.problems = problems;
+    Ok(sim)
+}
+
+/// The human report's run (`Keep::TraceOnly`) partitioned by profile, as
+/// `simulate_source` runs it (`parts.rs`), holding about `budget` bytes of
+/// lines at most before running them; `None` when an input came late in
+/// its partition (`simulate_source` then runs the log sorted).
+pub fn simulate_parts(
+    bundle: &Bundle,
+    src: &mut dyn LogSource,
+    until: Option<i64>,
+    budget: usize,
+) -> std::io::Result<Option<Simulation>> {
+    parts::simulate(Run::new(bundle, Keep::TraceOnly), src, until, budget)
+}
+
+/// After a late input: reads the whole log, sorts it, and runs it.
+fn sorted(
+    bundle: &Bundle,
+    src: &mut dyn LogSource,
+    until: Option<i64>,
+    keep: Keep,
+) -> std::io::Result<Simulation> {
+    let reader = Reader::new(&bundle.schema);
+    let mut inputs = Vec::new();
+    let mut problems = Vec::new();
+    let mut line_no = 0;
+    src.each_line(&mut |line| {
+        line_no += 1;
+        if let Some(line) = line_text(line_no, line, &mut problems) {
+            reader.read_line(line_no, line, &mut problems, &mut |_, input| {
+                inputs.push(input)
+            });
+        }
+        true
+    })?;
+    let mut sim = run_keeping(bundle, inputs, until, keep);
     sim.problems = problems;
     Ok(sim)
 }
@@ -671,6 +723,13 @@ struct Run<'b> {
     journey_bytes: Vec<usize>,
     /// The engine's outputs for one step, emptied by `take` and reused.
     out: Outputs,
+    /// A partitioned run (`parts.rs`): the current partition's story
+    /// number per slot (`u32::MAX` until its first record), as its
+    /// partitions' slots overlap. Unused otherwise: a slot is the number.
+    numbers: Vec<u32>,
+    partitioned: bool,
+    /// The next story number a partitioned run gives.
+    next_number: u32,
 }
 
 impl<'b> Run<'b> {
@@ -692,6 +751,9 @@ impl<'b> Run<'b> {
             last_flow: None,
             journey_bytes: vec![0; bundle.flows.len()],
             out: Outputs::default(),
+            numbers: Vec::new(),
+            partitioned: false,
+            next_number: 0,
         }
     }
 
@@ -710,6 +772,14 @@ impl<'b> Run<'b> {
     }
 
     fn finish(mut self, until: Option<i64>) -> Simulation {
+        self.settle(until);
+        self.name_profiles();
+        let state = std::mem::take(&mut self.state);
+        self.into_simulation(vec![state])
+    }
+
+    /// Runs the clock of the current state on to `until`.
+    fn settle(&mut self, until: Option<i64>) {
         if let Some(until) = until {
             // Timer by timer, so journeys parked on the way are measured.
             while let Some(next) = Engine::next_due(&self.state).filter(|t| *t <= until) {
@@ -719,19 +789,46 @@ impl<'b> Run<'b> {
             let mut out = self.engine.advance(&mut self.state, until);
             self.take(&mut out, false);
         }
-        self.name_profiles();
-        let waiting = self.state.profiles.values().map(|p| p.journeys.len()).sum();
+    }
+
+    /// The simulation, once the profiles are named.
+    fn into_simulation(self, states: Vec<EngineState>) -> Simulation {
+        let waiting = states
+            .iter()
+            .flat_map(|s| s.profiles.values())
+            .map(|p| p.journeys.len())
+            .sum();
         Simulation {
             problems: Vec::new(),
             inputs: self.count,
             funnel: self.funnel.finish(),
             trace: self.trace,
             effects: self.effects,
-            clock: self.state.clock,
+            clock: states.iter().map(|s| s.clock).max().unwrap_or(0),
             waiting,
             journey_bytes: named_sizes(self.bundle, &self.journey_bytes),
             story: self.story,
-            state: self.state,
+            states,
+        }
+    }
+
+    /// The story number of the current state's profile at `slot`.
+    fn number(&mut self, slot: u32) -> u32 {
+        if !self.partitioned {
+            return slot;
+        }
+        let i = slot as usize;
+        if self.numbers.len() <= i {
+            self.numbers.resize(i + 1, u32::MAX);
+        }
+        match self.numbers.get_mut(i) {
+            Some(n) if *n == u32::MAX => {
+                *n = self.next_number;
+                self.next_number = self.next_number.saturating_add(1);
+                *n
+            }
+            Some(n) => *n,
+            None => u32::MAX,
         }
     }
 
@@ -757,7 +854,7 @@ impl<'b> Run<'b> {
             // The engine says where a record comes from; a record from
             // elsewhere is looked up by its names.
             let (profile, flow) = match r.origin {
-                Some(o) => (o.profile, o.flow),
+                Some(o) => (self.number(o.profile), o.flow),
                 None => (
                     self.profile_number(&r.profile),
                     r.flow.as_deref().and_then(|n| self.flow_index(n)),
@@ -807,7 +904,7 @@ impl<'b> Run<'b> {
     /// slot: its slot when the engine has it, else a number from `EXTRA`.
     fn profile_number(&mut self, name: &Name) -> u32 {
         if let Some(slot) = self.state.profiles.slot_of(name.as_str()) {
-            return slot;
+            return self.number(slot);
         }
         let k = match self.extras.iter().position(|e| e == name) {
             Some(k) => k,
@@ -829,10 +926,16 @@ impl<'b> Run<'b> {
                 self.state.profiles.id_at(slot).unwrap_or("?").to_string()
             })
             .collect();
+        self.name_extras();
+    }
+
+    /// Names the extras (`profile_number`), numbered after the engines'
+    /// profiles, which `story.profiles` names already.
+    fn name_extras(&mut self) {
         if self.extras.is_empty() {
             return;
         }
-        let first = u32::try_from(engine).unwrap_or(u32::MAX);
+        let first = u32::try_from(self.story.profiles.len()).unwrap_or(u32::MAX);
         self.story
             .profiles
             .extend(self.extras.iter().map(|e| e.as_str().to_string()));
