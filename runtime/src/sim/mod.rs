@@ -4,7 +4,10 @@
 //! before an input fired first, then the clock run on to `until` — and
 //! collects the trace, the effects and a per-flow funnel (`report.rs`).
 //!
-//! A log in time order (the usual case) is streamed: each line is read,
+//! The human report's run (`Keep::TraceOnly`) is partitioned by profile
+//! (`parts.rs`): lines are routed to partitions, held up to a budget, and
+//! run a partition at a time. Otherwise a log in time order (the usual
+//! case) is streamed: each line is read,
 //! typed and handed to the engine before the next is read, and each trace
 //! record is counted into the funnel and kept in a compact form (`Story`:
 //! the profile as a number, the flow as its index) as it comes. Only a log
@@ -16,6 +19,7 @@
 //! | file | job |
 //! |---|---|
 //! | `ingest.rs` | JSONL → typed engine inputs; malformed lines reported by number |
+//! | `parts.rs` | the partitioned run: routing lines by profile, a partition at a time |
 //! | `report.rs` | the funnel, and the human-readable trace |
 
 pub mod ingest;
@@ -536,7 +540,8 @@ pub fn line_text<'l>(
 }
 
 /// `simulate_keeping` over any `LogSource`. A log in time order is read
-/// once, streaming; one out of order is read a second time, whole, and
+/// once, partitioned by profile with `Keep::TraceOnly` (`parts.rs`),
+/// streaming otherwise; one out of order is read a second time, whole, and
 /// sorted. Errors are the source's (an unreadable file, text that is not
 /// UTF-8).
 ///
