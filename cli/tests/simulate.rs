@@ -279,7 +279,7 @@ fn long_line(i: usize) -> String {
 /// state of its own, lines held and run a partition at a time). It tells
 /// every profile's story exactly as one state run over the log in order
 /// does, whether the held lines run once at the end or every line: with
-/// Segment's own batch payloads (`../shared/data/segment`, read at once
+/// Segment's own batch payloads (`runtime/tests/fixtures/segment`, read at once
 /// rather than routed), ids the router leaves to the reader (escapes,
 /// padding, non-ASCII ends, numbers, `anonymousId` only) and a malformed
 /// line.
@@ -288,7 +288,9 @@ fn a_partitioned_run_tells_the_same_story_as_one_state() {
     use nudge_runtime::sim::{Keep, simulate_keeping, simulate_parts};
     let bundle = shop_bundle("shop-parts.nbc");
     let mut lines = Vec::new();
-    let segment = repo().join("../shared/data/segment");
+    // Copies of `../shared/data/segment`, all twelve (a clean clone has no
+    // `../shared`).
+    let segment = repo().join("runtime/tests/fixtures/segment");
     let mut files: Vec<_> = std::fs::read_dir(&segment)
         .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
