@@ -292,7 +292,10 @@ fn name_profiles(run: &mut Run<'_>, parts: &mut [Part]) {
 /// takes reading it: a batch, a key or id with escapes, an id that is a
 /// number or starts or ends in a non-ASCII character (which may be
 /// whitespace the reader trims), no id, or a line that is not a plain
-/// JSON object. A duplicated key counts its last value, as the reader's.
+/// JSON object as far as it was scanned. A duplicated key counts its last
+/// value, as the reader's. The scan stops at a `userId` that names someone
+/// when nothing after it can change that (`settled`): a line malformed
+/// further on is routed by that id, and the reader reports it there.
 pub(super) fn route(line: &[u8]) -> Option<&[u8]> {
     let mut s = Scan { b: line, i: 0 };
     s.ws();
@@ -305,7 +308,17 @@ pub(super) fn route(line: &[u8]) -> Option<&[u8]> {
         s.eat(b':')?;
         s.ws();
         match key {
-            b"userId" => user = s.id()?,
+            b"userId" => {
+                user = s.id()?;
+                // The usual line: a `userId` that names someone, and no
+                // other key later that could change that (another `userId`
+                // or a `batch`, spelled out or with escapes). The rest is
+                // then the reader's business (a malformed rest makes no
+                // input, wherever it is routed).
+                if user.is_some() && settled(s.b.get(s.i..).unwrap_or_default()) {
+                    return user;
+                }
+            }
             b"anonymousId" => anon = s.id()?,
             b"batch" => return None,
             _ => s.skip_value()?,
@@ -323,6 +336,16 @@ pub(super) fn route(line: &[u8]) -> Option<&[u8]> {
     }
     // The reader takes the first of the two that names someone.
     user.or(anon)
+}
+
+/// True when `rest` of a line holds no `"userId"`, no `"batch"` and no
+/// escape at all (so no key that unescapes to either).
+fn settled(rest: &[u8]) -> bool {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    static USER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"userId\""));
+    static BATCH: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"batch\""));
+    memchr::memchr(b'\\', rest).is_none() && USER.find(rest).is_none() && BATCH.find(rest).is_none()
 }
 
 /// A cursor over a line's bytes.
@@ -476,6 +499,23 @@ mod tests {
             Some("u1")
         );
         assert_eq!(r(r#"{"userId":"Zoë Ürtel"}"#), Some("Zoë Ürtel"));
+        // Settled at `userId` (nothing later can change it), or not.
+        assert_eq!(r(r#"{"userId":"u1","p":{"x":1}}"#), Some("u1"));
+        assert_eq!(r(r#"{"userId":"u1","p":{"userId":"u2"}}"#), Some("u1"));
+        assert_eq!(
+            r(r#"{"userId":"u1","userId":null,"anonymousId":"a"}"#),
+            Some("a")
+        );
+        assert_eq!(r(r#"{"userId":"u1","p":"\"","userId":"u3"}"#), Some("u3"));
+        // A malformed rest past a settled `userId` is routed by it: the
+        // reader reports the line there and makes no input of it.
+        for line in [
+            r#"{"userId":"u1""#,
+            r#"{"userId":"u1"} x"#,
+            r#"{"userId":"u1",}"#,
+        ] {
+            assert_eq!(r(line), Some("u1"), "{line}");
+        }
     }
 
     #[test]
@@ -489,10 +529,9 @@ mod tests {
             "{\"userId\":\"u1\u{a0}\"}",
             r#"{"type":"track"}"#,
             r#"{"userId":null}"#,
-            r#"{"userId":"u1""#,
-            r#"{"userId":"u1"} x"#,
+            r#"{"userId":"u1","batch":[]}"#,
+            r#"{"userId":"u1","user\u0049d":"u2"}"#,
             r#"["userId","u1"]"#,
-            r#"{"userId":"u1",}"#,
             "",
             "not json",
         ] {
