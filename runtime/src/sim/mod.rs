@@ -76,7 +76,7 @@ pub struct Simulation {
 /// `TraceRecord`s (104 bytes, plus an idempotency key and an excerpt on
 /// the heap for every send) they were more than half the run's memory,
 /// and writing that much fresh memory was a fifth of its time (page
-/// faults). A story record is 40 bytes: the decisions repeat (the same
+/// faults). A story record is 32 bytes: the decisions repeat (the same
 /// few sends, exits and waits, told apart only by their instants), so
 /// each is kept once without its instant, which the record carries.
 #[derive(Debug, Clone)]
@@ -198,7 +198,9 @@ impl Story {
         self.records.push(StoryRecord {
             at,
             time,
-            journey: journey.map_or(0, |j| j.saturating_add(1)),
+            journey: journey.map_or(0, |j| {
+                u32::try_from(j.saturating_add(1)).unwrap_or(u32::MAX)
+            }),
             profile,
             decision: number,
             flow: flow.unwrap_or(NO_FLOW),
@@ -374,14 +376,16 @@ fn attach_time(d: &Decision, time: i64) -> Decision {
 /// A story record as told: instant, flow index, journey, decision.
 pub type ToldRecord = (i64, Option<u16>, Option<u64>, Option<Decision>);
 
-/// One trace record of the story (40 bytes).
+/// One trace record of the story (32 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoryRecord {
     pub at: i64,
     /// The decision's own instant, when it has one (see `Story::decision`).
     time: i64,
-    /// The journey id + 1; 0 for none.
-    journey: u64,
+    /// The journey id + 1; 0 for none. (Journeys are numbered per profile:
+    /// 32 bits hold more than a profile ever starts, and keep the record
+    /// at 32 bytes, not 40: 30 MB less at 1M events.)
+    journey: u32,
     /// Index into `Story::profiles`.
     pub profile: u32,
     /// Index into the story's decisions.
@@ -390,13 +394,15 @@ pub struct StoryRecord {
     flow: u16,
 }
 
+const _: () = assert!(std::mem::size_of::<StoryRecord>() == 32);
+
 impl StoryRecord {
     pub fn flow(&self) -> Option<u16> {
         (self.flow != NO_FLOW).then_some(self.flow)
     }
 
     pub fn journey(&self) -> Option<u64> {
-        self.journey.checked_sub(1)
+        self.journey.checked_sub(1).map(u64::from)
     }
 }
 
