@@ -6,7 +6,9 @@
 //!     restoring the whole engine state between every two inputs;
 //! (b) no journey sends after it exited;
 //! (c) no profile exceeds a frequency cap with marketing sends;
-//! (d) no marketing SMS goes to a profile without `sms_consent` or after STOP.
+//! (d) no marketing SMS goes to a profile without `sms_consent` or after STOP;
+//! (e) the partitioned run of `nudge simulate` tells each profile what one
+//!     state does.
 //! And, over the whole log, every suspended journey (encoded whole, as a
 //! store keeps it) stays under 512 bytes, as does one holding a 10-product
 //! order; each profile's bound-event store counts exactly the references
@@ -185,6 +187,42 @@ proptest! {
                     prop_assert!(n <= cap.count as usize, "(c) {} {:?}: {} in {}ms", profile, channel, n, w);
                 }
             }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The human report's run, partitioned by profile (`sim::parts`), tells
+    /// each profile's story as one state does, on random logs of the shop's
+    /// own lines: however often the held lines run (`budget`), with or
+    /// without `until`, and (a gap below zero) with lines out of time order,
+    /// which the partitioned run hands to the sorted run when they are late
+    /// in their partition.
+    #[test]
+    fn a_partitioned_run_tells_each_profile_what_one_state_does(
+        picks in proptest::collection::vec((0usize..64, 0u8..6, -20i64..(36 * 60)), 1..60),
+        budget in prop_oneof![Just(0usize), 1usize..4000, Just(usize::MAX)],
+        until in any::<bool>(),
+    ) {
+        use nudge_runtime::sim::{Keep, simulate_keeping, simulate_parts};
+        let (bundle, _) = shop();
+        let log = log_of(&picks);
+        let until = until.then_some(1_772_359_200_000i64 + 90 * 86_400_000);
+        let one = simulate_keeping(bundle, &log, until, Keep::Everything);
+        let lean = simulate_keeping(bundle, &log, until, Keep::TraceOnly);
+        let parted = simulate_parts(bundle, &mut log.as_str(), until, budget)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for sim in [Some(lean), parted].into_iter().flatten() {
+            prop_assert_eq!(sim.story.told(), one.story.told());
+            prop_assert_eq!(&sim.funnel, &one.funnel);
+            prop_assert_eq!(&sim.journey_bytes, &one.journey_bytes);
+            prop_assert_eq!(&sim.problems, &one.problems);
+            prop_assert_eq!(
+                (sim.inputs, sim.clock, sim.waiting),
+                (one.inputs, one.clock, one.waiting)
+            );
         }
     }
 }
