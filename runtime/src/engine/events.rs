@@ -26,20 +26,20 @@ use super::trace::{Decision, ResumedBy};
 use super::{Cx, DeliveryOutcome, MAX_CASCADE};
 use crate::vm::Resume;
 use nudge_bytecode::op::Channel;
-use nudge_bytecode::{Record, Value};
+use nudge_bytecode::{Record, SmolStr, Value};
 
 pub(super) enum Work {
     Identify {
         traits: Record,
         /// The identify call's own timestamp.
         at: i64,
-        message_id: Option<String>,
+        message_id: Option<SmolStr>,
     },
     Track {
-        event: String,
+        event: SmolStr,
         properties: Record,
         at: i64,
-        message_id: Option<String>,
+        message_id: Option<SmolStr>,
     },
     Delivery {
         key: String,
@@ -74,7 +74,13 @@ impl Cx<'_, '_> {
             };
             if budget == 0 {
                 if let Work::Track { event, .. } = work {
-                    self.trace(None, None, Decision::EventLoopCut { event });
+                    self.trace(
+                        None,
+                        None,
+                        Decision::EventLoopCut {
+                            event: event.to_string(),
+                        },
+                    );
                 }
                 continue;
             }
@@ -130,12 +136,18 @@ impl Cx<'_, '_> {
     }
 
     /// True (and traced) when this message id was seen recently.
-    fn duplicate(&mut self, message_id: Option<String>) -> bool {
+    fn duplicate(&mut self, message_id: Option<SmolStr>) -> bool {
         let Some(id) = message_id else { return false };
         if self.p.seen.insert(&id, DEDUPE_WINDOW) {
             return false;
         }
-        self.trace(None, None, Decision::Duplicate { message_id: id });
+        self.trace(
+            None,
+            None,
+            Decision::Duplicate {
+                message_id: id.into(),
+            },
+        );
         true
     }
 

@@ -277,7 +277,7 @@ impl Cx<'_, '_> {
                         properties: properties.clone(),
                     });
                     self.queue.push_back(super::events::Work::Track {
-                        event,
+                        event: event.into(),
                         properties,
                         at: self.now,
                         message_id: None,

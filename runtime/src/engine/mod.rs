@@ -47,7 +47,7 @@ use crate::vm::Vm;
 use jiff::tz::TimeZone;
 use nudge_bytecode::format::Trigger;
 use nudge_bytecode::op::Channel;
-use nudge_bytecode::{Bundle, Record};
+use nudge_bytecode::{Bundle, Record, SmolStr};
 use serde::{Deserialize, Serialize};
 use state::{EngineState, Profile};
 use std::collections::{BTreeMap, VecDeque};
@@ -59,22 +59,22 @@ use trace::{Decision, Outputs, TraceRecord};
 pub enum Input {
     /// Trait updates (a Segment `identify`). Traits not named are kept.
     Identify {
-        profile: String,
+        profile: SmolStr,
         traits: Record,
         at: i64,
-        message_id: Option<String>,
+        message_id: Option<SmolStr>,
     },
     /// An event (a Segment `track`). `properties` are already typed values.
     Track {
-        profile: String,
-        event: String,
+        profile: SmolStr,
+        event: SmolStr,
         properties: Record,
         at: i64,
-        message_id: Option<String>,
+        message_id: Option<SmolStr>,
     },
     /// What a provider said about a send (by its idempotency key).
     Delivery {
-        profile: String,
+        profile: SmolStr,
         key: String,
         channel: Channel,
         outcome: DeliveryOutcome,

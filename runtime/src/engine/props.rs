@@ -156,7 +156,7 @@ fn stream() -> impl Strategy<Value = Vec<Input>> {
                             traits.push(("timezone", Value::str(tz)));
                         }
                         Input::Identify {
-                            profile: id,
+                            profile: id.into(),
                             traits: rec(&traits),
                             at,
                             message_id: None,
@@ -175,7 +175,7 @@ fn stream() -> impl Strategy<Value = Vec<Input>> {
                     Ev::Start => track(&id, "SMS Received", &[("body", Value::str("start"))], at),
                     Ev::Unsubscribe => track(&id, "Unsubscribed", &[], at),
                     Ev::Bounce => Input::Delivery {
-                        profile: id,
+                        profile: id.into(),
                         key: "k".into(),
                         channel: Channel::Email,
                         outcome: super::DeliveryOutcome::HardBounce,

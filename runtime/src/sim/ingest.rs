@@ -741,8 +741,8 @@ impl<'s> Reader<'s> {
         let profile = [&el.user_id, &el.anonymous_id]
             .into_iter()
             .find_map(|j| match j {
-                Some(J::Str(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-                Some(J::Num(n)) => Some(n.to_string()),
+                Some(J::Str(s)) if !s.trim().is_empty() => Some(SmolStr::new(s.trim())),
+                Some(J::Num(n)) => Some(SmolStr::new(n.to_string())),
                 _ => None,
             });
         if matches!(kind, "page" | "screen" | "group" | "alias") {
@@ -775,8 +775,8 @@ impl<'s> Reader<'s> {
             }
         };
         let message_id = match el.message_id {
-            Some(J::Str(s)) => Some(s.into_owned()),
-            Some(J::Num(n)) => Some(n.to_string()),
+            Some(J::Str(s)) => Some(SmolStr::new(&*s)),
+            Some(J::Num(n)) => Some(SmolStr::new(n.to_string())),
             _ => None,
         };
         if kind == "identify" {
@@ -811,7 +811,7 @@ impl<'s> Reader<'s> {
         let properties = self.properties(&event, el.properties.as_ref(), p)?;
         Some(Input::Track {
             profile,
-            event,
+            event: event.into(),
             properties,
             at,
             message_id,

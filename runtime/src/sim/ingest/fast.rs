@@ -226,14 +226,14 @@ impl<'s> Reader<'s> {
         let profile = [&top.user_id, &top.anonymous_id]
             .into_iter()
             .find_map(|j| match j {
-                Some(J::Str(s)) if !trim(s).is_empty() => Some(trim(s).to_string()),
-                Some(J::Num(n)) => Some(n.to_string()),
+                Some(J::Str(s)) if !trim(s).is_empty() => Some(SmolStr::new(trim(s))),
+                Some(J::Num(n)) => Some(SmolStr::new(n.to_string())),
                 _ => None,
             })?;
         let at = timestamp_of(top.timestamp.as_ref()?)?;
         let message_id = match top.message_id {
-            Some(J::Str(s)) => Some(s.into_owned()),
-            Some(J::Num(n)) => Some(n.to_string()),
+            Some(J::Str(s)) => Some(SmolStr::new(&*s)),
+            Some(J::Num(n)) => Some(SmolStr::new(n.to_string())),
             _ => None,
         };
         if kind == "identify" {
@@ -255,7 +255,7 @@ impl<'s> Reader<'s> {
         };
         Some(Input::Track {
             profile,
-            event: event.to_string(),
+            event: SmolStr::new(event),
             properties,
             at,
             message_id,
