@@ -23,6 +23,9 @@
 //! Both phases run `--repeat` rounds (default 3), alternating, and each
 //! reports its fastest round by CPU time, with the range over all rounds:
 //! on a shared VM one binary's time swings by a fifth from run to run.
+//! Last comes what simulating costs beyond reading the input: the two
+//! fastest CPU times' difference, as events per second. (The targets are
+//! read on the simulate phase's own rate; this line is for attributing it.)
 //!
 //! Options (after `--`): `--events N` (default 1,000,000), `--profiles P`
 //! (default 100,000), `--repeat R` (default 3), `--bundle FILE`, `--json`
@@ -331,9 +334,12 @@ fn main() {
     let cpu_rate = |f: &Figures| o.events as f64 / f.cpu;
     let ratio = rate(&simulate) / rate(&parse);
     let cpu_ratio = cpu_rate(&simulate) / cpu_rate(&parse);
+    // What the simulate phase spends beyond reading its input (the two
+    // fastest rounds' CPU times, so both from good spells of the machine).
+    let beyond_reading = o.events as f64 / (simulate.cpu - parse.cpu).max(f64::MIN_POSITIVE);
     if o.json {
         println!(
-            "{{\"events\":{},\"profiles\":{},\"inputs\":{},\"parse_events_per_sec\":{:.0},\"parse_peak_rss_kib\":{},\"simulate_events_per_sec\":{:.0},\"simulate_peak_rss_kib\":{},\"ratio\":{:.3},\"parse_events_per_cpu_sec\":{:.0},\"simulate_events_per_cpu_sec\":{:.0},\"cpu_ratio\":{:.3},\"rounds\":{},\"parse_events_per_cpu_sec_range\":[{:.0},{:.0}],\"simulate_events_per_cpu_sec_range\":[{:.0},{:.0}]}}",
+            "{{\"events\":{},\"profiles\":{},\"inputs\":{},\"parse_events_per_sec\":{:.0},\"parse_peak_rss_kib\":{},\"simulate_events_per_sec\":{:.0},\"simulate_peak_rss_kib\":{},\"ratio\":{:.3},\"parse_events_per_cpu_sec\":{:.0},\"simulate_events_per_cpu_sec\":{:.0},\"cpu_ratio\":{:.3},\"rounds\":{},\"parse_events_per_cpu_sec_range\":[{:.0},{:.0}],\"simulate_events_per_cpu_sec_range\":[{:.0},{:.0}],\"beyond_reading_events_per_cpu_sec\":{:.0}}}",
             o.events,
             o.profiles,
             simulate.inputs,
@@ -349,7 +355,8 @@ fn main() {
             parse_lo,
             parse_hi,
             sim_lo,
-            sim_hi
+            sim_hi,
+            beyond_reading
         );
     } else {
         println!(
@@ -381,6 +388,10 @@ fn main() {
         println!(
             "  fastest of {} rounds by CPU time; all rounds: parse only {parse_lo:.0}-{parse_hi:.0} events/s, simulate {sim_lo:.0}-{sim_hi:.0} events/s",
             o.repeat
+        );
+        println!(
+            "  beyond reading the input (simulate less parse-only CPU time): {:.2} s = {beyond_reading:.0} events/s",
+            simulate.cpu - parse.cpu
         );
     }
 }
