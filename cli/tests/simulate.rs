@@ -147,6 +147,40 @@ fn an_order_without_its_order_id_is_reported_and_skipped() {
     assert!(out.contains("\n1 inputs, clock at"), "{out}");
 }
 
+/// A real log repeats a few problems on many lines (every `page` call, an
+/// event name a source always sends in another case): the report says
+/// each once, with its first lines and how many more, in the order each
+/// first came. A problem on one line reads as before.
+#[test]
+fn a_problem_on_many_lines_is_reported_once_with_its_lines() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let log = dir.join("repeated-problems.jsonl");
+    let page = |n: u32| {
+        format!(
+            r#"{{"type":"page","userId":"u1","timestamp":"2026-03-01T09:{n:02}:00Z","name":"Home"}}"#
+        )
+    };
+    let no_id = r#"{"type":"track","timestamp":"2026-03-01T09:30:00Z","event":"Signed Up"}"#;
+    let mut lines = vec![
+        r#"{"type":"identify","userId":"u1","timestamp":"2026-03-01T09:00:00Z","traits":{"email":"u1@example.com","email_consent":true}}"#.to_string(),
+    ];
+    lines.extend((1..=7).map(page));
+    lines.push(no_id.to_string());
+    lines.push(r#"{"type":"track","userId":"u1","timestamp":"2026-03-01T09:31:00Z","event":"checkout started","properties":{"checkout_id":"c1"}}"#.to_string());
+    lines.push(no_id.to_string());
+    lines.push(r#"{"type":"track","userId":"u1","timestamp":"2026-03-01T09:32:00Z","event":"checkout started","properties":{"checkout_id":"c2"}}"#.to_string());
+    lines.push(page(40));
+    let (problems, out) = shop_with_skipped_lines(&log, lines.join("\n").as_bytes());
+    insta::assert_snapshot!(problems, @r#"
+    Input problems:
+      lines 2, 3, 4, 5, 6 and 3 more: warning: `page` calls are not used by flows; skipped
+      lines 9 and 11: error (lines skipped): no `userId` or `anonymousId`
+      lines 10 and 12: warning: event "checkout started" read as "Checkout Started"
+    "#);
+    // The identify and both checkouts ran (the read-as warnings coerce).
+    assert!(out.contains("\n3 inputs, clock at"), "{out}");
+}
+
 #[test]
 fn a_line_that_is_not_utf8_is_reported_and_the_rest_run() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));

@@ -3,7 +3,7 @@
 //! suppressions and deferrals with reasons, exits); then a funnel per flow.
 
 use super::Simulation;
-use super::ingest::Severity;
+use super::ingest::{LineProblem, Severity};
 use crate::engine::trace::{
     Decision, Deferral, ExitReason, Name, NotEntered, ResumedBy, Suppression, TraceRecord,
 };
@@ -12,6 +12,8 @@ use crate::vm::text::{plain_text, timestamp_text};
 use nudge_bytecode::{Bundle, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt::Write;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -303,18 +305,57 @@ impl FunnelCounter {
     }
 }
 
+/// How many of a repeated problem's lines are named.
+const LINES_NAMED: usize = 5;
+
+/// One line per distinct problem (same severity and message), in the order
+/// each first came, naming its first lines and counting the rest: a real
+/// log repeats a few (every `page` call, an event name always sent in
+/// another case) thousands of times, and a line each buried the report.
+/// `--format json` still lists every line's problem.
+fn write_problems(out: &mut String, problems: &[LineProblem]) {
+    let mut groups: Vec<(&LineProblem, Vec<usize>)> = Vec::new();
+    let mut index: HashMap<(Severity, &str), usize> = HashMap::new();
+    for p in problems {
+        match index.entry((p.severity, p.message.as_str())) {
+            Entry::Occupied(e) => {
+                if let Some((_, lines)) = groups.get_mut(*e.get()) {
+                    lines.push(p.line);
+                }
+            }
+            Entry::Vacant(e) => {
+                e.insert(groups.len());
+                groups.push((p, vec![p.line]));
+            }
+        }
+    }
+    for (p, lines) in groups {
+        let sev = match (p.severity, lines.len()) {
+            (Severity::Error, 1) => "error (line skipped)",
+            (Severity::Error, _) => "error (lines skipped)",
+            (Severity::Warning, _) => "warning",
+        };
+        let named: Vec<String> = lines
+            .iter()
+            .take(LINES_NAMED)
+            .map(usize::to_string)
+            .collect();
+        let more = lines.len().saturating_sub(LINES_NAMED);
+        let at = match (named.as_slice(), more) {
+            ([one], _) => format!("line {one}"),
+            ([first @ .., last], 0) => format!("lines {} and {last}", first.join(", ")),
+            (all, more) => format!("lines {} and {more} more", all.join(", ")),
+        };
+        let _ = writeln!(out, "  {at}: {sev}: {}", p.message);
+    }
+}
+
 /// The human-readable report.
 pub fn human(sim: &Simulation) -> String {
     let mut out = String::new();
     if !sim.problems.is_empty() {
         let _ = writeln!(out, "Input problems:");
-        for p in &sim.problems {
-            let sev = match p.severity {
-                Severity::Error => "error (line skipped)",
-                Severity::Warning => "warning",
-            };
-            let _ = writeln!(out, "  line {}: {sev}: {}", p.line, p.message);
-        }
+        write_problems(&mut out, &sim.problems);
         let _ = writeln!(out);
     }
     // Profiles in name order, each one's records in trace order.
