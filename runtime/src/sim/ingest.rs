@@ -65,6 +65,14 @@ use std::str::FromStr;
 
 mod fast;
 
+/// Segment calls flows do not use: their lines are skipped with a note.
+const SKIPPED_KINDS: [&str; 4] = ["page", "screen", "group", "alias"];
+
+/// The note on a skipped call.
+fn skipped_call(kind: &str) -> String {
+    format!("`{kind}` calls are not used by flows; skipped")
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineProblem {
     /// 1-based line number in the log.
@@ -690,6 +698,14 @@ impl<'s> Reader<'s> {
                 }
                 return;
             }
+            Some(fast::Fast::Skipped(kind)) => {
+                problems.push(LineProblem {
+                    line: line_no,
+                    severity: Severity::Warning,
+                    message: skipped_call(kind),
+                });
+                return;
+            }
             None => {}
         }
         self.read_line_general(line_no, line, problems, emit);
@@ -745,8 +761,8 @@ impl<'s> Reader<'s> {
                 Some(J::Num(n)) => Some(SmolStr::new(n.to_string())),
                 _ => None,
             });
-        if matches!(kind, "page" | "screen" | "group" | "alias") {
-            p.warn(format!("`{kind}` calls are not used by flows; skipped"));
+        if SKIPPED_KINDS.contains(&kind) {
+            p.warn(skipped_call(kind));
             return None;
         }
         if !matches!(kind, "track" | "identify") {

@@ -26,8 +26,8 @@
 //! USD.
 
 use super::{
-    J, JVisitor, Key, Mode, NameIndex, Path, Problems, Reader, currency_code, date, money,
-    number_decimal, required, time, timestamp_number, timestamp_of, timestamp_text, trim,
+    J, JVisitor, Key, Mode, NameIndex, Path, Problems, Reader, SKIPPED_KINDS, currency_code, date,
+    money, number_decimal, required, time, timestamp_number, timestamp_of, timestamp_text, trim,
     untyped_number,
 };
 use crate::engine::Input;
@@ -180,6 +180,9 @@ pub(super) enum Fast {
     One(Input),
     /// A batch body's inputs, in order.
     Batch(Vec<Input>),
+    /// A call of a kind flows do not use (`page`, `screen`, `group`,
+    /// `alias`), skipped with the general path's note (`skipped_call`).
+    Skipped(&'static str),
 }
 
 #[derive(Default)]
@@ -192,6 +195,15 @@ enum Props<'a> {
     Typed(Record),
     /// Skipped unread (an `identify` has no use for them).
     Skipped,
+}
+
+/// The kind of a call flows do not use, which the general path skips with
+/// a note whatever else the element holds (it decides on `type` before
+/// anything else): reading such lines the general way built a JSON tree of
+/// each `page` call of a real log only to drop it.
+fn skipped_kind(top: &Top) -> Option<&'static str> {
+    let kind = top.kind.as_ref().and_then(J::as_str)?;
+    SKIPPED_KINDS.iter().copied().find(|k| *k == kind)
 }
 
 impl<'s> Reader<'s> {
@@ -212,7 +224,10 @@ impl<'s> Reader<'s> {
                 .map(|e| self.fast_element(e))
                 .collect::<Option<Vec<Input>>>()
                 .map(Fast::Batch),
-            None => self.fast_element(top).map(Fast::One),
+            None => match skipped_kind(&top) {
+                Some(kind) => Some(Fast::Skipped(kind)),
+                None => self.fast_element(top).map(Fast::One),
+            },
         }
     }
 
