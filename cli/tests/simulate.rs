@@ -149,8 +149,9 @@ fn an_order_without_its_order_id_is_reported_and_skipped() {
 
 /// A real log repeats a few problems on many lines (every `page` call, an
 /// event name a source always sends in another case): the report says
-/// each once, with its first lines and how many more, in the order each
-/// first came. A problem on one line reads as before.
+/// each once, with its first lines and how many more (and how many times,
+/// when a batch line holds it more than once), in the order each first
+/// came. A problem on one line reads as before.
 #[test]
 fn a_problem_on_many_lines_is_reported_once_with_its_lines() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
@@ -170,10 +171,12 @@ fn a_problem_on_many_lines_is_reported_once_with_its_lines() {
     lines.push(no_id.to_string());
     lines.push(r#"{"type":"track","userId":"u1","timestamp":"2026-03-01T09:32:00Z","event":"checkout started","properties":{"checkout_id":"c2"}}"#.to_string());
     lines.push(page(40));
+    // A batch with two of them: one line, said twice.
+    lines.push(format!(r#"{{"batch":[{},{}]}}"#, page(41), page(42)));
     let (problems, out) = shop_with_skipped_lines(&log, lines.join("\n").as_bytes());
     insta::assert_snapshot!(problems, @r#"
     Input problems:
-      lines 2, 3, 4, 5, 6 and 3 more: warning: `page` calls are not used by flows; skipped
+      lines 2, 3, 4, 5, 6 and 4 more (10 times): warning: `page` calls are not used by flows; skipped
       lines 9 and 11: error (lines skipped): no `userId` or `anonymousId`
       lines 10 and 12: warning: event "checkout started" read as "Checkout Started"
     "#);

@@ -314,23 +314,28 @@ const LINES_NAMED: usize = 5;
 /// another case) thousands of times, and a line each buried the report.
 /// `--format json` still lists every line's problem.
 fn write_problems(out: &mut String, problems: &[LineProblem]) {
-    let mut groups: Vec<(&LineProblem, Vec<usize>)> = Vec::new();
+    // Per problem: its distinct lines, and how many times it came (a batch
+    // line may hold it for several elements).
+    let mut groups: Vec<(&LineProblem, Vec<usize>, usize)> = Vec::new();
     let mut index: HashMap<(Severity, &str), usize> = HashMap::new();
     for p in problems {
         match index.entry((p.severity, p.message.as_str())) {
             Entry::Occupied(e) => {
-                if let Some((_, lines)) = groups.get_mut(*e.get()) {
-                    lines.push(p.line);
+                if let Some((_, lines, times)) = groups.get_mut(*e.get()) {
+                    if lines.last() != Some(&p.line) {
+                        lines.push(p.line);
+                    }
+                    *times += 1;
                 }
             }
             Entry::Vacant(e) => {
                 e.insert(groups.len());
-                groups.push((p, vec![p.line]));
+                groups.push((p, vec![p.line], 1));
             }
         }
     }
-    for (p, lines) in groups {
-        let sev = match (p.severity, lines.len()) {
+    for (p, lines, times) in groups {
+        let sev = match (p.severity, times) {
             (Severity::Error, 1) => "error (line skipped)",
             (Severity::Error, _) => "error (lines skipped)",
             (Severity::Warning, _) => "warning",
@@ -341,11 +346,14 @@ fn write_problems(out: &mut String, problems: &[LineProblem]) {
             .map(usize::to_string)
             .collect();
         let more = lines.len().saturating_sub(LINES_NAMED);
-        let at = match (named.as_slice(), more) {
+        let mut at = match (named.as_slice(), more) {
             ([one], _) => format!("line {one}"),
             ([first @ .., last], 0) => format!("lines {} and {last}", first.join(", ")),
             (all, more) => format!("lines {} and {more} more", all.join(", ")),
         };
+        if times > lines.len() {
+            let _ = write!(at, " ({times} times)");
+        }
         let _ = writeln!(out, "  {at}: {sev}: {}", p.message);
     }
 }
