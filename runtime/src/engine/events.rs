@@ -154,14 +154,15 @@ impl Cx<'_, '_> {
     fn track(&mut self, name: &str, properties: Record, at: i64) {
         let event = Value::Record(properties);
         self.consent(name, &event);
-        self.history(name, &event, at);
+        // Borrowed from the engine, not from `self`: no copy per event.
+        let eng = self.eng;
+        let concerned = eng.by_event.get(name);
+        let inactive = concerned.map_or(&[][..], |c| c.inactive.as_slice());
+        self.history(name, &event, at, inactive);
         self.goals(name, &event);
         self.exits(name, &event);
         self.wait_fors(name, &event);
-        // Borrowed from the engine, not from `self`: no copy per event.
-        let eng = self.eng;
-        let flows = eng.event_flows.get(name).map(Vec::as_slice).unwrap_or(&[]);
-        for &flow in flows {
+        for &flow in concerned.map_or(&[][..], |c| c.triggered.as_slice()) {
             let Some(f) = self.eng.flow(flow) else {
                 continue;
             };
@@ -251,7 +252,7 @@ impl Cx<'_, '_> {
     }
 
     /// Aggregates and `when inactive` silences.
-    fn history(&mut self, name: &str, event: &Value, at: i64) {
+    fn history(&mut self, name: &str, event: &Value, at: i64, inactive: &[u16]) {
         for (i, a) in self.eng.bundle.aggregates.iter().enumerate() {
             if a.event == name
                 && let Some(s) = self.p.aggregates.get_mut(i)
@@ -261,13 +262,7 @@ impl Cx<'_, '_> {
                 self.dirty = true;
             }
         }
-        let eng = self.eng;
-        let flows = eng
-            .inactive_flows
-            .get(name)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        for &flow in flows {
+        for &flow in inactive {
             self.arm_inactive(flow, at);
         }
     }
