@@ -292,7 +292,7 @@ impl Record {
             return self
                 .fields
                 .iter()
-                .find(|(n, _)| n.len() == name.len() && n == name)
+                .find(|(n, _)| same_name(n, name))
                 .map(|(_, v)| v);
         }
         self.fields
@@ -467,6 +467,45 @@ fn same_shared(projected: &Value, original: &Value) -> bool {
         | (_, Value::Record(_)) => false,
         _ => true,
     }
+}
+
+/// The first and last eight bytes of `b` (overlapping when shorter than
+/// 16; four when shorter than 8, bytes when shorter than 4), as words: two
+/// loads where a loop went byte by byte. With the length, they tell a name
+/// of up to 16 bytes whole (`same_name`); they also hash one well.
+#[inline]
+pub fn name_ends(b: &[u8]) -> (u64, u64) {
+    let word = |i: usize| {
+        b.get(i..i + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let half = |i: usize| {
+        b.get(i..i + 4)
+            .and_then(|w| <[u8; 4]>::try_from(w).ok())
+            .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
+    };
+    let n = b.len();
+    if n >= 8 {
+        (word(0), word(n - 8))
+    } else if n >= 4 {
+        (half(0), half(n - 4))
+    } else {
+        (b.iter().fold(0, |w, x| (w << 8) | u64::from(*x)), 0)
+    }
+}
+
+/// `a == b`, a word at a time (no call into `memcmp` for a short name).
+#[inline]
+pub fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 16 {
+        return name_ends(a) == name_ends(b);
+    }
+    a == b
 }
 
 fn cmp_name(a: &str, b: &str) -> std::cmp::Ordering {

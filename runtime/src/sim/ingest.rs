@@ -53,6 +53,7 @@
 
 use crate::engine::Input;
 use nudge_bytecode::schema::{FieldType, RecordSchema, Scalar, Schema};
+use nudge_bytecode::value::{name_ends as ends, same_name as same};
 use nudge_bytecode::{Currency, Date, Money, Record, SmolStr, TimeOfDay, Value};
 use rust_decimal::Decimal;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -549,31 +550,6 @@ impl<'s> NameIndex<'s> {
     }
 }
 
-/// The first and last eight bytes of `b` (overlapping when shorter than
-/// 16; four when shorter than 8, bytes when shorter than 4), as words: two
-/// loads where a loop went byte by byte.
-#[inline]
-fn ends(b: &[u8]) -> (u64, u64) {
-    let word = |i: usize| {
-        b.get(i..i + 8)
-            .and_then(|w| <[u8; 8]>::try_from(w).ok())
-            .map_or(0, u64::from_le_bytes)
-    };
-    let half = |i: usize| {
-        b.get(i..i + 4)
-            .and_then(|w| <[u8; 4]>::try_from(w).ok())
-            .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
-    };
-    let n = b.len();
-    if n >= 8 {
-        (word(0), word(n - 8))
-    } else if n >= 4 {
-        (half(0), half(n - 4))
-    } else {
-        (b.iter().fold(0, |w, x| (w << 8) | u64::from(*x)), 0)
-    }
-}
-
 /// The length and both ends, mixed: names are short, and differ at one end
 /// or the other.
 #[inline]
@@ -581,19 +557,6 @@ fn name_hash(s: &str) -> usize {
     let (head, tail) = ends(s.as_bytes());
     let h = (head ^ tail.rotate_left(31) ^ s.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     (h >> 32) as usize
-}
-
-/// `a == b`, a word at a time (no call into `memcmp` for a short name).
-#[inline]
-fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    if a.len() <= 16 {
-        return ends(a) == ends(b);
-    }
-    a == b
 }
 
 pub struct Reader<'s> {
