@@ -375,7 +375,7 @@ impl Record {
             {
                 wanted.next();
             }
-            match wanted.next_if(|k| k.name == name.as_str()) {
+            match wanted.next_if(|k| same_name(&k.name, name)) {
                 Some(k) => {
                     let v = project_kept(value, k);
                     whole &= same_shared(&v, value);

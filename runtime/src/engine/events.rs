@@ -26,6 +26,7 @@ use super::trace::{Decision, ResumedBy};
 use super::{Cx, DeliveryOutcome, MAX_CASCADE};
 use crate::vm::Resume;
 use nudge_bytecode::op::Channel;
+use nudge_bytecode::value::same_name;
 use nudge_bytecode::{Record, SmolStr, Value};
 
 pub(super) enum Work {
@@ -254,7 +255,7 @@ impl Cx<'_, '_> {
     /// Aggregates and `when inactive` silences.
     fn history(&mut self, name: &str, event: &Value, at: i64, inactive: &[u16]) {
         for (i, a) in self.eng.bundle.aggregates.iter().enumerate() {
-            if a.event == name
+            if same_name(&a.event, name)
                 && let Some(s) = self.p.aggregates.get_mut(i)
             {
                 s.prune(a, self.now);
@@ -277,7 +278,7 @@ impl Cx<'_, '_> {
                 i += 1;
                 continue;
             };
-            if goal.event.event != name {
+            if !same_name(&goal.event.event, name) {
                 i += 1;
                 continue;
             }
@@ -326,7 +327,10 @@ impl Cx<'_, '_> {
                 .flow(j.flow)
                 .map(|f| f.settings.exit_when.as_slice())
                 .unwrap_or_default();
-            let mut matching = exits.iter().filter(|m| m.event == name).peekable();
+            let mut matching = exits
+                .iter()
+                .filter(|m| same_name(&m.event, name))
+                .peekable();
             if matching.peek().is_none() {
                 i += 1;
                 continue;
@@ -360,11 +364,9 @@ impl Cx<'_, '_> {
         self.remember_while_held(name, event);
         let mut waiting = Vec::new();
         for i in 0..self.p.journeys.len() {
-            let awaits = self
-                .p
-                .journeys
-                .get(i)
-                .is_some_and(|j| matches!(&j.wait, Wait::Event { event, .. } if event == name));
+            let awaits = self.p.journeys.get(i).is_some_and(
+                |j| matches!(&j.wait, Wait::Event { event, .. } if same_name(event, name)),
+            );
             if !awaits {
                 continue;
             }
@@ -418,7 +420,7 @@ impl Cx<'_, '_> {
                 .eng
                 .awaited
                 .get(usize::from(j.flow))
-                .is_some_and(|names| names.contains(&name));
+                .is_some_and(|names| names.iter().any(|n| same_name(n, name)));
             if !awaited || !matches!(j.wait, Wait::DeferredSend { .. }) {
                 continue;
             }

@@ -275,7 +275,10 @@ impl<'b> Engine<'b> {
             .zones
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((_, tz)) = zones.iter().find(|(n, _)| &**n == name) {
+        if let Some((_, tz)) = zones
+            .iter()
+            .find(|(n, _)| nudge_bytecode::value::same_name(n, name))
+        {
             return tz.clone();
         }
         let tz = localtime::zone(name);

@@ -124,7 +124,10 @@ impl Profiles {
         hint: Option<u32>,
         new: impl FnOnce() -> Profile,
     ) -> (&mut Profile, u32) {
-        let known = hint.filter(|&s| self.id_at(s) == Some(id));
+        let known = hint.filter(|&s| {
+            self.id_at(s)
+                .is_some_and(|at| nudge_bytecode::value::same_name(at, id))
+        });
         let i = match known.or_else(|| self.slot_of(id)) {
             Some(i) => i as usize,
             None => self.push(id, new()),
