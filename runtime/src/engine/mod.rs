@@ -47,6 +47,7 @@ use crate::vm::Vm;
 use jiff::tz::TimeZone;
 use nudge_bytecode::format::Trigger;
 use nudge_bytecode::op::Channel;
+use nudge_bytecode::value::same_name;
 use nudge_bytecode::{Bundle, Record, SmolStr};
 use serde::{Deserialize, Serialize};
 use state::{EngineState, Profile};
@@ -275,10 +276,7 @@ impl<'b> Engine<'b> {
             .zones
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((_, tz)) = zones
-            .iter()
-            .find(|(n, _)| nudge_bytecode::value::same_name(n, name))
-        {
+        if let Some((_, tz)) = zones.iter().find(|(n, _)| same_name(n, name)) {
             return tz.clone();
         }
         let tz = localtime::zone(name);

@@ -23,6 +23,7 @@
 use super::state::Profile;
 use super::trace::Name;
 use crate::chunks::Chunks;
+use nudge_bytecode::value::same_name;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
@@ -124,10 +125,7 @@ impl Profiles {
         hint: Option<u32>,
         new: impl FnOnce() -> Profile,
     ) -> (&mut Profile, u32) {
-        let known = hint.filter(|&s| {
-            self.id_at(s)
-                .is_some_and(|at| nudge_bytecode::value::same_name(at, id))
-        });
+        let known = hint.filter(|&s| self.id_at(s).is_some_and(|at| same_name(at, id)));
         let i = match known.or_else(|| self.slot_of(id)) {
             Some(i) => i as usize,
             None => self.push(id, new()),

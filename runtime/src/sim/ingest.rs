@@ -74,6 +74,17 @@ fn skipped_call(kind: &str) -> String {
     format!("`{kind}` calls are not used by flows; skipped")
 }
 
+/// The note on line `line`, a call the fast path skipped, as the general
+/// path makes it.
+fn note_skipped(line: usize, kind: &str, out: &mut Vec<LineProblem>) {
+    Problems {
+        line,
+        out,
+        rejected: false,
+    }
+    .warn(skipped_call(kind));
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineProblem {
     /// 1-based line number in the log.
@@ -662,11 +673,7 @@ impl<'s> Reader<'s> {
                 return;
             }
             Some(fast::Fast::Skipped(kind)) => {
-                problems.push(LineProblem {
-                    line: line_no,
-                    severity: Severity::Warning,
-                    message: skipped_call(kind),
-                });
+                note_skipped(line_no, kind, problems);
                 return;
             }
             None => {}

@@ -4,8 +4,8 @@
 //! call flows do not use (`page`, ...) the same note.
 
 use super::super::{
-    LineProblem, NameIndex, Reader, Severity, decimal, rfc3339_millis, same, skipped_call,
-    timestamp_text, trim, whole_float,
+    LineProblem, NameIndex, Reader, decimal, note_skipped, rfc3339_millis, same, timestamp_text,
+    trim, whole_float,
 };
 use super::Fast;
 use crate::engine::Input;
@@ -132,11 +132,7 @@ fn fast(reader: &Reader, line: &str) -> Option<(Vec<Input>, Vec<LineProblem>)> {
         Fast::One(input) => vec![input],
         Fast::Batch(inputs) => inputs,
         Fast::Skipped(kind) => {
-            problems.push(LineProblem {
-                line: 7,
-                severity: Severity::Warning,
-                message: skipped_call(kind),
-            });
+            note_skipped(7, kind, &mut problems);
             Vec::new()
         }
     };
