@@ -65,6 +65,7 @@ use std::fmt;
 use std::str::FromStr;
 
 mod fast;
+mod plain;
 
 /// Segment calls flows do not use: their lines are skipped with a note.
 const SKIPPED_KINDS: [&str; 4] = ["page", "screen", "group", "alias"];

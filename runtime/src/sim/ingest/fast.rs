@@ -25,6 +25,7 @@
 //! nesting still open at that point is a give-up unless the currency is
 //! USD.
 
+use super::plain::{Plain, is_plain};
 use super::{
     J, JVisitor, Key, Mode, NameIndex, Path, Problems, Reader, SKIPPED_KINDS, currency_code, date,
     money, number_decimal, required, time, timestamp_number, timestamp_of, timestamp_text, trim,
@@ -210,14 +211,25 @@ impl<'s> Reader<'s> {
     /// The line's inputs, or `None` when the general path must read it (a
     /// batch is taken whole or not at all).
     pub(super) fn fast_line(&self, line: &str) -> Option<Fast> {
-        let mut de = serde_json::Deserializer::from_str(line);
-        let mut top = LineSeed {
+        let seed = LineSeed {
             reader: self,
             in_batch: false,
-        }
-        .deserialize(&mut de)
-        .ok()?;
-        de.end().ok()?;
+        };
+        let mut top = if is_plain(line) {
+            let mut de = Plain::new(line);
+            match seed
+                .deserialize(&mut de)
+                .and_then(|top| de.end().map(|()| top))
+            {
+                Ok(top) => top,
+                // Beyond what `Plain` reads: serde_json reads it.
+                Err(e) if e.lexical => self.serde_top(line)?,
+                // Refused by the reader itself, as it would be here.
+                Err(_) => return None,
+            }
+        } else {
+            self.serde_top(line)?
+        };
         match top.batch.take() {
             Some(elements) => elements
                 .into_iter()
@@ -229,6 +241,20 @@ impl<'s> Reader<'s> {
                 None => self.fast_element(top).map(Fast::One),
             },
         }
+    }
+
+    /// The line's top level read by serde_json, for a line that is not
+    /// plain (`plain::is_plain`) or that `Plain` leaves to it.
+    fn serde_top<'l>(&self, line: &'l str) -> Option<Top<'l>> {
+        let mut de = serde_json::Deserializer::from_str(line);
+        let top = LineSeed {
+            reader: self,
+            in_batch: false,
+        }
+        .deserialize(&mut de)
+        .ok()?;
+        de.end().ok()?;
+        Some(top)
     }
 
     /// `Reader::element` for a line that read cleanly so far; `None` where

@@ -3,14 +3,16 @@
 //! scale counts), and say what the general path says: nothing, or for a
 //! call flows do not use (`page`, ...) the same note.
 
+use super::super::plain::{Plain, is_plain};
 use super::super::{
     LineProblem, NameIndex, Reader, decimal, note_skipped, rfc3339_millis, same, timestamp_text,
     trim, whole_float,
 };
-use super::Fast;
+use super::{Fast, LineSeed};
 use crate::engine::Input;
 use nudge_bytecode::schema::{FieldSchema, FieldType, RecordSchema, Scalar, Schema};
 use proptest::prelude::*;
+use serde::de::DeserializeSeed;
 
 fn field(name: &str, ty: FieldType) -> FieldSchema {
     FieldSchema {
@@ -287,6 +289,16 @@ fn the_fast_path_takes_clean_lines_and_agrees() {
                 general(&reader, &line)
             ),
             Err(e) => panic!("{e}"),
+        }
+        // A plain one is read by `Plain`, not left to serde_json.
+        if is_plain(&line) {
+            let mut de = Plain::new(&line);
+            let seed = LineSeed {
+                reader: &reader,
+                in_batch: false,
+            };
+            let read = seed.deserialize(&mut de).and_then(|_| de.end());
+            assert!(read.is_ok(), "left to serde_json: {line}");
         }
     }
 }
