@@ -5,7 +5,10 @@
 //! A line is read in one pass straight from its text into typed values,
 //! driven by the schema (`fast.rs`): members nothing reads (`context`, a
 //! field the event does not declare) are skipped unread, strings are
-//! borrowed from the line until a value needs its own copy. That pass gives
+//! borrowed from the line until a value needs its own copy. A plain line
+//! (no `\`, no control byte: nearly all) is lexed by `plain.rs`, a small
+//! serde `Deserializer` making serde_json's visitor calls for less work;
+//! other lines by serde_json. That pass gives
 //! up at the first thing that is not plain — any problem, a batch, a shape
 //! it does not handle — and then the line is read again by the general
 //! path below, which reports every problem: the top level by a visitor that

@@ -247,6 +247,20 @@ proptest! {
         }
     }
 
+    /// Any printable text at all: never a panic, and never read where
+    /// serde_json would not read it.
+    #[test]
+    fn random_characters_are_never_misread(t in "[ -~é]{0,40}") {
+        if let Err(e) = agree(&t) {
+            prop_assert!(false, "{}", e);
+        }
+        if is_plain(&t)
+            && let Err(e) = skips_agree(&format!("{{\"k\":{t}}}"))
+        {
+            prop_assert!(false, "{}", e);
+        }
+    }
+
     #[test]
     fn random_decimals_are_the_same_floats(int in 0u64..100_000_000_000, frac in 0u64..u64::MAX, digits in 1usize..23, negative in any::<bool>()) {
         let frac = format!("{frac:020}");
