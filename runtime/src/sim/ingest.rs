@@ -9,7 +9,7 @@
 //! (no `\`, no control byte: nearly all) is lexed by `plain.rs`, a small
 //! serde `Deserializer` making serde_json's visitor calls for less work;
 //! other lines by serde_json. That pass gives
-//! up at the first thing that is not plain — any problem, a batch, a shape
+//! up at the first thing it does not take cleanly — any problem, a batch, a shape
 //! it does not handle — and then the line is read again by the general
 //! path below, which reports every problem: the top level by a visitor that
 //! keeps only the element fields above, the values into a small JSON tree
