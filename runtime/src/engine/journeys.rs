@@ -740,7 +740,7 @@ impl Cx<'_, '_> {
             flow: flow.name.clone(),
             template: tname.to_string(),
             channel,
-            to,
+            to: to.to_string(),
             marketing,
             content,
         }));

@@ -22,16 +22,17 @@ use super::state::Profile;
 use super::trace::{CapNote, Deferral, Suppression};
 use crate::vm::text::duration_text;
 use jiff::tz::TimeZone;
-use nudge_bytecode::Value;
 use nudge_bytecode::format::{Category, FrequencyCap, Policies, WhenCapped};
 use nudge_bytecode::op::Channel;
+use nudge_bytecode::{SmolStr, Value};
 
 /// What to do with a send now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Deliver to this address.
+    /// Deliver to this address (shared with the profile's trait: a
+    /// trace-only run never writes it out).
     Deliver {
-        to: String,
+        to: SmolStr,
     },
     Suppress(Suppression),
     Defer {
@@ -61,16 +62,16 @@ pub fn cap_note(cap: &FrequencyCap, counted: usize) -> CapNote {
     }
 }
 
-fn address(profile: &Profile, channel: Channel) -> Option<String> {
+fn address(profile: &Profile, channel: Channel) -> Option<SmolStr> {
     let name = match channel {
         Channel::Email => "email",
         Channel::Sms => "phone",
         // Push goes to the profile's devices through a webhook provider;
         // the profile id addresses it.
-        Channel::Push => return Some(String::new()),
+        Channel::Push => return Some(SmolStr::default()),
     };
     match profile.traits.get(name) {
-        Some(Value::Str(s)) if !s.trim().is_empty() => Some(s.to_string()),
+        Some(Value::Str(s)) if !s.trim().is_empty() => Some(s.clone()),
         _ => None,
     }
 }

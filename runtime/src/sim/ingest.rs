@@ -590,6 +590,89 @@ pub struct Reader<'s> {
     names: Vec<(String, &'s str)>,
     /// The currency of amounts that name none.
     usd: Option<Currency>,
+    /// Long texts lately read, shared (`Strings`).
+    strings: Strings,
+    /// Room to gather a record's members in before its shared block is
+    /// made (`Record::from_fields`), kept from line to line: a fresh vector
+    /// per record was an allocation, a traits object's two or three.
+    members: Pool<(usize, SmolStr, Value)>,
+    traits_members: Pool<(SmolStr, Value)>,
+}
+
+/// Vectors lent out and given back empty, their room kept. A record
+/// nested in a record takes a second one while the first is lent.
+struct Pool<T>(std::cell::RefCell<Vec<Vec<T>>>);
+
+impl<T> Pool<T> {
+    fn new() -> Pool<T> {
+        Pool(std::cell::RefCell::new(Vec::new()))
+    }
+
+    fn take(&self) -> Vec<T> {
+        self.0
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_default()
+    }
+
+    /// Keeps `v`'s room (a few vectors, none very large).
+    fn give(&self, mut v: Vec<T>) {
+        v.clear();
+        if v.capacity() <= 256
+            && let Ok(mut p) = self.0.try_borrow_mut()
+            && p.len() < 8
+        {
+            p.push(v);
+        }
+    }
+}
+
+/// Texts longer than a `SmolStr` holds inline that the reader made lately,
+/// one per slot by a hash of the text (a new text takes its slot). A log
+/// repeats its long texts (a product's url, its image, its name), and a
+/// text found here is shared, a reference count more, instead of copied
+/// into a block of its own that the value's drop then frees: a 1M-event
+/// log has about one such text per line.
+struct Strings(std::cell::RefCell<Vec<SmolStr>>);
+
+/// Slots in `Strings` (24 KiB).
+const STRING_SLOTS: usize = 1 << 10;
+
+/// The longest text a `SmolStr` holds inline (no block to share).
+const INLINE: usize = 23;
+
+impl Strings {
+    fn new() -> Strings {
+        Strings(std::cell::RefCell::new(vec![
+            SmolStr::default();
+            STRING_SLOTS
+        ]))
+    }
+
+    /// `t` as a `SmolStr`: shared with the last equal text its slot held.
+    fn get(&self, t: &str) -> SmolStr {
+        if t.len() <= INLINE {
+            return SmolStr::new(t);
+        }
+        // Never borrowed twice (the borrow ends here), but a text need not
+        // be shared: a failed borrow only makes a copy.
+        let Ok(mut slots) = self.0.try_borrow_mut() else {
+            return SmolStr::new(t);
+        };
+        let h = std::hash::BuildHasher::hash_one(&rustc_hash::FxBuildHasher, t);
+        // The high bits: Fx's low bits are poor.
+        let i = (h >> (64 - STRING_SLOTS.trailing_zeros())) as usize;
+        match slots.get_mut(i) {
+            Some(s) if s.as_str() == t => s.clone(),
+            Some(s) => {
+                let new = SmolStr::new(t);
+                *s = new.clone();
+                new
+            }
+            None => SmolStr::new(t),
+        }
+    }
 }
 
 impl<'s> Reader<'s> {
@@ -625,6 +708,9 @@ impl<'s> Reader<'s> {
             traits: NameIndex::new(schema.traits.iter().map(|f| f.name.as_str()).collect()),
             names,
             usd: Currency::new("USD"),
+            strings: Strings::new(),
+            members: Pool::new(),
+            traits_members: Pool::new(),
         }
     }
 
@@ -1111,7 +1197,7 @@ impl<'s> Reader<'s> {
             },
             Scalar::String | Scalar::Email | Scalar::Phone | Scalar::Url | Scalar::Timezone => {
                 match j {
-                    J::Str(t) => Some(Value::str(t.trim())),
+                    J::Str(t) => Some(Value::Str(self.strings.get(t.trim()))),
                     J::Num(n) => Some(Value::str(n.to_string())),
                     _ => bad(p, mode, path, ty, "text", j),
                 }
@@ -1408,6 +1494,46 @@ mod tests {
 
     fn money() -> FieldType {
         FieldType::Optional(Box::new(FieldType::Scalar(Scalar::Money)))
+    }
+
+    #[test]
+    fn long_texts_read_again_are_shared_and_every_text_reads_as_itself() {
+        let strings = Strings::new();
+        let url = "https://trailhead.example/products/p-404";
+        let (a, b) = (strings.get(url), strings.get(url));
+        assert_eq!((a.as_str(), b.as_str()), (url, url));
+        assert!(a.is_heap_allocated());
+        assert_eq!(a.as_str().as_ptr(), b.as_str().as_ptr(), "one block, shared");
+        let short = strings.get("p-404");
+        assert_eq!(short, "p-404");
+        assert!(!short.is_heap_allocated());
+        // Many texts share the slots: each still reads as itself, and one
+        // that lost its slot is made anew.
+        let texts: Vec<String> = (0..5000)
+            .map(|i| format!("https://trailhead.example/products/p-{i:05}"))
+            .collect();
+        for _ in 0..2 {
+            for t in &texts {
+                assert_eq!(strings.get(t), t.as_str());
+            }
+        }
+        assert_eq!(strings.get(url), url);
+    }
+
+    #[test]
+    fn pooled_vectors_come_back_empty_and_large_ones_are_not_kept() {
+        let pool: Pool<u32> = Pool::new();
+        let mut v = pool.take();
+        v.extend([1, 2, 3]);
+        let room = v.capacity();
+        pool.give(v);
+        let v = pool.take();
+        assert!(v.is_empty());
+        assert_eq!(v.capacity(), room);
+        let mut big = Vec::with_capacity(10_000);
+        big.push(1);
+        pool.give(big);
+        assert_eq!(pool.take().capacity(), 0);
     }
 
     #[test]

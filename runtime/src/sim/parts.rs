@@ -223,22 +223,40 @@ fn run_held(
     true
 }
 
-/// `run_held` for one partition, its state in the run.
+/// `run_held` for one partition, its state in the run: its lines are all
+/// read first, then their inputs run. (Reading one line, then running it,
+/// took turns between the reader's code and the engine's, and each pushed
+/// the other out of the instruction cache.)
 fn run_part(
     run: &mut Run<'_>,
     part: &mut Part,
     items: &mut [Item],
     reader: &Reader<'_>,
     problems: &mut Vec<LineProblem>,
-    inputs: &mut Vec<Input>,
+    inputs: &mut Vec<(u64, Input)>,
 ) -> bool {
-    let n = items.len();
-    // The slot guessed for item k, at `k % 4`.
-    let mut slots = [None; 4];
     let mut start = 0;
-    for k in 0..n + 3 {
+    for item in items.iter_mut() {
+        let hash = item.hash;
+        match &mut item.what {
+            What::Line { line, end } => {
+                let text = part.text.get(start..*end).unwrap_or_default();
+                start = *end;
+                reader.read_line(*line, text, problems, &mut |_, input| {
+                    inputs.push((hash, input))
+                });
+            }
+            What::Input(input) => inputs.extend(input.take().map(|i| (hash, *i))),
+        }
+    }
+    // The slot guessed for input k, at `k % 4`.
+    let mut slots = [None; 4];
+    let hashes: Vec<u64> = inputs.iter().map(|(h, _)| *h).collect();
+    let hash = |k: usize| hashes.get(k).copied();
+    let mut ok = true;
+    let mut drain = inputs.drain(..);
+    for k in 0..hashes.len() + 3 {
         let profiles = &run.state.profiles;
-        let hash = |k: usize| items.get(k).map(|i| i.hash);
         if let Some(h) = hash(k) {
             profiles.locate_hash(h);
         }
@@ -249,27 +267,19 @@ fn run_part(
             profiles.prefetch_blocks(s);
         }
         let Some(j) = k.checked_sub(3) else { continue };
-        let Some(item) = items.get_mut(j) else {
+        let Some((h, input)) = drain.next() else {
             continue;
         };
-        match &mut item.what {
-            What::Line { line, end } => {
-                let text = part.text.get(start..*end).unwrap_or_default();
-                start = *end;
-                reader.read_line(*line, text, problems, &mut |_, input| inputs.push(input));
-            }
-            What::Input(input) => inputs.extend(input.take().map(|i| *i)),
+        if input.at() < part.last || hash_of(&input) != h {
+            ok = false;
+            break;
         }
-        let slot = slots[j % 4];
-        for input in inputs.drain(..) {
-            if input.at() < part.last || hash_of(&input) != item.hash {
-                return false;
-            }
-            part.last = input.at();
-            run.input_at(input, slot);
-        }
+        part.last = input.at();
+        run.input_at(input, slots[j % 4]);
     }
-    true
+    drop(drain);
+    inputs.clear();
+    ok
 }
 
 /// Numbers every profile of every partition (those without a record too,

@@ -576,7 +576,7 @@ impl<'de> Visitor<'de> for TraitsSeed<'_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
         let traits_path = Path::root("traits");
-        let mut fields = Vec::new();
+        let mut fields = self.r.traits_members.take();
         while let Some(Key(name)) = map.next_key::<Key<'de>>()? {
             let declared = self.r.traits.get(&name);
             let ty = declared
@@ -603,7 +603,9 @@ impl<'de> Visitor<'de> for TraitsSeed<'_, '_> {
             // path does.
             fields.push((name, value));
         }
-        Ok(Record::from_fields(fields))
+        let record = Record::from_fields(fields.drain(..));
+        self.r.traits_members.give(fields);
+        Ok(record)
     }
 }
 
@@ -647,7 +649,7 @@ fn record_map<'de, A: MapAccess<'de>>(
     let mut present = [0u64; MAX_FIELDS / 64];
     let mut own: Option<Option<Currency>> = None;
     // With each member's index in the schema: see the sort at the end.
-    let mut fields: Vec<(usize, SmolStr, Value)> = Vec::with_capacity(schema.fields.len().min(16));
+    let mut fields = r.members.take();
     // Per entry of `fields` (the first 64): an amount made before the
     // currency was known; a nested record still pending.
     let mut provisional = 0u64;
@@ -736,10 +738,11 @@ fn record_map<'de, A: MapAccess<'de>>(
         }
         same
     });
-    Ok(Typed {
-        record: Record::from_fields(fields.into_iter().map(|(_, n, v)| (n, v))),
-        pending,
-    })
+    // Drained (the iterator knows its length: one block, no vector
+    // between), and the room given back for the next record.
+    let record = Record::from_fields(fields.drain(..).map(|(_, n, v)| (n, v)));
+    r.members.give(fields);
+    Ok(Typed { record, pending })
 }
 
 fn set_present(present: &mut [u64], i: Option<usize>, yes: bool) {
@@ -912,7 +915,7 @@ impl<'de> Visitor<'de> for FieldSeed<'_, '_, '_> {
         let value = match base(self.ty) {
             FieldType::Scalar(s) => match s {
                 Scalar::String | Scalar::Email | Scalar::Phone | Scalar::Url | Scalar::Timezone => {
-                    Some(Value::str(trim(t)))
+                    Some(Value::Str(self.r.strings.get(trim(t))))
                 }
                 Scalar::Timestamp => timestamp_text(t).map(Value::Timestamp),
                 Scalar::Date => date(t).map(Value::Date),
