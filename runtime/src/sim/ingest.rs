@@ -1503,7 +1503,11 @@ mod tests {
         let (a, b) = (strings.get(url), strings.get(url));
         assert_eq!((a.as_str(), b.as_str()), (url, url));
         assert!(a.is_heap_allocated());
-        assert_eq!(a.as_str().as_ptr(), b.as_str().as_ptr(), "one block, shared");
+        assert_eq!(
+            a.as_str().as_ptr(),
+            b.as_str().as_ptr(),
+            "one block, shared"
+        );
         let short = strings.get("p-404");
         assert_eq!(short, "p-404");
         assert!(!short.is_heap_allocated());

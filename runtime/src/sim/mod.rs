@@ -245,6 +245,10 @@ impl Story {
 /// `StoryRecord::flow` when the record names no flow.
 const NO_FLOW: u16 = u16::MAX;
 
+/// How many trace records `Run::input_held` lets gather before they are
+/// taken (about 160 KiB of them: they stay in the cache until then).
+const HELD_RECORDS: usize = 1024;
+
 /// Takes the decision's own instant (`until`, `deadline`, ...) out of it,
 /// leaving 0 there, and returns it (0 when it has none); a send's
 /// idempotency key is emptied too. In place: the caller's record is
@@ -778,6 +782,25 @@ impl<'b> Run<'b> {
         let mut out = std::mem::take(&mut self.out);
         self.engine
             .handle_at(&mut self.state, input, slot, &mut out);
+        self.take(&mut out, true);
+        self.out = out;
+    }
+
+    /// `input_at`, its outputs left in `self.out` until `flush`: counting
+    /// and keeping the records of many inputs at once, the story's code
+    /// runs apart from the engine's instead of taking turns with it.
+    fn input_held(&mut self, input: Input, slot: Option<u32>) {
+        self.count += 1;
+        self.engine
+            .handle_at(&mut self.state, input, slot, &mut self.out);
+        if self.out.trace.len() >= HELD_RECORDS {
+            self.flush();
+        }
+    }
+
+    /// Takes the outputs `input_held` left.
+    fn flush(&mut self) {
+        let mut out = std::mem::take(&mut self.out);
         self.take(&mut out, true);
         self.out = out;
     }

@@ -275,9 +275,10 @@ fn run_part(
             break;
         }
         part.last = input.at();
-        run.input_at(input, slots[j % 4]);
+        run.input_held(input, slots[j % 4]);
     }
     drop(drain);
+    run.flush();
     inputs.clear();
     ok
 }
