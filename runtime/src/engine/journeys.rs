@@ -709,9 +709,9 @@ impl Cx<'_, '_> {
         if marketing {
             policy::record_send(&bundle.policies, self.p, channel, self.now);
         }
-        let key = self.key(j, op);
         let Some(content) = content else {
-            // Only the trace: it takes the key itself.
+            // Only the trace, which then carries no key (`trace_only`).
+            let key = String::new();
             self.trace(
                 Some(j.flow),
                 Some(j.id),
@@ -724,6 +724,7 @@ impl Cx<'_, '_> {
             );
             return SendResult::Done;
         };
+        let key = self.key(j, op);
         self.trace(
             Some(j.flow),
             Some(j.id),

@@ -287,9 +287,11 @@ impl<'b> Engine<'b> {
     }
 
     /// This engine, making no `OutEffect::Send`: a send renders only the
-    /// part its trace record shows (every decision, and every trace record,
-    /// is as with messages). For a shell that reads only the trace, such as
-    /// the human report of `nudge simulate`.
+    /// part its trace record shows, and its record carries no idempotency
+    /// key (nothing is delivered by it). Every decision and every other
+    /// trace record is as with messages. For a shell that reads only the
+    /// trace and keeps no keys, such as the human report of `nudge
+    /// simulate` (`Story` empties them).
     pub fn trace_only(mut self) -> Engine<'b> {
         self.messages = false;
         self
@@ -393,7 +395,7 @@ impl<'b> Engine<'b> {
             now,
             // From the input's id, at hand, rather than the table's copy
             // (a cache miss per input on a table of every profile).
-            pid: trace::Name::from(pid.as_str()),
+            pid: trace::Name::from(pid),
             slot,
             p: profile,
             timers,

@@ -185,6 +185,12 @@ impl From<&str> for Name {
     }
 }
 
+impl From<nudge_bytecode::SmolStr> for Name {
+    fn from(s: nudge_bytecode::SmolStr) -> Name {
+        Name(s)
+    }
+}
+
 impl From<String> for Name {
     fn from(s: String) -> Name {
         Name(nudge_bytecode::SmolStr::from(s))

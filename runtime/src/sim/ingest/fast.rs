@@ -286,7 +286,12 @@ impl<'s> Reader<'s> {
             });
         }
         let raw = top.event.as_ref().and_then(J::as_str)?;
-        let event = self.declared_as(raw)?;
+        // A declared name is shared with the reader's table, not made anew.
+        let declared = self.declared.get(raw);
+        let event = match declared {
+            Some(_) => raw,
+            None => self.declared_as(raw)?,
+        };
         let properties = match top.properties {
             Props::Typed(r) => r,
             Props::Absent => self.clean(|r, p| r.properties(event, None, p))?,
@@ -296,7 +301,10 @@ impl<'s> Reader<'s> {
         };
         Some(Input::Track {
             profile,
-            event: SmolStr::new(event),
+            event: match declared {
+                Some(i) => self.declared.key(i),
+                None => SmolStr::new(event),
+            },
             properties,
             at,
             message_id,
