@@ -100,18 +100,7 @@ pub struct TimerQueue {
     /// live, so `next_due` and `is_empty` need not look past it.
     cancelled: FxHashSet<TimerKey>,
     next_seq: u64,
-    /// Emptied runs, their room kept for the next buckets (a bucket holds
-    /// a few timers; starting each in a fresh vector that then doubled was
-    /// two or three allocations a bucket, about one per timer scheduled).
-    spare: Vec<Vec<Entry>>,
 }
-
-/// How many emptied runs a queue keeps (`TimerQueue::spare`).
-const SPARE_RUNS: usize = 16;
-
-/// The largest emptied run kept (in entries): a queue does not hold on to
-/// the room of one very full bucket.
-const SPARE_ROOM: usize = 1024;
 
 /// A bucket's timers, unsorted, and the least key among them.
 #[derive(Debug, Clone)]
@@ -139,7 +128,6 @@ impl Default for TimerQueue {
             current: i64::MIN,
             cancelled: FxHashSet::default(),
             next_seq: 0,
-            spare: Vec::new(),
         }
     }
 }
@@ -221,10 +209,8 @@ impl TimerQueue {
         self.far_least = Some(self.far_least.map_or(e.key, |k| k.min(e.key)));
         match self.far.entry(bucket) {
             Entry_::Vacant(v) => {
-                let mut entries = self.spare.pop().unwrap_or_default();
-                entries.push(e);
                 v.insert(Bucket {
-                    entries,
+                    entries: vec![e],
                     least: e.key,
                 });
             }
@@ -268,13 +254,8 @@ impl TimerQueue {
                 self.far_least = self.far.first_key_value().map(|(_, b)| b.least);
                 self.current = bucket;
                 entries.sort_unstable_by_key(|e| Reverse(e.key));
-                // `run` is empty (see above): its room goes to a later
-                // bucket.
-                let mut done = std::mem::replace(&mut self.run, entries);
-                done.clear();
-                if (1..=SPARE_ROOM).contains(&done.capacity()) && self.spare.len() < SPARE_RUNS {
-                    self.spare.push(done);
-                }
+                // `run` is empty (see above).
+                self.run = entries;
                 self.run.pop()
             }
         }
