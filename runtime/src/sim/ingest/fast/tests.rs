@@ -199,6 +199,11 @@ fn clean_lines() -> Vec<String> {
         oc(r#""order_id":"1","shipping":{"fee":4.5,"city":"Oslo"},"currency":"NOK""#),
         oc(r#""order_id":"1","shipping":{"fee":4.5,"currency":"SEK"},"currency":"NOK""#),
         oc(r#""order_id":"1","revenue":5,"revenue":6"#),
+        // A repeated member replaced by a later one, before and after the
+        // currency: the last one's value and its own currency count.
+        oc(r#""revenue":5,"order_id":"1","revenue":6.5,"currency":"EUR""#),
+        oc(r#""products":[{"sku":"a","price":5}],"products":null,"currency":"EUR","order_id":"1""#),
+        oc(r#""shipping":{"fee":4.5},"shipping":{"fee":1,"currency":"SEK"},"order_id":"1","currency":"NOK""#),
         oc(r#""order_id":"1","note":"\u00e9\"q\"","products":[{"sku":"\u0041"}]"#),
         format!(
             r#"{{"properties":{{"order_id":"1","revenue":2}},"event":"Order Completed",{T},"context":{{"ip":"1.2.3.4"}}}}"#
@@ -241,6 +246,9 @@ fn unclean_lines() -> Vec<String> {
     vec![
         oc(r#""revenue":20"#),
         oc(r#""order_id":null"#),
+        // A repeated amount, one of them with a currency of its own.
+        oc(r#""revenue":5,"order_id":"1","revenue":{"amount":3,"currency":"GBP"},"currency":"EUR""#),
+        oc(r#""revenue":{"amount":3,"currency":"GBP"},"revenue":7,"currency":"EUR","order_id":"2""#),
         oc(r#""order_id":"1","revenue":"19.5""#),
         oc(r#""order_id":"1","revenue":"lots""#),
         oc(r#""order_id":"1","channel":"WEB""#),
