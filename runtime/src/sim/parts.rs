@@ -12,8 +12,12 @@
 //!
 //! Lines are routed without being read (`route`, a scan of the line's
 //! top-level keys for `userId` and `anonymousId`) and held per partition,
-//! up to `BUDGET` bytes in all; then each partition reads and runs its
-//! lines, in order, and the next lines are routed. A line the scan cannot
+//! up to `BUDGET` bytes in all; then each partition reads its lines, all
+//! of them, and runs their inputs in order, taking their trace records
+//! into the story a thousand at a time (each kind of work in a run of its
+//! own, so the reader's, the engine's and the story's code do not push one
+//! another out of the instruction cache), and the next lines are routed.
+//! A line the scan cannot
 //! place for certain (a batch, an id with escapes, a number as id,
 //! anything unusual) is read at once and its inputs are held instead. The
 //! story is told per profile, so it reads as a sequential run's
