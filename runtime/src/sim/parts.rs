@@ -17,11 +17,10 @@
 //! into the story a thousand at a time (each kind of work in a run of its
 //! own, so the reader's, the engine's and the story's code do not push one
 //! another out of the instruction cache), and the next lines are routed.
-//! A line the scan cannot
-//! place for certain (a batch, an id with escapes, a number as id,
-//! anything unusual) is read at once and its inputs are held instead. The
-//! story is told per profile, so it reads as a sequential run's
-//! (`Story::told`); problems are put back in line order.
+//! A line the scan cannot place for certain (a batch, an id with escapes,
+//! a number as id, anything unusual) is read at once and its inputs are
+//! held instead. The story is told per profile, so it reads as a
+//! sequential run's (`Story::told`); problems are put back in line order.
 //!
 //! A partition's inputs must come in time order, as a sequential run's
 //! must. An input older than its partition's last is late: the caller
