@@ -982,3 +982,115 @@ fn journey_with_a_whole_order_event() -> TestResult {
     assert!(sizes.iter().all(|(_, _, projected)| *projected < 512));
     Ok(())
 }
+
+/// The `where` shapes `event_matches` answers without the interpreter
+/// (`event.f ==/!= const`, `event.f ==/!= local.g`) give what the
+/// interpreter gives, for values of every kind `==` compares differently
+/// (numbers across int and decimal, money, records, lists, none, a missing
+/// field, a field of a local that is `none` or not a record, a local past
+/// the frame).
+#[test]
+fn simple_where_filters_agree_with_the_interpreter() -> TestResult {
+    let bundle = bundle()?;
+    let vm = Vm::new(&bundle);
+    let w = world("user_1", false, true);
+    let values = [
+        Value::None,
+        Value::Bool(true),
+        Value::Int(20),
+        Value::Decimal(Decimal::new(200, 1)),
+        Value::Decimal(Decimal::new(205, 1)),
+        Value::str("co_1"),
+        Value::str("co_2"),
+        usd(2000),
+        Value::List(vec![Value::Int(1)]),
+        Value::List(vec![Value::Decimal(Decimal::new(10, 1))]),
+        product("Tent", 100),
+    ];
+    let event_with = |v: &Value| {
+        Value::Record(Record::from_fields([
+            ("other".to_string(), Value::Int(1)),
+            ("x".to_string(), v.clone()),
+        ]))
+    };
+    let mut events: Vec<Value> = values.iter().map(event_with).collect();
+    events.push(Value::Record(Record::from_fields([(
+        "other".to_string(),
+        Value::Int(1),
+    )])));
+    let mut checked = 0;
+    for eq in [Op::Eq, Op::Ne] {
+        for c in &values {
+            let code = Code {
+                ops: vec![
+                    Op::LoadEvent,
+                    Op::GetField {
+                        name: 0,
+                        optional: false,
+                    },
+                    Op::Const(1),
+                    eq.clone(),
+                    Op::Return,
+                ],
+                consts: vec![Value::str("x"), c.clone()],
+                locals: 0,
+                lambdas: vec![],
+            };
+            for e in &events {
+                let fast = vm.event_matches(Some(&code), &[], e, &w)?;
+                let slow = vm.eval(&code, &mut Vec::new(), Some(e), &w)?;
+                assert_eq!(Value::Bool(fast), slow, "{code:?} on {e:?}");
+                checked += 1;
+            }
+        }
+        // `event.x ==/!= local0.y`, the local a record, `none`, a text, or
+        // past the locals given (then `none` while the code has it).
+        let mut locals: Vec<Vec<Value>> = values
+            .iter()
+            .map(|v| {
+                vec![Value::Record(Record::from_fields([(
+                    "y".to_string(),
+                    v.clone(),
+                )]))]
+            })
+            .collect();
+        locals.push(vec![Value::None]);
+        locals.push(vec![Value::str("not a record")]);
+        locals.push(vec![]);
+        let code = Code {
+            ops: vec![
+                Op::LoadEvent,
+                Op::GetField {
+                    name: 0,
+                    optional: false,
+                },
+                Op::LoadLocal(0),
+                Op::GetField {
+                    name: 1,
+                    optional: false,
+                },
+                eq.clone(),
+                Op::Return,
+            ],
+            consts: vec![Value::str("x"), Value::str("y")],
+            locals: 1,
+            lambdas: vec![],
+        };
+        for l in &locals {
+            for e in &events {
+                let fast = vm.event_matches(Some(&code), l, e, &w);
+                let slow = vm.eval(&code, &mut l.clone(), Some(e), &w);
+                match (fast, slow) {
+                    (Ok(f), Ok(s)) => assert_eq!(Value::Bool(f), s, "{l:?} on {e:?}"),
+                    (Err(f), Err(s)) => assert_eq!(f.to_string(), s.to_string()),
+                    (f, s) => {
+                        return Err(format!("{l:?} on {e:?}: {f:?} against {s:?}").into());
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 400);
+    Ok(())
+}

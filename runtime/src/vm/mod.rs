@@ -329,6 +329,9 @@ impl<'b> Vm<'b> {
         env: &dyn Env,
     ) -> Result<bool, VmError> {
         let Some(code) = filter else { return Ok(true) };
+        if let Some(matched) = simple_filter(code, locals, event) {
+            return Ok(matched);
+        }
         let mut frame = locals.to_vec();
         match self.eval(code, &mut frame, Some(event), env)? {
             Value::Bool(b) => Ok(b),
@@ -381,6 +384,63 @@ impl<'b> Vm<'b> {
             Stop::Effect { .. } => fail(None, "expression code tried to perform an effect"),
         }
     }
+}
+
+/// The `where` filters most flows have, answered without the interpreter:
+/// `event.f == c` or `!= c` for a constant `c`, and `event.f == x.g` or
+/// `!=` for a local `x` (`when "Product Viewed" as view where view.name !=
+/// none`, `exit when "Order Completed" where event.checkout_id ==
+/// cart.checkout_id`). The interpreter set up a frame and a stack and
+/// dispatched six instructions for them (about 980 instructions a filter).
+/// Same answer as running the code: fields read as its `load; get_field`
+/// reads them (a field of `none` is `none`, a missing one is `none`), then
+/// `arith::equal`. `None` for any other code, and for anything the
+/// interpreter would fail on (a field name that is not text, a local the
+/// code does not have, a field of a value that is not a record), which it
+/// then runs and reports.
+fn simple_filter(code: &Code, locals: &[Value], event: &Value) -> Option<bool> {
+    static NONE: Value = Value::None;
+    fn field<'v>(code: &Code, base: &'v Value, name: u16) -> Option<&'v Value> {
+        let name = code.consts.get(usize::from(name))?.as_str()?;
+        match base {
+            Value::Record(r) => Some(r.get(name).unwrap_or(&NONE)),
+            Value::None => Some(&NONE),
+            _ => None,
+        }
+    }
+    let (a, b, op) = match code.ops.as_slice() {
+        [
+            Op::LoadEvent,
+            Op::GetField { name: f, .. },
+            Op::Const(c),
+            op @ (Op::Eq | Op::Ne),
+            Op::Return,
+        ] => (
+            field(code, event, *f)?,
+            code.consts.get(usize::from(*c))?,
+            op,
+        ),
+        [
+            Op::LoadEvent,
+            Op::GetField { name: f, .. },
+            Op::LoadLocal(l),
+            Op::GetField { name: g, .. },
+            op @ (Op::Eq | Op::Ne),
+            Op::Return,
+        ] => {
+            // The frame holds the locals, then `none` up to the code's own
+            // count; a local past both does not exist.
+            let local = match locals.get(usize::from(*l)) {
+                Some(v) => v,
+                None if *l < code.locals => &NONE,
+                None => return None,
+            };
+            (field(code, event, *f)?, field(code, local, *g)?, op)
+        }
+        _ => return None,
+    };
+    let eq = arith::equal(a, b);
+    Some(if matches!(op, Op::Eq) { eq } else { !eq })
 }
 
 /// Keeps only the `keep` fields of a record (element-wise for a list),
