@@ -774,6 +774,9 @@ impl<'a> Renderer<'a> {
     }
 
     fn eval(&mut self, code: &nudge_bytecode::Code) -> Result<Value, RenderError> {
+        if let Some(v) = self.vm.simple_eval(code, &self.frame, self.env) {
+            return Ok(v);
+        }
         self.vm
             .eval_with(code, &mut self.frame, None, self.env, &mut self.stack)
             .map_err(|error| RenderError::Eval {

@@ -1094,3 +1094,84 @@ fn simple_where_filters_agree_with_the_interpreter() -> TestResult {
     assert!(checked > 400);
     Ok(())
 }
+
+/// The hole shapes `simple_eval` answers without the interpreter give
+/// what the interpreter gives: constants, locals (one the frame lacks but
+/// the code has is `none`), fields of locals and of the shop, and `??`
+/// defaults over a trait or a local's field, for values of every kind;
+/// where the interpreter fails (a field of a text, a local the code does
+/// not have), `simple_eval` leaves the code to it.
+#[test]
+fn simple_holes_agree_with_the_interpreter() -> TestResult {
+    let bundle = bundle()?;
+    let vm = Vm::new(&bundle);
+    let values = [
+        Value::None,
+        Value::Bool(false),
+        Value::Int(0),
+        Value::str(""),
+        Value::str("Maya"),
+        usd(2000),
+        Value::List(vec![]),
+        product("Tent", 100),
+    ];
+    let get = |name: u16| Op::GetField {
+        name,
+        optional: false,
+    };
+    let codes = [
+        vec![Op::Const(1), Op::Return],
+        vec![Op::LoadLocal(0), Op::Return],
+        vec![Op::LoadLocal(1), Op::Return],
+        vec![Op::LoadLocal(0), get(0), Op::Return],
+        vec![Op::LoadShop, get(0), Op::Return],
+        vec![Op::LoadShop, get(2), Op::Return],
+        vec![
+            Op::LoadTrait(0),
+            Op::JumpIfSome(3),
+            Op::Const(1),
+            Op::Return,
+        ],
+        vec![
+            Op::LoadLocal(0),
+            get(0),
+            Op::JumpIfSome(4),
+            Op::Const(1),
+            Op::Return,
+        ],
+    ];
+    let mut answered = 0;
+    for ops in &codes {
+        for locals in [1u16, 2] {
+            let code = Code {
+                ops: ops.clone(),
+                consts: vec![Value::str("name"), Value::str("friend"), Value::str("nope")],
+                locals,
+                lambdas: vec![],
+            };
+            for v in &values {
+                let record = Value::Record(Record::from_fields([("name".to_string(), v.clone())]));
+                for local in [v.clone(), record] {
+                    let mut w = world("user_1", false, true);
+                    w.traits.insert("name".to_string(), v.clone());
+                    let frame = vec![local];
+                    let fast = vm.simple_eval(&code, &frame, &w);
+                    let slow = vm.eval(&code, &mut frame.clone(), None, &w);
+                    match (fast, slow) {
+                        (Some(f), Ok(s)) => {
+                            assert_eq!(f, s, "{ops:?} over {frame:?}");
+                            answered += 1;
+                        }
+                        (None, _) => {}
+                        (Some(f), Err(e)) => {
+                            return Err(format!("{ops:?} over {frame:?}: {f:?}, but {e}").into());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Every shape is answered for well-formed frames.
+    assert!(answered > 200, "{answered}");
+    Ok(())
+}
