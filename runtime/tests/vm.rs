@@ -983,6 +983,24 @@ fn journey_with_a_whole_order_event() -> TestResult {
     Ok(())
 }
 
+/// `get_field name` (not `?.`).
+fn get(name: u16) -> Op {
+    Op::GetField {
+        name,
+        optional: false,
+    }
+}
+
+/// Expression code of `ops` over `consts`, with `locals` local slots.
+fn expr(ops: Vec<Op>, consts: Vec<Value>, locals: u16) -> Code {
+    Code {
+        ops,
+        consts,
+        locals,
+        lambdas: vec![],
+    }
+}
+
 /// The `where` shapes `event_matches` answers without the interpreter
 /// (`event.f ==/!= const`, `event.f ==/!= local.g`) give what the
 /// interpreter gives, for values of every kind `==` compares differently
@@ -1021,21 +1039,11 @@ fn simple_where_filters_agree_with_the_interpreter() -> TestResult {
     let mut checked = 0;
     for eq in [Op::Eq, Op::Ne] {
         for c in &values {
-            let code = Code {
-                ops: vec![
-                    Op::LoadEvent,
-                    Op::GetField {
-                        name: 0,
-                        optional: false,
-                    },
-                    Op::Const(1),
-                    eq.clone(),
-                    Op::Return,
-                ],
-                consts: vec![Value::str("x"), c.clone()],
-                locals: 0,
-                lambdas: vec![],
-            };
+            let code = expr(
+                vec![Op::LoadEvent, get(0), Op::Const(1), eq.clone(), Op::Return],
+                vec![Value::str("x"), c.clone()],
+                0,
+            );
             for e in &events {
                 let fast = vm.event_matches(Some(&code), &[], e, &w)?;
                 let slow = vm.eval(&code, &mut Vec::new(), Some(e), &w)?;
@@ -1057,25 +1065,18 @@ fn simple_where_filters_agree_with_the_interpreter() -> TestResult {
         locals.push(vec![Value::None]);
         locals.push(vec![Value::str("not a record")]);
         locals.push(vec![]);
-        let code = Code {
-            ops: vec![
+        let code = expr(
+            vec![
                 Op::LoadEvent,
-                Op::GetField {
-                    name: 0,
-                    optional: false,
-                },
+                get(0),
                 Op::LoadLocal(0),
-                Op::GetField {
-                    name: 1,
-                    optional: false,
-                },
+                get(1),
                 eq.clone(),
                 Op::Return,
             ],
-            consts: vec![Value::str("x"), Value::str("y")],
-            locals: 1,
-            lambdas: vec![],
-        };
+            vec![Value::str("x"), Value::str("y")],
+            1,
+        );
         for l in &locals {
             for e in &events {
                 let fast = vm.event_matches(Some(&code), l, e, &w);
@@ -1115,10 +1116,6 @@ fn simple_holes_agree_with_the_interpreter() -> TestResult {
         Value::List(vec![]),
         product("Tent", 100),
     ];
-    let get = |name: u16| Op::GetField {
-        name,
-        optional: false,
-    };
     let codes = [
         vec![Op::Const(1), Op::Return],
         vec![Op::LoadLocal(0), Op::Return],
@@ -1143,12 +1140,11 @@ fn simple_holes_agree_with_the_interpreter() -> TestResult {
     let mut answered = 0;
     for ops in &codes {
         for locals in [1u16, 2] {
-            let code = Code {
-                ops: ops.clone(),
-                consts: vec![Value::str("name"), Value::str("friend"), Value::str("nope")],
+            let code = expr(
+                ops.clone(),
+                vec![Value::str("name"), Value::str("friend"), Value::str("nope")],
                 locals,
-                lambdas: vec![],
-            };
+            );
             for v in &values {
                 let record = Value::Record(Record::from_fields([("name".to_string(), v.clone())]));
                 for local in [v.clone(), record] {
