@@ -778,12 +778,8 @@ impl<'b> Run<'b> {
 
     /// `input`, with the slot `Profiles::prefetch` found for its profile.
     fn input_at(&mut self, input: Input, slot: Option<u32>) {
-        self.count += 1;
-        let mut out = std::mem::take(&mut self.out);
-        self.engine
-            .handle_at(&mut self.state, input, slot, &mut out);
-        self.take(&mut out, true);
-        self.out = out;
+        self.input_held(input, slot);
+        self.flush();
     }
 
     /// `input_at`, its outputs left in `self.out` until `flush`: counting

@@ -236,7 +236,7 @@ fn run_part(
     items: &mut [Item],
     reader: &Reader<'_>,
     problems: &mut Vec<LineProblem>,
-    inputs: &mut Vec<(u64, Input)>,
+    inputs: &mut Vec<(u64, Option<Input>)>,
 ) -> bool {
     let mut start = 0;
     for item in items.iter_mut() {
@@ -246,19 +246,17 @@ fn run_part(
                 let text = part.text.get(start..*end).unwrap_or_default();
                 start = *end;
                 reader.read_line(*line, text, problems, &mut |_, input| {
-                    inputs.push((hash, input))
+                    inputs.push((hash, Some(input)))
                 });
             }
-            What::Input(input) => inputs.extend(input.take().map(|i| (hash, *i))),
+            What::Input(input) => inputs.extend(input.take().map(|i| (hash, Some(*i)))),
         }
     }
     // The slot guessed for input k, at `k % 4`.
     let mut slots = [None; 4];
-    let hashes: Vec<u64> = inputs.iter().map(|(h, _)| *h).collect();
-    let hash = |k: usize| hashes.get(k).copied();
     let mut ok = true;
-    let mut drain = inputs.drain(..);
-    for k in 0..hashes.len() + 3 {
+    for k in 0..inputs.len() + 3 {
+        let hash = |k: usize| inputs.get(k).map(|(h, _)| *h);
         let profiles = &run.state.profiles;
         if let Some(h) = hash(k) {
             profiles.locate_hash(h);
@@ -270,7 +268,7 @@ fn run_part(
             profiles.prefetch_blocks(s);
         }
         let Some(j) = k.checked_sub(3) else { continue };
-        let Some((h, input)) = drain.next() else {
+        let Some((h, input)) = inputs.get_mut(j).and_then(|(h, i)| Some((*h, i.take()?))) else {
             continue;
         };
         if input.at() < part.last || hash_of(&input) != h {
@@ -280,7 +278,6 @@ fn run_part(
         part.last = input.at();
         run.input_held(input, slots[j % 4]);
     }
-    drop(drain);
     run.flush();
     inputs.clear();
     ok

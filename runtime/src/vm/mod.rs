@@ -363,23 +363,10 @@ impl<'b> Vm<'b> {
     /// `??` taking anything but `none`). `None` for any other code, and for
     /// anything `eval` would fail on, which it then runs and reports.
     pub fn simple_eval(&self, code: &Code, frame: &[Value], env: &dyn Env) -> Option<Value> {
-        static NONE: Value = Value::None;
         let name = |i: u16| code.consts.get(usize::from(i))?.as_str();
         let constant = |i: u16| code.consts.get(usize::from(i));
-        // A local of the frame, or one `eval` would add as `none`.
-        let local = |l: u16| match frame.get(usize::from(l)) {
-            Some(v) => Some(v),
-            None if l < code.locals => Some(&NONE),
-            None => None,
-        };
-        let field = |base: &Value, n: u16| -> Option<Value> {
-            let n = name(n)?;
-            match base {
-                Value::Record(r) => Some(r.get(n).cloned().unwrap_or(Value::None)),
-                Value::None => Some(Value::None),
-                _ => None,
-            }
-        };
+        let local = |l: u16| frame_local(code, frame, l);
+        let field = |base: &Value, n: u16| read_field(code, base, n).cloned();
         let or = |v: Value, i: u16| -> Option<Value> {
             if v.is_none() {
                 constant(i).cloned()
@@ -447,6 +434,33 @@ impl<'b> Vm<'b> {
     }
 }
 
+/// `none`, for the fast paths below to lend.
+static NONE: Value = Value::None;
+
+/// Local `l` as `eval` sees it: the frame's, or `none` past the frame
+/// while the code has that many locals (`eval` grows the frame to them);
+/// `None` when the code has no such local.
+fn frame_local<'v>(code: &Code, frame: &'v [Value], l: u16) -> Option<&'v Value> {
+    match frame.get(usize::from(l)) {
+        Some(v) => Some(v),
+        None if l < code.locals => Some(&NONE),
+        None => None,
+    }
+}
+
+/// Field `name` (a constant) of `base` as the interpreter's `load;
+/// get_field` reads it: a missing field and any field of `none` are
+/// `none`. `None` where the interpreter would fail (a name that is not
+/// text, a base that is not a record).
+fn read_field<'v>(code: &Code, base: &'v Value, name: u16) -> Option<&'v Value> {
+    let name = code.consts.get(usize::from(name))?.as_str()?;
+    match base {
+        Value::Record(r) => Some(r.get(name).unwrap_or(&NONE)),
+        Value::None => Some(&NONE),
+        _ => None,
+    }
+}
+
 /// The `where` filters most flows have, answered without the interpreter:
 /// `event.f == c` or `!= c` for a constant `c`, and `event.f == x.g` or
 /// `!=` for a local `x` (`when "Product Viewed" as view where view.name !=
@@ -460,15 +474,6 @@ impl<'b> Vm<'b> {
 /// code does not have, a field of a value that is not a record), which it
 /// then runs and reports.
 fn simple_filter(code: &Code, locals: &[Value], event: &Value) -> Option<bool> {
-    static NONE: Value = Value::None;
-    fn field<'v>(code: &Code, base: &'v Value, name: u16) -> Option<&'v Value> {
-        let name = code.consts.get(usize::from(name))?.as_str()?;
-        match base {
-            Value::Record(r) => Some(r.get(name).unwrap_or(&NONE)),
-            Value::None => Some(&NONE),
-            _ => None,
-        }
-    }
     let (a, b, op) = match code.ops.as_slice() {
         [
             Op::LoadEvent,
@@ -477,7 +482,7 @@ fn simple_filter(code: &Code, locals: &[Value], event: &Value) -> Option<bool> {
             op @ (Op::Eq | Op::Ne),
             Op::Return,
         ] => (
-            field(code, event, *f)?,
+            read_field(code, event, *f)?,
             code.consts.get(usize::from(*c))?,
             op,
         ),
@@ -488,16 +493,11 @@ fn simple_filter(code: &Code, locals: &[Value], event: &Value) -> Option<bool> {
             Op::GetField { name: g, .. },
             op @ (Op::Eq | Op::Ne),
             Op::Return,
-        ] => {
-            // The frame holds the locals, then `none` up to the code's own
-            // count; a local past both does not exist.
-            let local = match locals.get(usize::from(*l)) {
-                Some(v) => v,
-                None if *l < code.locals => &NONE,
-                None => return None,
-            };
-            (field(code, event, *f)?, field(code, local, *g)?, op)
-        }
+        ] => (
+            read_field(code, event, *f)?,
+            read_field(code, frame_local(code, locals, *l)?, *g)?,
+            op,
+        ),
         _ => return None,
     };
     let eq = arith::equal(a, b);
