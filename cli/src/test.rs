@@ -100,7 +100,8 @@ pub fn run(args: &TestArgs) -> u8 {
 /// it, and the error names where it is.
 fn run_test(bundle: &Bundle, body: &[nudge_compiler::ast::TestStmt]) -> Result<(), (Span, String)> {
     let engine = Engine::new(bundle);
-    let reader = Reader::new(&bundle.schema);
+    // As `nudge simulate` reads (members no flow reads are not kept).
+    let reader = Reader::for_bundle(bundle);
     let mut state = EngineState::default();
     let mut now = DEFAULT_START_MS;
     let mut profile: Option<String> = None;

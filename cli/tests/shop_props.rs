@@ -8,7 +8,9 @@
 //! (c) no profile exceeds a frequency cap with marketing sends;
 //! (d) no marketing SMS goes to a profile without `sms_consent` or after STOP;
 //! (e) the partitioned run of `nudge simulate` tells each profile what one
-//!     state does.
+//!     state does;
+//! (f) reading only the members the bundle reads (`Reader::for_bundle`, as
+//!     `nudge simulate` reads) changes no output and no journey's size.
 //! And, over the whole log, every suspended journey (encoded whole, as a
 //! store keeps it) stays under 512 bytes, as does one holding a 10-product
 //! order; each profile's bound-event store counts exactly the references
@@ -19,6 +21,7 @@
 use nudge_bytecode::Bundle;
 use nudge_bytecode::Value;
 use nudge_bytecode::op::Channel;
+use nudge_runtime::engine::reads::EventReads;
 use nudge_runtime::engine::state::EngineState;
 use nudge_runtime::engine::trace::{Decision, OutEffect, Outputs, Suppression};
 use nudge_runtime::engine::{Engine, Input};
@@ -152,11 +155,20 @@ proptest! {
         picks in proptest::collection::vec((0usize..64, 0u8..4, 0i64..(36 * 60)), 1..50)
     ) {
         let (bundle, _) = shop();
-        let (inputs, _) = Reader::new(&bundle.schema).read_log(&log_of(&picks));
+        let log = log_of(&picks);
+        let (inputs, problems) = Reader::new(&bundle.schema).read_log(&log);
         let inputs: Vec<Input> = inputs.into_iter().map(|(_, i)| i).collect();
-        let first = run(bundle, &inputs, false);
+        let (first, largest) = run_measured(bundle, &inputs, false);
         prop_assert_eq!(&first, &run(bundle, &inputs, false));
         prop_assert_eq!(&first, &run(bundle, &inputs, true));
+
+        // (f)
+        let (kept, kept_problems) = Reader::for_bundle(bundle).read_log(&log);
+        prop_assert_eq!(problems, kept_problems);
+        let kept: Vec<Input> = kept.into_iter().map(|(_, i)| i).collect();
+        let (kept_out, kept_largest) = run_measured(bundle, &kept, false);
+        prop_assert_eq!(&first, &kept_out);
+        prop_assert_eq!(largest, kept_largest);
 
         let mut exited = BTreeSet::new();
         let mut sends: BTreeMap<(String, Channel), Vec<i64>> = BTreeMap::new();
@@ -263,6 +275,148 @@ fn the_stream_builder_is_not_vacuous() {
         })
         .count();
     assert!(capped > 0, "no send ran into a cap");
+    // (f) compares two readers that differ: most events lose members no
+    // flow reads.
+    let (kept, _) = Reader::for_bundle(bundle).read_log(&log_of(&picks));
+    let differ = kept
+        .iter()
+        .zip(&inputs)
+        .filter(|((_, k), i)| k != *i)
+        .count();
+    assert!(differ * 2 > inputs.len(), "{differ} of {}", inputs.len());
+}
+
+/// What the shop's flows read of each event's properties: what
+/// `Reader::for_bundle` keeps (each event's declared members, with the ones
+/// kept marked).
+#[test]
+fn the_shop_reads_few_members_of_its_busiest_events() {
+    let (bundle, _) = shop();
+    let reads = EventReads::of(bundle);
+    let text: Vec<String> = bundle
+        .schema
+        .events
+        .iter()
+        .map(|e| {
+            let kept = reads.fields(&e.name);
+            let members: Vec<String> = e
+                .fields
+                .iter()
+                .map(|f| match &kept {
+                    Some(kept) if !kept.contains(f.name.as_str()) => f.name.clone(),
+                    _ => format!("[{}]", f.name),
+                })
+                .collect();
+            format!("{}: {}", e.name, members.join(" "))
+        })
+        .collect();
+    // In brackets, the members kept. The busiest events of a shop's log
+    // (`Product Viewed`, `Product Added`) lose most of theirs; the events
+    // the engine reacts to itself (`SMS Received`, `Unsubscribed`) keep all.
+    let expected = "
+        Cart Shared: cart_id products recipient share_message share_via
+        Cart Viewed: cart_id currency products
+        Checkout Started: affiliation [checkout_id] [checkout_url] coupon currency discount order_id [products] revenue shipping tax [value]
+        Checkout Step Completed: checkout_id payment_method shipping_method step
+        Checkout Step Viewed: checkout_id payment_method shipping_method step
+        Coupon Applied: cart_id coupon_id coupon_name currency discount order_id
+        Coupon Denied: cart_id coupon order_id reason
+        Coupon Entered: cart_id coupon_id order_id
+        Coupon Removed: cart_id coupon_id coupon_name currency discount order_id
+        Email Bounced: bounce_type email_id email_subject
+        Email Delivered: campaign_name email_id email_subject
+        Email Link Clicked: campaign_id campaign_name email_id email_subject link_id link_url
+        Email Marked as Spam: email_id email_subject
+        Email Opened: campaign_id campaign_name email_id email_subject
+        Order Cancelled: affiliation coupon currency discount [order_id] products revenue shipping tax total
+        Order Completed: affiliation [checkout_id] coupon currency discount [gift] [order_id] [products] [revenue] shipping subtotal tax [total]
+        Order Delivered: [order_id]
+        Order Fulfilled: [carrier] [order_id] [tracking_number] [tracking_url]
+        Order Refunded: currency [order_id] products total
+        Order Updated: affiliation coupon currency discount order_id products revenue shipping tax total
+        Payment Info Entered: checkout_id order_id payment_method shipping_method step
+        Product Added: brand cart_id category coupon currency image_url name position price product_id quantity sku url variant
+        Product Added to Wishlist: brand category coupon currency image_url name position price product_id quantity sku url variant wishlist_id wishlist_name
+        Product Clicked: brand category coupon currency image_url name position price product_id quantity sku url variant
+        Product List Filtered: category filters list_id products sorts
+        Product List Viewed: category list_id products
+        Product Removed: brand cart_id category coupon currency image_url name position price product_id quantity sku url variant
+        Product Removed from Wishlist: brand category coupon currency image_url name position price product_id quantity sku url variant wishlist_id wishlist_name
+        Product Reviewed: product_id rating review_body review_id
+        Product Shared: brand category coupon currency image_url name position price product_id quantity recipient share_message share_via sku url variant
+        Product Viewed: [brand] category coupon currency [image_url] [name] position [price] product_id quantity sku [url] value variant
+        Products Searched: query
+        SMS Received: [body] [from] [to]
+        Signed Up: email first_name last_name phone type username
+        Unsubscribed: [channel] [email_id] [email_subject] [list_name]
+        Wishlist Product Added to Cart: brand cart_id category coupon currency image_url name position price product_id quantity sku url variant wishlist_id wishlist_name
+    ";
+    let expected: Vec<&str> = expected
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(text, expected);
+}
+
+/// A member the reader does not keep is still typed: a bad one is
+/// reported as the full reader reports it, on either of the reader's paths
+/// (a line with a problem is read again by the general one). The members
+/// kept are typed as ever (an amount takes its event's `currency`, read
+/// though not kept).
+#[test]
+fn members_not_kept_are_still_checked() {
+    let (bundle, _) = shop();
+    let line = |event: &str, props: serde_json::Value| {
+        let l = serde_json::json!({"type": "track", "userId": "u1",
+            "timestamp": "2026-03-02T08:00:00Z", "event": event, "properties": props});
+        format!("{l}\n")
+    };
+    let log = [
+        line(
+            "Product Added",
+            serde_json::json!({"price": "abc", "name": "Tent"}),
+        ),
+        line(
+            "Product Added",
+            serde_json::json!({"price": 12.5, "sku": "T-1"}),
+        ),
+        line(
+            "Product Viewed",
+            serde_json::json!({"sku": "T-1", "price": 12.5, "name": "Tent", "currency": "EUR"}),
+        ),
+        line(
+            "Product Viewed",
+            serde_json::json!({"sku": {"id": 7}, "price": 12.5, "name": "Tent", "currency": "EUR"}),
+        ),
+    ]
+    .concat();
+    let (full, full_problems) = Reader::new(&bundle.schema).read_log(&log);
+    let (kept, problems) = Reader::for_bundle(bundle).read_log(&log);
+    assert_eq!(problems, full_problems);
+    let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+    assert!(lines.contains(&1) && lines.contains(&4), "{problems:?}");
+    assert_eq!(
+        kept.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        full.iter().map(|(n, _)| *n).collect::<Vec<_>>()
+    );
+    let props = |inputs: &[(usize, Input)], line: usize| -> nudge_bytecode::Record {
+        match inputs.iter().find(|(n, _)| *n == line) {
+            Some((_, Input::Track { properties, .. })) => properties.clone(),
+            other => panic!("line {line}: {other:?}"),
+        }
+    };
+    let names =
+        |r: &nudge_bytecode::Record| r.fields().map(|(n, _)| n.to_string()).collect::<Vec<_>>();
+    assert_eq!(names(&props(&full, 2)), ["price", "sku"]);
+    assert!(names(&props(&kept, 2)).is_empty());
+    let viewed = props(&kept, 3);
+    assert_eq!(names(&viewed), ["name", "price"]);
+    let eur = nudge_bytecode::Currency::new("EUR");
+    assert!(
+        matches!(viewed.get("price"), Some(Value::Money(m)) if Some(m.currency) == eur),
+        "{viewed:?}"
+    );
 }
 
 /// A post-purchase journey holds a reference to its order, not the order:

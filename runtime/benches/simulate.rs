@@ -2,9 +2,10 @@
 //! `nudge simulate` — a generated log of 1,000,000 events over 100,000
 //! profiles (see `eventlog.rs`) through the `examples/shop` bundle, on one
 //! thread — beside a parse-only baseline on the same log: the simulator's
-//! own reader (`ingest::Reader`, streaming line by line), each line parsed
-//! and typed against the bundle's schema into an engine input, which is
-//! then dropped instead of run.
+//! own reader (`ingest::Reader::for_bundle`, streaming line by line), each
+//! line parsed and typed against the bundle's schema into an engine input
+//! (keeping, of each event, the members the bundle reads, as the simulator
+//! does), which is then dropped instead of run.
 //!
 //! Each phase runs in a child process (this binary again, with `--phase`),
 //! so each one's peak resident memory (VmHWM) is its own. The log is
@@ -181,7 +182,7 @@ fn phase(o: &Options, which: &str) {
         "parse" => {
             // The simulator's own reader, streaming as the simulator does:
             // each input is typed, then dropped.
-            let reader = Reader::new(&bundle.schema);
+            let reader = Reader::for_bundle(&bundle);
             let mut problems = Vec::new();
             let mut inputs = 0usize;
             let mut line_no = 0;

@@ -300,7 +300,7 @@ impl Cx<'_, '_> {
                 .unwrap_or(false);
             if ok {
                 self.p.goals.remove(i);
-                let revenue = ["revenue", "value", "total"]
+                let revenue = super::reads::REVENUE_FIELDS
                     .iter()
                     .find_map(|f| event.as_record().and_then(|r| r.get(f)))
                     .filter(|v| matches!(v, Value::Money(_) | Value::Int(_) | Value::Decimal(_)))

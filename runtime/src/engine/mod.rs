@@ -32,6 +32,7 @@ mod journeys;
 pub mod localtime;
 pub mod policy;
 pub mod profiles;
+pub mod reads;
 mod segments;
 pub mod state;
 pub mod timers;

@@ -55,6 +55,9 @@
 //!   the schema does not declare are kept as plain JSON values.
 
 use crate::engine::Input;
+// Events the engine itself reacts to, normalized even if undeclared.
+use crate::engine::reads::{ENGINE_EVENTS, EventReads};
+use nudge_bytecode::Bundle;
 use nudge_bytecode::schema::{FieldType, RecordSchema, Scalar, Schema};
 use nudge_bytecode::value::{name_ends as ends, same_name as same};
 use nudge_bytecode::{Currency, Date, Money, Record, SmolStr, TimeOfDay, Value};
@@ -104,9 +107,6 @@ pub enum Severity {
     /// Read, with a coercion or a dropped field.
     Warning,
 }
-
-/// Events the engine itself reacts to, normalized even if undeclared.
-const ENGINE_EVENTS: [&str; 2] = ["Unsubscribed", "SMS Received"];
 
 /// A name compared ignoring case, spaces, `_` and `-` (and any other
 /// punctuation), as the characters it is compared by.
@@ -597,6 +597,10 @@ pub struct Reader<'s> {
     /// per record was an allocation, a traits object's two or three.
     members: Pool<(usize, SmolStr, Value)>,
     traits_members: Pool<(SmolStr, Value)>,
+    /// Per declared event, by field: members typed but not kept, as
+    /// nothing in the bundle reads them (`Reader::for_bundle`); empty:
+    /// all kept.
+    event_unread: Vec<Vec<bool>>,
 }
 
 /// Vectors lent out and given back empty, their room kept. A record
@@ -711,6 +715,34 @@ impl<'s> Reader<'s> {
             strings: Strings::new(),
             members: Pool::new(),
             traits_members: Pool::new(),
+            event_unread: Vec::new(),
+        }
+    }
+
+    /// A reader for `bundle`'s flows: as `Reader::new`, except that of
+    /// each event's properties it keeps only the members the bundle reads
+    /// (`EventReads`). The others are still typed, and a bad value is
+    /// reported as ever; they are not kept, as nothing would read them.
+    /// (In the bench's log, most members of most events: keeping them was
+    /// a fifth of reading it.)
+    pub fn for_bundle(bundle: &'s Bundle) -> Reader<'s> {
+        let reads = EventReads::of(bundle);
+        let event_unread = bundle
+            .schema
+            .events
+            .iter()
+            .map(|e| match reads.fields(&e.name) {
+                None => Vec::new(),
+                Some(read) => e
+                    .fields
+                    .iter()
+                    .map(|f| !read.contains(f.name.as_str()))
+                    .collect(),
+            })
+            .collect();
+        Reader {
+            event_unread,
+            ..Reader::new(&bundle.schema)
         }
     }
 
@@ -905,6 +937,18 @@ impl<'s> Reader<'s> {
         self.event_decl(name).map(|(s, _)| s)
     }
 
+    /// `event_decl`, for an event's own properties: with the members not
+    /// kept (see `event_unread`).
+    fn event_root(&self, name: &str) -> Option<(&'s RecordSchema, &NameIndex<'s>, &[bool])> {
+        let i = self.events.get(name)?;
+        let unread = self.event_unread.get(i).map_or(&[][..], Vec::as_slice);
+        Some((
+            self.schema.events.get(i)?,
+            self.event_fields.get(i)?,
+            unread,
+        ))
+    }
+
     /// The declaration of record type `name` (`Schema::record`), with an
     /// index of its fields.
     fn record_decl(&self, name: &str) -> Option<(&'s RecordSchema, &NameIndex<'s>)> {
@@ -931,11 +975,12 @@ impl<'s> Reader<'s> {
     /// said so). Anything but an object counts as no properties.
     fn properties(&self, event: &str, props: Option<&J>, p: &mut Problems) -> Option<Record> {
         let props = props.and_then(J::as_obj);
-        match (self.event_schema(event), props) {
-            (Some(schema), props) => {
+        match (self.event_root(event), props) {
+            (Some((schema, _, unread)), props) => {
                 let r = self.record(
                     Path::root(event),
                     schema,
+                    unread,
                     props.unwrap_or_default(),
                     None,
                     Mode::Strict,
@@ -986,10 +1031,13 @@ impl<'s> Reader<'s> {
     /// (a product's `price` takes its order's `currency`). Fields are typed
     /// in the schema's (name) order; a member named twice counts once, the
     /// last time.
+    /// `unread`: by field, members typed but not kept.
+    #[allow(clippy::too_many_arguments)]
     fn record(
         &self,
         path: Path,
         schema: &RecordSchema,
+        unread: &[bool],
         obj: &[(Cow<str>, J)],
         inherited: Option<Currency>,
         mode: Mode,
@@ -1017,7 +1065,7 @@ impl<'s> Reader<'s> {
             }
         }
         let mut fields = Vec::with_capacity(obj.len().min(schema.fields.len()));
-        for (f, slot) in schema.fields.iter().zip(slots.iter().copied()) {
+        for (i, (f, slot)) in schema.fields.iter().zip(slots.iter().copied()).enumerate() {
             let present = slot.filter(|j| !j.is_null());
             if present.is_none() && mode == Mode::Strict && required(&f.ty) {
                 p.reject(format!(
@@ -1029,7 +1077,9 @@ impl<'s> Reader<'s> {
                 continue;
             }
             let Some(j) = slot else { continue };
-            if let Some(v) = self.typed(path.child(&f.name), &f.ty, &f.ty, j, currency, mode, p) {
+            if let Some(v) = self.typed(path.child(&f.name), &f.ty, &f.ty, j, currency, mode, p)
+                && unread.get(i) != Some(&true)
+            {
                 fields.push((f.name.as_str(), v));
             }
         }
@@ -1070,9 +1120,15 @@ impl<'s> Reader<'s> {
                     _ => self.event_schema(name),
                 };
                 match (j, schema) {
-                    (J::Obj(obj), Some(s)) => {
-                        Some(Value::Record(self.record(path, s, obj, currency, mode, p)))
-                    }
+                    (J::Obj(obj), Some(s)) => Some(Value::Record(self.record(
+                        path,
+                        s,
+                        &[],
+                        obj,
+                        currency,
+                        mode,
+                        p,
+                    ))),
                     (J::Obj(_), None) => Some(untyped_j(j)),
                     _ => bad(p, mode, path, decl, "an object", j),
                 }

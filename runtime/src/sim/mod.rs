@@ -578,7 +578,7 @@ pub fn simulate_source(
             None => sorted(bundle, src, until, keep),
         };
     }
-    let reader = Reader::new(&bundle.schema);
+    let reader = Reader::for_bundle(bundle);
     let mut problems = Vec::new();
     let mut run = Run::new(bundle, keep);
     let mut last = i64::MIN;
@@ -660,7 +660,7 @@ fn sorted(
     until: Option<i64>,
     keep: Keep,
 ) -> std::io::Result<Simulation> {
-    let reader = Reader::new(&bundle.schema);
+    let reader = Reader::for_bundle(bundle);
     let mut inputs = Vec::new();
     let mut problems = Vec::new();
     let mut line_no = 0;

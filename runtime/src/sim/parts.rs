@@ -100,7 +100,7 @@ pub(super) fn simulate(
     until: Option<i64>,
     budget: usize,
 ) -> std::io::Result<Option<Simulation>> {
-    let reader = Reader::new(&run.bundle.schema);
+    let reader = Reader::for_bundle(run.bundle);
     run.partitioned = true;
     let mut parts: Vec<Part> = (0..PARTS)
         .map(|_| Part {

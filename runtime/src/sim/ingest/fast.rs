@@ -522,12 +522,13 @@ impl<'de> Visitor<'de> for PropsSeed<'_, '_, '_> {
         self.absent()
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Record, A::Error> {
-        match self.r.event_decl(self.event) {
-            Some((schema, index)) => {
+        match self.r.event_root(self.event) {
+            Some((schema, index, unread)) => {
                 let typed = record_map(
                     self.r,
                     schema,
                     index,
+                    unread,
                     Cur::Known(None),
                     Mode::Strict,
                     Path::root(self.event),
@@ -598,6 +599,7 @@ impl<'de> Visitor<'de> for TraitsSeed<'_, '_> {
                         cur: Cur::Known(None),
                         mode: Mode::Lenient,
                         path: traits_path.child(&name),
+                        keep: true,
                     };
                     map.next_value_seed(seed)?.value
                 }
@@ -639,11 +641,13 @@ struct Typed {
 /// The members of a record object, typed by `schema`. Mirrors
 /// `Reader::record`: declared members typed (the last of a repeated name
 /// wins, as `from_fields` keeps it), others dropped, required ones checked
-/// in strict mode.
+/// in strict mode. `unread`: by field, members typed but not kept.
+#[allow(clippy::too_many_arguments)]
 fn record_map<'de, A: MapAccess<'de>>(
     r: &Reader,
     schema: &RecordSchema,
     index: &NameIndex,
+    unread: &[bool],
     inherited: Cur,
     mode: Mode,
     path: Path,
@@ -675,7 +679,9 @@ fn record_map<'de, A: MapAccess<'de>>(
                 let cur = Cur::of(own, inherited);
                 let out = leaf(r, &f.ty, &j, cur, mode, path.child(&f.name))?;
                 set_present(&mut present, Some(i), !out.null);
-                fields.push((i, index.key(i), out.value));
+                if unread.get(i) != Some(&true) {
+                    fields.push((i, index.key(i), out.value));
+                }
             }
             continue;
         }
@@ -683,14 +689,19 @@ fn record_map<'de, A: MapAccess<'de>>(
             map.next_value_seed(Skip)?;
             continue;
         };
+        let keep = unread.get(i) != Some(&true);
         let out = map.next_value_seed(FieldSeed {
             r,
             ty: &f.ty,
             cur: Cur::of(own, inherited),
             mode,
             path: path.child(&f.name),
+            keep,
         })?;
         set_present(&mut present, Some(i), !out.null);
+        if !keep {
+            continue;
+        }
         if out.provisional || out.pending != Pending::No {
             let bit = u32::try_from(fields.len())
                 .ok()
@@ -806,6 +817,9 @@ struct FieldSeed<'r, 's, 'p> {
     cur: Cur,
     mode: Mode,
     path: Path<'p>,
+    /// False for a member typed only to be checked (its value is not
+    /// kept): a text is then not made.
+    keep: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for FieldSeed<'_, '_, '_> {
@@ -923,7 +937,10 @@ impl<'de> Visitor<'de> for FieldSeed<'_, '_, '_> {
         let value = match base(self.ty) {
             FieldType::Scalar(s) => match s {
                 Scalar::String | Scalar::Email | Scalar::Phone | Scalar::Url | Scalar::Timezone => {
-                    Some(Value::Str(self.r.strings.get(trim(t))))
+                    Some(match self.keep {
+                        true => Value::Str(self.r.strings.get(trim(t))),
+                        false => Value::None,
+                    })
                 }
                 Scalar::Timestamp => timestamp_text(t).map(Value::Timestamp),
                 Scalar::Date => date(t).map(Value::Date),
@@ -1044,6 +1061,7 @@ impl<'de> Visitor<'de> for RecordSeed<'_, '_, '_> {
             self.r,
             self.schema,
             self.index,
+            &[],
             self.cur,
             self.mode,
             self.path,
