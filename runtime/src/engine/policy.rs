@@ -155,7 +155,8 @@ impl SendCheck<'_> {
                 |(at, ch): &&(i64, Channel)| *at > since && cap.channel.is_none_or(|c| c == *ch);
             // Counted first without collecting: most sends find room.
             if self.profile.sends.iter().filter(counts).count() >= cap.count as usize {
-                let counted: Vec<i64> = self
+                // On the stack for the usual cap of a few sends.
+                let counted: smallvec::SmallVec<[i64; 16]> = self
                     .profile
                     .sends
                     .iter()

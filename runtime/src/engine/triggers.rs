@@ -58,8 +58,9 @@ impl Cx<'_, '_> {
     }
 
     pub(super) fn reschedule_dates(&mut self) {
-        let flows = self.eng.date_flows.clone();
-        for flow in flows {
+        // The engine outlives the step: its list is read in place.
+        let eng = self.eng;
+        for &flow in &eng.date_flows {
             let at = self.next_date(flow);
             self.set_trigger_timer(flow, at, TimerKind::Date(flow));
         }
