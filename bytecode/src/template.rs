@@ -49,6 +49,42 @@ pub enum PartKind {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Text(pub Vec<TextNode>);
 
+impl Text {
+    /// Calls `f` with every code of the text, nested texts' too: holes,
+    /// their `default` filters, conditions and loop lists.
+    pub fn each_code(&self, f: &mut impl FnMut(&Code)) {
+        for node in &self.0 {
+            match node {
+                TextNode::Lit(_) | TextNode::Placeholder(_) => {}
+                TextNode::Hole { expr, filters } => {
+                    f(expr);
+                    for filter in filters {
+                        if let Filter::Default(code) = filter {
+                            f(code);
+                        }
+                    }
+                }
+                TextNode::If {
+                    branches,
+                    otherwise,
+                } => {
+                    for (cond, body) in branches {
+                        f(cond);
+                        body.each_code(f);
+                    }
+                    if let Some(body) = otherwise {
+                        body.each_code(f);
+                    }
+                }
+                TextNode::For { list, body, .. } => {
+                    f(list);
+                    body.each_code(f);
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TextNode {
     /// Literal text, copied as is.

@@ -16,7 +16,6 @@
 use nudge_bytecode::Value;
 use nudge_bytecode::format::{AggregateKind, Bundle, EventKeep, EventMatch, Trigger};
 use nudge_bytecode::op::{Code, Op};
-use nudge_bytecode::template::{Filter, Text, TextNode};
 use std::collections::BTreeSet;
 
 /// Events the engine itself reacts to (`Cx::consent` reads their
@@ -94,7 +93,7 @@ impl EventReads {
         }
         for t in &bundle.templates {
             for (_, text) in &t.parts {
-                r.text(text);
+                text.each_code(&mut |code| r.unnamed(code));
             }
         }
         for e in ENGINE_EVENTS {
@@ -240,38 +239,6 @@ impl EventReads {
         let reads = |ops: &[Op]| ops.iter().any(|op| matches!(op, Op::LoadEvent));
         if reads(&code.ops) || code.lambdas.iter().any(|l| reads(&l.ops)) {
             self.all = true;
-        }
-    }
-
-    fn text(&mut self, text: &Text) {
-        for node in &text.0 {
-            match node {
-                TextNode::Lit(_) | TextNode::Placeholder(_) => {}
-                TextNode::Hole { expr, filters } => {
-                    self.unnamed(expr);
-                    for f in filters {
-                        if let Filter::Default(code) = f {
-                            self.unnamed(code);
-                        }
-                    }
-                }
-                TextNode::If {
-                    branches,
-                    otherwise,
-                } => {
-                    for (code, t) in branches {
-                        self.unnamed(code);
-                        self.text(t);
-                    }
-                    if let Some(t) = otherwise {
-                        self.text(t);
-                    }
-                }
-                TextNode::For { list, body, .. } => {
-                    self.unnamed(list);
-                    self.text(body);
-                }
-            }
         }
     }
 }
