@@ -90,7 +90,7 @@ pub fn run(args: &BuildArgs) -> u8 {
             return 1;
         }
     };
-    if let Err(e) = std::fs::write(&args.output, &bytes) {
+    if let Err(e) = write_atomically(&args.output, &bytes) {
         eprintln!("error: {}: {e}", args.output.display());
         return 2;
     }
@@ -103,4 +103,30 @@ pub fn run(args: &BuildArgs) -> u8 {
         bytes.len()
     );
     0
+}
+
+/// Writes `bytes` to `path` whole or not at all: into a file beside it,
+/// then renamed over it, so a killed build or a full disk never leaves a
+/// truncated bundle where a good one was (a daemon reloading it reads the
+/// old bundle or the new one). The folder is made if it is missing.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        std::io::Write::write_all(&mut f, bytes)?;
+        f.sync_all()
+    });
+    let result = written.and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

@@ -96,6 +96,37 @@ fn other_file_kinds_exit_2() {
     assert_eq!(code(&nudge(&["check", "notes.txt"], &dir)), 2);
 }
 
+/// `nudge build -o` makes a missing folder, replaces an old bundle whole
+/// (written beside it and renamed: no half-written bundle, no scratch file
+/// left), and reports an output it cannot write with exit 2.
+#[test]
+fn build_output_is_written_whole_into_a_folder_it_makes() {
+    let dir = scratch("buildout");
+    let shop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shop");
+    let shop = shop.to_string_lossy();
+    let out = nudge(&["build", &shop, "-o", "out/deep/shop.bundle"], &dir);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let bundle = dir.join("out/deep/shop.bundle");
+    let first = std::fs::read(&bundle).unwrap_or_default();
+    assert!(first.starts_with(b"NUDGEBC\0"));
+    write(&bundle, b"an old, broken bundle");
+    let out = nudge(&["build", &shop, "-o", "out/deep/shop.bundle"], &dir);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(std::fs::read(&bundle).unwrap_or_default(), first);
+    let left: Vec<_> = std::fs::read_dir(dir.join("out/deep"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert_eq!(left, ["shop.bundle"]);
+    // A folder where the bundle should go.
+    let out = nudge(&["build", &shop, "-o", "out"], &dir);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).starts_with("error: out: "), "{}", stderr(&out));
+    let left = std::fs::read_dir(dir.join("out"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(left, 1, "only `deep` is in out/");
+}
+
 #[test]
 fn init_scaffolds_a_project_that_checks_clean() {
     let dir = scratch("init");

@@ -138,7 +138,7 @@ fn load_bundle(path: &PathBuf) -> Bundle {
         Ok(b) => b,
         Err(e) => {
             eprintln!(
-                "{}: {e}\nmake it with: cargo run --release -p nudge -- build examples/shop -o {}",
+                "{}: {e}\nmake it with: cargo run --release -p nudge -- build examples/shop -o {}\n(scripts/bench makes it and runs this bench)",
                 path.display(),
                 path.display()
             );
@@ -286,6 +286,9 @@ fn main() {
         phase(&o, which);
         return;
     }
+    // The bundle first: on a fresh checkout there is none yet, and the
+    // error says how to make it (rather than failing to write the log).
+    load_bundle(&o.bundle);
     // The log goes to a file beside the bundle that both phases stream (so
     // neither holds it in memory, as `nudge simulate` does not); removed at
     // the end.
